@@ -1,0 +1,34 @@
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { AuditRecord } from "./record";
+
+/**
+ * Where audit records go: on Lambda, the function's CloudWatch log group through Powertools Logger; in
+ * local mode, JSON lines appended to a file through an async stream (nothing synchronous on the hot path).
+ */
+export interface AuditSink {
+  write(record: AuditRecord): void;
+  close(): Promise<void>;
+}
+
+export function loggerSink(logger: Logger): AuditSink {
+  return {
+    write: (record) => logger.info(`keybrake.${record.event}`, { audit: record }),
+    close: async () => {},
+  };
+}
+
+export function fileSink(path: string): AuditSink {
+  mkdirSync(dirname(path), { recursive: true });
+  const stream: WriteStream = createWriteStream(path, { flags: "a" });
+  return {
+    write: (record) => void stream.write(`${JSON.stringify(record)}\n`),
+    close: () => new Promise((resolve) => stream.end(resolve)),
+  };
+}
+
+/** Collects records in memory (tests and the benchmark's baseline). */
+export function memorySink(into: AuditRecord[] = []): AuditSink & { records: AuditRecord[] } {
+  return { records: into, write: (record) => void into.push(record), close: async () => {} };
+}

@@ -1,0 +1,130 @@
+/**
+ * Typed refusals. Every refusal the proxy or the issuer gives is one of these; the HTTP layer turns
+ * it into the vendor's error shape (proxy routes) or keybrake's own JSON (issuer routes).
+ */
+export type RefusalCode =
+  | "invalid_request"
+  | "unpriceable_request"
+  | "payload_too_large"
+  | "missing_key"
+  | "unknown_key"
+  | "expired_key"
+  | "revoked_key"
+  | "invalid_issuer_token"
+  | "endpoint_not_allowed"
+  | "wrong_vendor"
+  | "wrong_account"
+  | "above_issuer_ceiling"
+  | "not_found"
+  | "cap_exceeded"
+  | "request_cap_exceeded"
+  | "vendor_not_configured"
+  | "upstream_failed"
+  | "upstream_timeout"
+  | "ledger_unavailable"
+  | "internal_error";
+
+export class KeybrakeError extends Error {
+  override name = "KeybrakeError";
+  constructor(
+    readonly status: number,
+    readonly code: RefusalCode,
+    message: string,
+    /** Extra fields the contract asks the body to carry (cap, spent, allowed_endpoints, ...). */
+    readonly details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** 400: the request is malformed; `field` names the offending input. */
+export class InvalidRequestError extends KeybrakeError {
+  override name = "InvalidRequestError";
+  constructor(message: string, readonly field?: string) {
+    super(400, "invalid_request", message, field ? { field } : {});
+  }
+}
+
+/** 400: the call cannot be priced unambiguously, so it is not forwarded at a guessed price. */
+export class UnpriceableRequestError extends KeybrakeError {
+  override name = "UnpriceableRequestError";
+  constructor(message: string, readonly param?: string) {
+    super(400, "unpriceable_request", message, param ? { param } : {});
+  }
+}
+
+export class PayloadTooLargeError extends KeybrakeError {
+  override name = "PayloadTooLargeError";
+  constructor(limitBytes: number) {
+    super(413, "payload_too_large", `request body is larger than ${limitBytes} bytes`, { limit_bytes: limitBytes });
+  }
+}
+
+/** 401: no usable credential. */
+export class AuthenticationError extends KeybrakeError {
+  override name = "AuthenticationError";
+  constructor(code: "missing_key" | "unknown_key" | "expired_key" | "revoked_key" | "invalid_issuer_token", message: string) {
+    super(401, code, message);
+  }
+}
+
+/** 403: a valid credential asking for something it may not do. */
+export class ForbiddenError extends KeybrakeError {
+  override name = "ForbiddenError";
+  constructor(
+    code: "endpoint_not_allowed" | "wrong_vendor" | "wrong_account" | "above_issuer_ceiling",
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
+    super(403, code, message, details);
+  }
+}
+
+export class NotFoundError extends KeybrakeError {
+  override name = "NotFoundError";
+  constructor(message: string) {
+    super(404, "not_found", message);
+  }
+}
+
+/** 429: the call's price would cross a cap. The call is refused whole, never shrunk to fit. */
+export class CapExceededError extends KeybrakeError {
+  override name = "CapExceededError";
+  constructor(
+    code: "cap_exceeded" | "request_cap_exceeded",
+    message: string,
+    details: { cap: string; cap_usd: number; spent_usd?: number; requested_usd: number },
+  ) {
+    super(429, code, message, details);
+  }
+}
+
+export class VendorNotConfiguredError extends KeybrakeError {
+  override name = "VendorNotConfiguredError";
+  constructor(vendor: string) {
+    super(503, "vendor_not_configured", `no ${vendor} secret is configured on this proxy`);
+  }
+}
+
+export class UpstreamError extends KeybrakeError {
+  override name = "UpstreamError";
+  constructor(message: string, options?: ErrorOptions) {
+    super(502, "upstream_failed", message, {}, options);
+  }
+}
+
+export class UpstreamTimeoutError extends KeybrakeError {
+  override name = "UpstreamTimeoutError";
+  constructor(timeoutMs: number) {
+    super(504, "upstream_timeout", `the vendor did not answer within ${timeoutMs} ms`);
+  }
+}
+
+/** 503: the ledger could not be reached; nothing was forwarded (fail closed). */
+export class LedgerUnavailableError extends KeybrakeError {
+  override name = "LedgerUnavailableError";
+  constructor(options?: ErrorOptions) {
+    super(503, "ledger_unavailable", "the spend ledger is unreachable; nothing was forwarded", {}, options);
+  }
+}

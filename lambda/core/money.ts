@@ -1,0 +1,32 @@
+/**
+ * Money is an integer count of micro-USD (1 USD = 1_000_000) from parse to ledger (DESIGN guarantee 6).
+ * Decimal inputs are converted through their text, never by float multiplication.
+ */
+export const MICRO_PER_USD = 1_000_000;
+
+const DECIMAL = /^(-?)(\d{1,12})(?:\.(\d{1,12}))?$/;
+
+/** A decimal text ("12", "0.0083", "-0.00750") as micro-USD, rounded away from zero (prices are upper bounds). */
+export function decimalToMicro(text: string): number | undefined {
+  const m = DECIMAL.exec(text.trim());
+  if (!m) return undefined;
+  const [, sign, whole, frac = ""] = m;
+  const digits = frac.padEnd(12, "0");
+  const micro = Number(whole) * MICRO_PER_USD + Number(digits.slice(0, 6)) + (/[1-9]/.test(digits.slice(6)) ? 1 : 0);
+  return sign === "-" ? -micro : micro;
+}
+
+/**
+ * A caller's USD number (`daily_usd_cap: 50.5`) as micro-USD. `String(n)` is the shortest text that reads back
+ * as n, so this is exact; undefined when the number has more than 6 decimals or is not a plain decimal.
+ */
+export function usdNumberToMicro(value: number): number | undefined {
+  const m = DECIMAL.exec(String(value));
+  if (!m || (m[3] ?? "").length > 6) return undefined;
+  return decimalToMicro(m[0]);
+}
+
+/** micro-USD as a JSON number of USD, for display in bodies and audit records. */
+export function microToUsd(micro: number): number {
+  return micro / MICRO_PER_USD;
+}

@@ -1,0 +1,147 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { AuditSink } from "../audit/sink";
+import type { Clock } from "../core/clock";
+import { patternWithin } from "../core/endpoints";
+import { AuthenticationError, ForbiddenError, InvalidRequestError, NotFoundError } from "../core/errors";
+import { microToUsd } from "../core/money";
+import { digestsEqual, generateVaultKey, sha256Hex } from "../core/vault-key";
+import type { Vendor } from "../core/vendors";
+import { getKey, putKey, revokeByLabelPrefix, revokeKey } from "../ledger/keys";
+import { spentOn, type KeyState } from "../ledger/key-record";
+import type { Issuer } from "./ceilings";
+import { validateKeyRequest, type KeyRequest } from "./validate";
+
+/** The issuer's operations behind the `/vault/*` routes. Every one acts only on the caller's own keys. */
+export interface IssuerDeps {
+  db: DynamoDBClient;
+  table: string;
+  issuers: Issuer[];
+  /** Vendors this deployment holds secrets for; a key for any other could never be used. */
+  enabledVendors: ReadonlySet<Vendor>;
+  clock: Clock;
+  audit: AuditSink;
+}
+
+/** Finds the issuer whose token this is, comparing against every issuer in constant time. */
+export function authenticateIssuer(deps: IssuerDeps, authorization: string | null): Issuer {
+  const token = /^Bearer (\S+)$/i.exec(authorization?.trim() ?? "")?.[1];
+  if (!token) throw new AuthenticationError("invalid_issuer_token", "an issuer token is required (Authorization: Bearer ...)");
+  const presented = sha256Hex(token);
+  let match: Issuer | undefined;
+  for (const issuer of deps.issuers) if (digestsEqual(presented, issuer.tokenSha256)) match = issuer;
+  if (!match) throw new AuthenticationError("invalid_issuer_token", "the issuer token is not valid");
+  return match;
+}
+
+export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown) {
+  const request = validateKeyRequest(body);
+  if (!deps.enabledVendors.has(request.vendor)) {
+    throw new InvalidRequestError(`this keybrake has no ${request.vendor} secret configured`, "vendor");
+  }
+  enforceCeilings(issuer, request);
+  const now = deps.clock();
+  const { keyId, vaultKey, hash } = generateVaultKey();
+  const record = {
+    keyId,
+    keyHash: hash,
+    vendor: request.vendor,
+    issuer: issuer.name,
+    label: request.label,
+    capMicro: request.capMicro,
+    maxRequestMicro: request.maxRequestMicro,
+    allowedEndpoints: request.allowedEndpoints.map((p) => p.text),
+    createdAt: now,
+    expiresAt: now + request.expiresInSeconds * 1000,
+  };
+  await putKey(deps.db, deps.table, record);
+  const expiresAt = new Date(record.expiresAt).toISOString();
+  deps.audit.write({
+    event: "key_issued",
+    time: new Date(now).toISOString(),
+    key_id: keyId,
+    issuer: issuer.name,
+    agent_run_label: record.label,
+    vendor: record.vendor,
+    daily_usd_cap: microToUsd(record.capMicro),
+    expires_at: expiresAt,
+  });
+  return {
+    vault_key: vaultKey,
+    key_id: keyId,
+    vendor: record.vendor,
+    daily_usd_cap: microToUsd(record.capMicro),
+    ...(record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {}),
+    allowed_endpoints: record.allowedEndpoints,
+    agent_run_label: record.label,
+    expires_at: expiresAt,
+  };
+}
+
+/** Refuses (403, naming the ceiling) a request above what this issuer was declared to grant. */
+function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
+  const c = issuer.ceilings;
+  const refuse = (ceiling: string, message: string) =>
+    new ForbiddenError("above_issuer_ceiling", `issuer ${issuer.name}: ${message}`, { ceiling });
+  if (c.vendors && !c.vendors.includes(request.vendor)) throw refuse("vendors", `may not issue keys for ${request.vendor}`);
+  if (c.maxDailyCapMicro !== undefined && request.capMicro > c.maxDailyCapMicro) {
+    throw refuse("max_daily_usd_cap", `daily_usd_cap may be at most ${microToUsd(c.maxDailyCapMicro)}`);
+  }
+  if (c.maxRequestMicro !== undefined && (request.maxRequestMicro ?? request.capMicro) > c.maxRequestMicro) {
+    throw refuse("max_request_usd", `max_request_usd is required and may be at most ${microToUsd(c.maxRequestMicro)}`);
+  }
+  if (c.maxExpiresInSeconds !== undefined && request.expiresInSeconds > c.maxExpiresInSeconds) {
+    throw refuse("max_expires_in", `expires_in may be at most ${c.maxExpiresInSeconds} seconds`);
+  }
+  if (c.allowedEndpoints) {
+    const outside = request.allowedEndpoints.find((p) => !c.allowedEndpoints!.some((o) => patternWithin(p, o)));
+    if (outside) throw refuse("allowed_endpoints", `may not grant ${outside.text}`);
+  }
+  if (c.labelPrefix !== undefined && !request.label.startsWith(c.labelPrefix)) {
+    throw refuse("label_prefix", `agent_run_label must start with ${c.labelPrefix}`);
+  }
+}
+
+export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string) {
+  const state = await ownKey(deps, issuer, keyId);
+  const now = deps.clock();
+  const spent = spentOn(state, now);
+  return {
+    key_id: state.keyId,
+    vendor: state.vendor,
+    agent_run_label: state.label,
+    status: state.revokedAt !== undefined ? "revoked" : state.expiresAt <= now ? "expired" : "active",
+    daily_usd_cap: microToUsd(state.capMicro),
+    spent_today_usd: microToUsd(spent),
+    remaining_today_usd: microToUsd(Math.max(0, state.capMicro - spent)),
+    unsettled_usd: microToUsd(state.unsettledMicro),
+    allowed_endpoints: state.allowedEndpoints,
+    expires_at: new Date(state.expiresAt).toISOString(),
+    ...(state.revokedAt !== undefined ? { revoked_at: new Date(state.revokedAt).toISOString() } : {}),
+  };
+}
+
+export async function revokeOne(deps: IssuerDeps, issuer: Issuer, keyId: string) {
+  const now = deps.clock();
+  if (!(await revokeKey(deps.db, deps.table, keyId, issuer.name, now))) throw new NotFoundError(`no key ${keyId}`);
+  deps.audit.write({ event: "key_revoked", time: new Date(now).toISOString(), key_id: keyId, issuer: issuer.name });
+  return { key_id: keyId, status: "revoked" };
+}
+
+export async function revokeLabel(deps: IssuerDeps, issuer: Issuer, body: unknown) {
+  const prefix = (body as { agent_run_label_prefix?: unknown } | null)?.agent_run_label_prefix;
+  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 256) {
+    throw new InvalidRequestError("agent_run_label_prefix must be a non-empty string of at most 256 characters", "agent_run_label_prefix");
+  }
+  const now = deps.clock();
+  const revoked = await revokeByLabelPrefix(deps.db, deps.table, issuer.name, prefix, now);
+  for (const keyId of revoked) {
+    deps.audit.write({ event: "key_revoked", time: new Date(now).toISOString(), key_id: keyId, issuer: issuer.name });
+  }
+  return { revoked: revoked.length };
+}
+
+async function ownKey(deps: IssuerDeps, issuer: Issuer, keyId: string): Promise<KeyState> {
+  const state = /^[0-9a-f]{16}$/.test(keyId) ? await getKey(deps.db, deps.table, keyId) : undefined;
+  if (!state || state.issuer !== issuer.name) throw new NotFoundError(`no key ${keyId}`);
+  return state;
+}

@@ -1,0 +1,80 @@
+import { parseDurationSeconds } from "../core/duration";
+import { parseEndpointPattern, type EndpointPattern } from "../core/endpoints";
+import { InvalidRequestError } from "../core/errors";
+import { MICRO_PER_USD, usdNumberToMicro } from "../core/money";
+import { VENDORS, isVendor, type Vendor } from "../core/vendors";
+
+/** `POST /vault/keys` bodies, checked field by field; every 400 names its field. */
+export interface KeyRequest {
+  vendor: Vendor;
+  capMicro: number;
+  allowedEndpoints: EndpointPattern[];
+  expiresInSeconds: number;
+  label: string;
+  maxRequestMicro?: number;
+}
+
+export const LIMITS = {
+  maxDailyCapUsd: 1_000_000,
+  maxExpiresInSeconds: 30 * 86_400,
+  maxLabelLength: 256,
+  maxEndpoints: 100,
+};
+const FIELDS = new Set(["vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "agent_run_label", "max_request_usd"]);
+
+export function validateKeyRequest(body: unknown): KeyRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new InvalidRequestError("the body must be a JSON object", "body");
+  }
+  const input = body as Record<string, unknown>;
+  const unknown = Object.keys(input).find((k) => !FIELDS.has(k));
+  if (unknown !== undefined) throw new InvalidRequestError(`unknown field ${unknown}`, unknown);
+
+  if (!isVendor(input.vendor)) throw new InvalidRequestError(`vendor must be one of ${VENDORS.join(", ")}`, "vendor");
+  const capMicro = usd(input.daily_usd_cap, "daily_usd_cap", LIMITS.maxDailyCapUsd);
+  const maxRequestMicro =
+    input.max_request_usd === undefined ? undefined : usd(input.max_request_usd, "max_request_usd", LIMITS.maxDailyCapUsd);
+  if (maxRequestMicro !== undefined && maxRequestMicro > capMicro) {
+    throw new InvalidRequestError("max_request_usd may not exceed daily_usd_cap", "max_request_usd");
+  }
+
+  const endpoints = input.allowed_endpoints;
+  if (!Array.isArray(endpoints) || endpoints.length === 0 || endpoints.length > LIMITS.maxEndpoints) {
+    throw new InvalidRequestError(`allowed_endpoints must be a list of 1 to ${LIMITS.maxEndpoints} entries`, "allowed_endpoints");
+  }
+  const allowedEndpoints = endpoints.map((text, i) => {
+    const pattern = parseEndpointPattern(text);
+    if (!pattern) {
+      throw new InvalidRequestError(
+        `allowed_endpoints[${i}] must look like "POST /v1/payment_intents" (method, one space, a path; * matches one segment)`,
+        "allowed_endpoints",
+      );
+    }
+    return pattern;
+  });
+
+  const expiresInSeconds = parseDurationSeconds(input.expires_in);
+  if (expiresInSeconds === undefined || expiresInSeconds > LIMITS.maxExpiresInSeconds) {
+    throw new InvalidRequestError(
+      `expires_in must be "30s", "5m", "2h", "1d" or whole seconds, at most ${LIMITS.maxExpiresInSeconds / 86_400} days`,
+      "expires_in",
+    );
+  }
+
+  const label = input.agent_run_label;
+  if (typeof label !== "string" || label.length === 0 || label.length > LIMITS.maxLabelLength || /[\u0000-\u001f\u007f]/.test(label)) {
+    throw new InvalidRequestError(
+      `agent_run_label must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
+      "agent_run_label",
+    );
+  }
+  return { vendor: input.vendor, capMicro, allowedEndpoints, expiresInSeconds, label, maxRequestMicro };
+}
+
+function usd(value: unknown, field: string, max: number): number {
+  const micro = typeof value === "number" ? usdNumberToMicro(value) : undefined;
+  if (micro === undefined || micro <= 0 || micro > max * MICRO_PER_USD) {
+    throw new InvalidRequestError(`${field} must be a number of USD above 0 and at most ${max}, with at most 6 decimals`, field);
+  }
+  return micro;
+}

@@ -1,0 +1,105 @@
+import {
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
+import { conditionalWrite, ledgerCall } from "./dynamo";
+import { keyPk, labelIndexPk, marshalKey, unmarshalKey, type KeyRecord, type KeyState } from "./key-record";
+
+/** Key lifecycle writes used by the issuer: create, read, revoke one, revoke a label prefix. */
+
+export const LABEL_INDEX = "by_label";
+
+export async function putKey(db: DynamoDBClient, table: string, record: KeyRecord): Promise<void> {
+  const result = await conditionalWrite(() =>
+    db.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: marshalKey(record),
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    ),
+  );
+  // 64 random bits of key id: a collision is astronomically unlikely, but never overwrite a live key.
+  if (!result.applied) throw new Error(`key id collision on ${record.keyId}`);
+}
+
+/** Strongly consistent read of a key and its live state. */
+export async function getKey(db: DynamoDBClient, table: string, keyId: string): Promise<KeyState | undefined> {
+  const out = await ledgerCall(() =>
+    db.send(new GetItemCommand({ TableName: table, Key: { pk: { S: keyPk(keyId) } }, ConsistentRead: true })),
+  );
+  return out.Item ? unmarshalKey(out.Item) : undefined;
+}
+
+/** Revokes one key of this issuer. Returns false when the issuer has no such key. Revoking twice is fine. */
+export async function revokeKey(
+  db: DynamoDBClient,
+  table: string,
+  keyId: string,
+  issuer: string,
+  now: number,
+): Promise<boolean> {
+  const result = await conditionalWrite(() =>
+    db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: keyPk(keyId) } },
+        UpdateExpression: "SET revoked_at = if_not_exists(revoked_at, :now)",
+        ConditionExpression: "attribute_exists(pk) AND issuer = :issuer",
+        ExpressionAttributeValues: { ":now": { N: String(now) }, ":issuer": { S: issuer } },
+      }),
+    ),
+  );
+  return result.applied;
+}
+
+/**
+ * Revokes every live key of this issuer whose run label starts with `prefix`, returning the key ids it
+ * revoked (keys already revoked or expired are not counted again).
+ */
+export async function revokeByLabelPrefix(
+  db: DynamoDBClient,
+  table: string,
+  issuer: string,
+  prefix: string,
+  now: number,
+): Promise<string[]> {
+  const revoked: string[] = [];
+  let cursor: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue> | undefined;
+  do {
+    const page = await ledgerCall(() =>
+      db.send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: LABEL_INDEX,
+          KeyConditionExpression: "gsi1pk = :issuer AND begins_with(gsi1sk, :prefix)",
+          ExpressionAttributeValues: { ":issuer": { S: labelIndexPk(issuer) }, ":prefix": { S: prefix } },
+          ExclusiveStartKey: cursor,
+        }),
+      ),
+    );
+    const keyIds = (page.Items ?? []).map((item) => item.pk!.S!.slice(2));
+    const results = await Promise.all(keyIds.map((id) => revokeLive(db, table, id, now)));
+    keyIds.forEach((id, i) => results[i] && revoked.push(id));
+    cursor = page.LastEvaluatedKey;
+  } while (cursor);
+  return revoked;
+}
+
+async function revokeLive(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<boolean> {
+  const result = await conditionalWrite(() =>
+    db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: keyPk(keyId) } },
+        UpdateExpression: "SET revoked_at = :now",
+        ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
+        ExpressionAttributeValues: { ":now": { N: String(now) } },
+      }),
+    ),
+  );
+  return result.applied;
+}

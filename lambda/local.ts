@@ -1,0 +1,125 @@
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { Hono } from "hono";
+import { fileSink, type AuditSink } from "./audit/sink";
+import { systemClock, type Clock } from "./core/clock";
+import { UPSTREAM_TIMEOUT_MS, pricingFromEnv, upstreamsFromEnv } from "./core/env";
+import { microToUsd } from "./core/money";
+import { envSecretSource } from "./core/secrets";
+import { sha256Hex } from "./core/vault-key";
+import { VENDORS, type Vendor } from "./core/vendors";
+import { createIssuerApp } from "./http/issuer-app";
+import { createProxyApp } from "./http/proxy-app";
+import { createDynamoClient, localDynamoConfig } from "./ledger/dynamo";
+import { sweepOrphans } from "./ledger/sweep";
+import { ensureLedgerTable } from "./ledger/table";
+import { KeyCache } from "./proxy/key-cache";
+
+/**
+ * Local mode: the issuer and proxy apps, the very ones the Lambda handlers wrap, served by Node's HTTP
+ * server over DynamoDB Local. The only differences are where secrets come from (env), where audit records
+ * go (a JSON-lines file) and that settlement finishes after the answer is sent.
+ */
+export interface LocalOptions {
+  dynamoEndpoint: string;
+  issuerToken: string;
+  env?: NodeJS.ProcessEnv;
+  port?: number;
+  host?: string;
+  table?: string;
+  clock?: Clock;
+  audit?: AuditSink;
+  upstreamTimeoutMs?: number;
+  sweepIntervalMs?: number;
+}
+
+export interface LocalServer {
+  url: string;
+  port: number;
+  table: string;
+  keys: KeyCache;
+  /** Resolves when every settlement still running after its answer has finished. */
+  idle(): Promise<void>;
+  /** Runs the orphan sweep once (it also runs on a timer). */
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const LOCAL_ISSUER = "local";
+
+export async function startLocalServer(options: LocalOptions): Promise<LocalServer> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const table = options.table ?? "keybrake";
+  const db = createDynamoClient(localDynamoConfig(options.dynamoEndpoint));
+  await ensureLedgerTable(db, table);
+  const audit = options.audit ?? fileSink(env.KEYBRAKE_AUDIT_FILE || ".keybrake/audit.jsonl");
+  const secrets = envSecretSource(env);
+  const enabledVendors = new Set<Vendor>();
+  for (const vendor of VENDORS) if (await secrets.get(vendor)) enabledVendors.add(vendor);
+
+  const inFlight = new Set<Promise<void>>();
+  const keys = new KeyCache(db, table);
+  const issuerApp = createIssuerApp({
+    db,
+    table,
+    issuers: [{ name: LOCAL_ISSUER, tokenSha256: sha256Hex(options.issuerToken), ceilings: {} }],
+    enabledVendors,
+    clock,
+    audit,
+  });
+  const proxyApp = createProxyApp({
+    db,
+    table,
+    keys,
+    secrets,
+    pricing: pricingFromEnv(env),
+    upstreams: upstreamsFromEnv(env),
+    upstreamTimeoutMs: options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS,
+    clock,
+    audit,
+    afterResponse(work) {
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+    },
+  });
+  // API Gateway's routes, in one process: /vault/* to the issuer, everything else to the proxy.
+  const app = new Hono();
+  app.all("/vault/*", (c) => issuerApp.fetch(c.req.raw, c.env));
+  app.all("*", (c) => proxyApp.fetch(c.req.raw, c.env));
+
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: options.host ?? "127.0.0.1" }, () => resolve(s));
+    s.once("error", reject); // e.g. the port is taken: a one-line error, not a crash
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const sweep = async () => {
+    const swept = await sweepOrphans(db, table, clock());
+    for (const orphan of swept) {
+      audit.write({ event: "reservation_swept", time: new Date(clock()).toISOString(), key_id: orphan.keyId, unsettled_usd: microToUsd(orphan.amountMicro) });
+    }
+    return swept.length;
+  };
+  const timer = setInterval(() => void sweep().catch(() => undefined), options.sweepIntervalMs ?? 60_000);
+  timer.unref();
+
+  const idle = async () => {
+    while (inFlight.size) await Promise.all([...inFlight]);
+  };
+  return {
+    url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    port,
+    table,
+    keys,
+    idle,
+    sweep,
+    async close() {
+      clearInterval(timer);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await idle();
+      await audit.close();
+      db.destroy();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { handle } from "hono/aws-lambda";
+import { loggerSink } from "./audit/sink";
+import { systemClock } from "./core/clock";
+import { UPSTREAM_TIMEOUT_MS, pricingFromEnv, requiredEnv, upstreamsFromEnv } from "./core/env";
+import { secretsManagerSource } from "./core/secrets";
+import { createProxyApp } from "./http/proxy-app";
+import { createDynamoClient } from "./ledger/dynamo";
+import { KeyCache } from "./proxy/key-cache";
+
+/** Proxy Lambda: clients, caches and configuration live at module scope and are reused across invocations. */
+const table = requiredEnv(process.env, "KEYBRAKE_TABLE");
+const db = createDynamoClient();
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "keybrake-proxy" });
+
+export const handler = handle(
+  createProxyApp({
+    db,
+    table,
+    keys: new KeyCache(db, table),
+    secrets: secretsManagerSource({
+      stripe: process.env.KEYBRAKE_STRIPE_SECRET_ARN,
+      twilio: process.env.KEYBRAKE_TWILIO_SECRET_ARN,
+      resend: process.env.KEYBRAKE_RESEND_SECRET_ARN,
+    }),
+    pricing: pricingFromEnv(process.env),
+    upstreams: upstreamsFromEnv(process.env),
+    upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS,
+    clock: systemClock,
+    audit: loggerSink(logger),
+  }),
+);

@@ -1,0 +1,275 @@
+import { createHash } from "node:crypto";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { AuditSink } from "../audit/sink";
+import type { CallRecord, Settlement } from "../audit/record";
+import type { Clock } from "../core/clock";
+import { matchesEndpoint, parseEndpointPattern } from "../core/endpoints";
+import {
+  AuthenticationError,
+  CapExceededError,
+  ForbiddenError,
+  KeybrakeError,
+  VendorNotConfiguredError,
+} from "../core/errors";
+import { microToUsd } from "../core/money";
+import type { PricingConfig } from "../core/pricing";
+import type { SecretSource } from "../core/secrets";
+import type { Vendor } from "../core/vendors";
+import { endReservation, type Ending } from "../ledger/settlement";
+import { reserve, type Reservation } from "../ledger/reservations";
+import type { Quote, VendorAdapter } from "../vendors/adapter";
+import { adapters, vendorForPath } from "../vendors";
+import { sendUpstream, UpstreamUnreachableError, type UpstreamReply } from "./forward";
+import { presentedVaultKey, type KeyCache, type ResolvedKey } from "./key-cache";
+import { parseTarget, type ProxiedRequest } from "./request";
+
+/**
+ * One proxied call: authenticate, check vendor and allowlist, price, reserve (the one ledger round trip),
+ * forward with the real secret, answer, then end the reservation and write the audit record.
+ */
+export interface ProxyDeps {
+  db: DynamoDBClient;
+  table: string;
+  keys: KeyCache;
+  secrets: SecretSource;
+  pricing: PricingConfig;
+  /** Upstream base URLs per vendor (the real APIs unless overridden). */
+  upstreams: Record<Vendor, string>;
+  upstreamTimeoutMs: number;
+  clock: Clock;
+  audit: AuditSink;
+  /**
+   * Local mode passes a tracker so settlement finishes after the answer is sent. On Lambda it is absent:
+   * a frozen function would never finish it, so settlement completes before the handler returns.
+   */
+  afterResponse?: (work: Promise<void>) => void;
+}
+
+export interface ProxyInput {
+  method: string;
+  /** Path and query exactly as received. */
+  target: string;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+export interface ProxyOutput {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array | string;
+}
+
+/** Reservations that settle from the answer are swept if still open this long after the vendor timeout. */
+const PENDING_GRACE_MS = 15 * 60_000;
+/** Request headers that describe this hop, or carry the vault key, and must not reach the vendor. */
+const HOP_HEADERS = new Set([
+  "host", "authorization", "connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer",
+  "transfer-encoding", "upgrade", "content-length", "accept-encoding", "expect", "forwarded", "via", "cookie",
+]);
+const REPLY_DROP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
+
+export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promise<ProxyOutput> {
+  const started = deps.clock();
+  const record: CallRecord = {
+    event: "call",
+    time: new Date(started).toISOString(),
+    vendor: "stripe",
+    method: input.method.toUpperCase(),
+    endpoint: input.target.split("?")[0]!,
+    decision: "refused",
+    reserved_usd: 0,
+    settled_usd: 0,
+    unsettled_usd: 0,
+    settlement: "none",
+    latency_ms: 0,
+    ledger_writes: 0,
+  };
+  let reservation: Reservation | undefined;
+  try {
+    const target = parseTarget(input);
+    record.vendor = target.routeVendor ?? vendorForPath(target.segments);
+    record.endpoint = target.path;
+    const req: ProxiedRequest = { ...target, headers: input.headers, body: input.body };
+
+    const vaultKey = presentedVaultKey(input.headers.get("authorization"));
+    if (!vaultKey) throw new AuthenticationError("missing_key", "no vault key was presented");
+    const key = await deps.keys.resolve(vaultKey, started);
+    Object.assign(record, { key_id: key.record.keyId, issuer: key.record.issuer, agent_run_label: key.record.label });
+    record.vendor = key.record.vendor;
+    if (req.routeVendor && req.routeVendor !== key.record.vendor) {
+      throw new ForbiddenError("wrong_vendor", `this vault key is for ${key.record.vendor}, not ${req.routeVendor}`, {
+        key_vendor: key.record.vendor,
+      });
+    }
+    checkAllowlist(key, req);
+
+    const adapter = adapters[key.record.vendor] as VendorAdapter;
+    const secret = await deps.secrets.get(key.record.vendor);
+    if (secret === undefined) throw new VendorNotConfiguredError(key.record.vendor);
+    adapter.guard?.(req, secret);
+    const upstream = upstreamFor(deps, key.record.vendor, adapter, secret, req);
+    const quote = await adapter.quote(req, { pricing: deps.pricing, lookup: upstream.lookup });
+    record.priced_from = quote.basis;
+    checkRequestCap(key, quote);
+
+    const idempotencyKey = input.headers.get("idempotency-key") ?? undefined;
+    record.idempotency_key = idempotencyKey;
+    const outcome = await reserve(deps.db, deps.table, {
+      key: key.record,
+      keyHash: key.hash,
+      amountMicro: quote.amountMicro,
+      now: started,
+      idempotency: idempotencyKey ? { fingerprint: fingerprint(key.record.keyId, idempotencyKey, req) } : undefined,
+      pending: quote.settlesFromReply
+        ? { id: `r${started.toString(36)}${Math.random().toString(36).slice(2, 10)}`, expiresAt: started + deps.upstreamTimeoutMs + PENDING_GRACE_MS }
+        : undefined,
+    });
+    record.ledger_writes = 1;
+    if (outcome.kind === "reserved") {
+      reservation = outcome.reservation;
+      record.reserved_usd = microToUsd(quote.amountMicro);
+    } else {
+      record.settlement = "retry";
+    }
+
+    record.decision = "forwarded";
+    let reply: UpstreamReply | undefined;
+    let failure: unknown;
+    try {
+      reply = await upstream.forward();
+    } catch (error) {
+      failure = error;
+    }
+    const ending = reservation ? endingFor(adapter, req, quote, reply, failure) : undefined;
+    const finish = finishCall(deps, record, reservation, ending, reply, adapter, started);
+    reservation = undefined; // ended by finishCall from here on
+    if (deps.afterResponse) deps.afterResponse(finish);
+    else await finish;
+    if (reply) return passThrough(reply);
+    throw failure;
+  } catch (error) {
+    const refusal = error instanceof KeybrakeError ? error : internalError(error);
+    if (reservation) {
+      // Refused after reserving but before forwarding (e.g. a vendor secret failed to load): nothing was sent.
+      const end = endReservation(deps.db, deps.table, reservation, { kind: "released" }).catch(() => undefined);
+      if (deps.afterResponse) deps.afterResponse(end.then(() => undefined));
+      else await end;
+    }
+    if (record.decision === "refused") {
+      record.reason = refusal.code;
+      record.latency_ms = deps.clock() - started;
+      deps.audit.write(record);
+    }
+    const shaped = (adapters[record.vendor] as VendorAdapter).refusal(refusal);
+    return {
+      status: shaped.status,
+      headers: { "content-type": "application/json", ...shaped.headers },
+      body: JSON.stringify(shaped.body),
+    };
+  }
+}
+
+function checkAllowlist(key: ResolvedKey, req: ProxiedRequest): void {
+  const allowed = key.record.allowedEndpoints;
+  if (allowed.some((text) => { const p = parseEndpointPattern(text); return p !== undefined && matchesEndpoint(p, req.method, req.segments); })) return;
+  const attempted = `${req.method} ${req.path}`;
+  throw new ForbiddenError("endpoint_not_allowed", `${attempted} is not in this vault key's allowed_endpoints`, {
+    allowed_endpoints: allowed,
+    attempted,
+  });
+}
+
+function checkRequestCap(key: ResolvedKey, quote: Quote): void {
+  const max = key.record.maxRequestMicro;
+  if (max === undefined || quote.amountMicro <= max) return;
+  throw new CapExceededError("request_cap_exceeded", `this call costs ${microToUsd(quote.amountMicro)} USD, above the key's max_request_usd of ${microToUsd(max)} USD`, {
+    cap: "max_request_usd",
+    cap_usd: microToUsd(max),
+    requested_usd: microToUsd(quote.amountMicro),
+  });
+}
+
+/** Same key, same Idempotency-Key, same bytes: only then is a request a retry of an earlier one. */
+function fingerprint(keyId: string, idempotencyKey: string, req: ProxiedRequest): string {
+  return createHash("sha256")
+    .update(`${keyId}\n${idempotencyKey}\n${req.method}\n${req.path}?${req.query}\n`)
+    .update(req.body)
+    .digest("hex")
+    .slice(0, 32);
+}
+
+function upstreamFor(deps: ProxyDeps, vendor: Vendor, adapter: VendorAdapter, secret: unknown, req: ProxiedRequest) {
+  const base = deps.upstreams[vendor].replace(/\/+$/, "");
+  const authorization = adapter.authorization(secret as never);
+  const headers: Record<string, string> = {};
+  req.headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name) && !name.startsWith("x-forwarded-") && !name.startsWith("x-amzn-")) headers[name] = value;
+  });
+  headers.authorization = authorization;
+  headers["accept-encoding"] = "identity";
+  const url = new URL(`${base}${req.path}${req.query ? `?${req.query}` : ""}`);
+  return {
+    forward: () =>
+      sendUpstream({ url, method: req.method, headers, body: req.body.byteLength ? req.body : undefined, timeoutMs: deps.upstreamTimeoutMs }),
+    lookup: (path: string) => {
+      const lookupHeaders: Record<string, string> = { authorization, "accept-encoding": "identity" };
+      for (const name of ["stripe-account", "stripe-version", "stripe-context"]) {
+        const value = req.headers.get(name);
+        if (value) lookupHeaders[name] = value;
+      }
+      return sendUpstream({ url: new URL(`${base}${path}`), method: "GET", headers: lookupHeaders, timeoutMs: deps.upstreamTimeoutMs });
+    },
+  };
+}
+
+/** How the vendor's answer (or its absence) ends the reservation. */
+function endingFor(adapter: VendorAdapter, req: ProxiedRequest, quote: Quote, reply?: UpstreamReply, failure?: unknown): Ending {
+  if (!reply) return failure instanceof UpstreamUnreachableError ? { kind: "released" } : { kind: "unsettled" };
+  if (reply.status >= 200 && reply.status < 300) return adapter.settleSuccess(req, quote, reply);
+  if (reply.status >= 400 && reply.status < 500) return { kind: "released" };
+  return { kind: "unsettled" };
+}
+
+async function finishCall(
+  deps: ProxyDeps,
+  record: CallRecord,
+  reservation: Reservation | undefined,
+  ending: Ending | undefined,
+  reply: UpstreamReply | undefined,
+  adapter: VendorAdapter,
+  started: number,
+): Promise<void> {
+  if (reply) {
+    record.upstream_status = reply.status;
+    const ids = adapter.replyIds(reply);
+    record.vendor_object_id = ids.objectId;
+    record.vendor_request_id = ids.requestId;
+  }
+  record.latency_ms = deps.clock() - started;
+  if (reservation && ending) {
+    record.settlement = ending.kind as Settlement;
+    try {
+      const result = await endReservation(deps.db, deps.table, reservation, ending);
+      record.ledger_writes += result.writes;
+    } catch {
+      // The reservation stays counted (the conservative side); the record says the settlement did not land.
+      record.settlement = "unsettled";
+      record.reason = "settlement_write_failed";
+    }
+    if (ending.kind === "settled") record.settled_usd = microToUsd(ending.actualMicro);
+    if (ending.kind === "unsettled" || record.reason === "settlement_write_failed") {
+      record.unsettled_usd = microToUsd(reservation.amountMicro);
+    }
+  }
+  deps.audit.write(record);
+}
+
+function passThrough(reply: UpstreamReply): ProxyOutput {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(reply.headers)) if (!REPLY_DROP.has(name)) headers[name] = value;
+  return { status: reply.status, headers, body: reply.body };
+}
+
+function internalError(error: unknown): KeybrakeError {
+  return new KeybrakeError(500, "internal_error", "keybrake could not complete this call", {}, { cause: error });
+}

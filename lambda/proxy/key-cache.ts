@@ -1,0 +1,76 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { AuthenticationError } from "../core/errors";
+import { digestsEqual, sha256Hex, vaultKeyId } from "../core/vault-key";
+import { getKey } from "../ledger/keys";
+import type { KeyRecord } from "../ledger/key-record";
+
+/**
+ * The immutable half of a key (vendor, allowlist, cap, expiry) cached per instance, so the hot path's
+ * only ledger call is the reservation write. Revocation and spend are never cached: the write checks
+ * them. Bounded: least recently used entries go first, expired keys are dropped on sight.
+ */
+export interface ResolvedKey {
+  record: KeyRecord;
+  hash: string;
+}
+
+export class KeyCache {
+  private readonly entries = new Map<string, Promise<ResolvedKey>>();
+
+  constructor(
+    private readonly db: DynamoDBClient,
+    private readonly table: string,
+    readonly maxEntries = 10_000,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Resolves a presented vault key; throws 401 for anything that is not a live key of this ledger. */
+  async resolve(vaultKey: string, now: number): Promise<ResolvedKey> {
+    const cached = this.entries.get(vaultKey);
+    if (cached) {
+      // Re-insert to mark as most recently used (Map keeps insertion order).
+      this.entries.delete(vaultKey);
+      this.entries.set(vaultKey, cached);
+      const resolved = await cached;
+      if (resolved.record.expiresAt > now) return resolved;
+      this.entries.delete(vaultKey);
+      throw new AuthenticationError("expired_key", "this vault key has expired");
+    }
+    const loading = this.load(vaultKey, now);
+    this.entries.set(vaultKey, loading);
+    loading.catch(() => this.entries.delete(vaultKey));
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return loading;
+  }
+
+  private async load(vaultKey: string, now: number): Promise<ResolvedKey> {
+    const keyId = vaultKeyId(vaultKey);
+    if (!keyId) throw new AuthenticationError("unknown_key", "unknown vault key");
+    const hash = sha256Hex(vaultKey);
+    const state = await getKey(this.db, this.table, keyId);
+    if (!state || !digestsEqual(state.keyHash, hash)) throw new AuthenticationError("unknown_key", "unknown vault key");
+    // A fresh read may refuse at once; these states are then re-checked by every reservation write.
+    if (state.revokedAt !== undefined) throw new AuthenticationError("revoked_key", "this vault key has been revoked");
+    if (state.expiresAt <= now) throw new AuthenticationError("expired_key", "this vault key has expired");
+    const { revokedAt: _r, remainingByDay: _w, idempotencySlots: _i, unsettledMicro: _u, ...record } = state;
+    return { record, hash };
+  }
+}
+
+/** The vault key from where each vendor's SDK puts its secret: Bearer, or either half of HTTP Basic. */
+export function presentedVaultKey(authorization: string | null): string | undefined {
+  if (!authorization) return undefined;
+  const [scheme, value = ""] = authorization.trim().split(/\s+/, 2);
+  if (scheme?.toLowerCase() === "bearer") return value || undefined;
+  if (scheme?.toLowerCase() !== "basic") return undefined;
+  const decoded = Buffer.from(value, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  const user = colon === -1 ? decoded : decoded.slice(0, colon);
+  const password = colon === -1 ? "" : decoded.slice(colon + 1);
+  if (user.startsWith("vk_")) return user; // Stripe: curl -u vk_...:
+  if (password.startsWith("vk_")) return password; // Twilio: AccountSid:vk_...
+  return undefined;
+}

@@ -1,0 +1,52 @@
+import type { KeybrakeError } from "../core/errors";
+import type { PricingConfig } from "../core/pricing";
+import type { VendorSecrets } from "../core/secrets";
+import type { Vendor } from "../core/vendors";
+import type { Ending } from "../ledger/settlement";
+import type { UpstreamReply } from "../proxy/forward";
+import type { ProxiedRequest } from "../proxy/request";
+
+/** What a call will cost before it is forwarded. */
+export interface Quote {
+  amountMicro: number;
+  /** The real cost comes from the vendor's answer (an estimate now): the reservation gets a pending marker. */
+  settlesFromReply: boolean;
+  /** The request fields that priced it, for the audit record (never the whole body). */
+  basis: Record<string, string | number | boolean>;
+}
+
+export interface PricingContext {
+  pricing: PricingConfig;
+  /** GETs a vendor object with the real secret, for calls priced from the object (Stripe confirm, capture...). */
+  lookup(path: string): Promise<UpstreamReply>;
+}
+
+/** A refusal in the vendor's own error shape, so its SDK raises a clear error and does not retry. */
+export interface RefusalReply {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** Everything that differs between vendors lives behind this interface, one module per vendor. */
+export interface VendorAdapter<V extends Vendor = Vendor> {
+  vendor: V;
+  /** The Authorization header value carrying the real secret (replaces the vault key). */
+  authorization(secret: VendorSecrets[V]): string;
+  /** Refuses requests this secret must not be used for (e.g. another Twilio account's path). */
+  guard?(req: ProxiedRequest, secret: VendorSecrets[V]): void;
+  quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote>;
+  /** How a 2xx answer ends the reservation (exact by default; Twilio settles from `price`). */
+  settleSuccess(req: ProxiedRequest, quote: Quote, reply: UpstreamReply): Ending;
+  /** The vendor's object id and request id from a reply, for the audit record. */
+  replyIds(reply: UpstreamReply): { objectId?: string; requestId?: string };
+  refusal(error: KeybrakeError): RefusalReply;
+}
+
+export function parseJsonBody(reply: UpstreamReply): unknown {
+  try {
+    return JSON.parse(reply.body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}

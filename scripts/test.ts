@@ -1,0 +1,46 @@
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
+import { ensurePythonExampleDeps } from "./prerequisites";
+
+/**
+ * `npm test`: one DynamoDB Local for the whole suite (each test file makes its own tables), then node's
+ * test runner over every test/**\/*.test.ts. `npm test -- test/stripe.test.ts` runs just that file.
+ */
+const ROOT = join(__dirname, "..");
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return testFiles(path);
+      return name.endsWith(".test.ts") ? [relative(ROOT, path)] : [];
+    });
+}
+
+async function main(): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // Node 20 is supported here; the notice is noise
+  await ensurePythonExampleDeps();
+  const ddb = await startDynamoDbLocal();
+  const files = process.argv.slice(2);
+  const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...(files.length ? files : testFiles(join(ROOT, "test")))], {
+    cwd: ROOT,
+    stdio: "inherit",
+    env: { ...process.env, KEYBRAKE_TEST_DYNAMODB_ENDPOINT: ddb.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+  });
+  const stopChild = () => child.kill("SIGINT");
+  process.on("SIGINT", stopChild);
+  const code = await new Promise<number>((resolve) => child.once("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  await ddb.stop();
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof JavaMissingError ? `keybrake tests: ${error.message}` : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { startFakeVendors, type FakeVendors } from "./support/fake-vendors";
+import { spawnLocal, type LocalProcess } from "./support/processes";
+import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+
+/**
+ * The hard cap under load (DESIGN guarantee 1): a key whose cap fits exactly N calls gets exactly N
+ * through, however many arrive at once and however many proxy instances share the ledger.
+ */
+const CALLS = 300;
+const FITS = 37;
+const PRICE_CENTS = 125; // 1.25 USD; the cap is FITS x 1.25 USD
+
+function charge(baseUrl: string, vaultKey: string, n: number): Promise<number> {
+  return fetch(`${baseUrl}/v1/payment_intents`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${vaultKey}`, "content-type": "application/x-www-form-urlencoded", "idempotency-key": `call-${n}` },
+    body: `amount=${PRICE_CENTS}&currency=usd`,
+  }).then(async (res) => {
+    await res.arrayBuffer();
+    return res.status;
+  });
+}
+
+function tally(statuses: number[]): Record<number, number> {
+  return statuses.reduce<Record<number, number>>((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
+}
+
+const keyRequest = { ...STRIPE_KEY_REQUEST, daily_usd_cap: (FITS * PRICE_CENTS) / 100 };
+
+describe("hard cap under concurrency", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  it(`lets exactly ${FITS} of ${CALLS} simultaneous calls through on one instance`, async () => {
+    const key = await stack.issue(keyRequest);
+    const statuses = await Promise.all(Array.from({ length: CALLS }, (_, n) => charge(stack.url, key.vault_key, n)));
+    assert.deepEqual(tally(statuses), { 200: FITS, 429: CALLS - FITS });
+    assert.equal(stack.vendors.stripe.received.length, FITS);
+    await stack.server.idle();
+    const state = (await stack.issuer("GET", `/vault/keys/${key.key_id}`)).body;
+    assert.equal(state.spent_today_usd, (FITS * PRICE_CENTS) / 100);
+    assert.equal(state.remaining_today_usd, 0);
+  });
+});
+
+describe("hard cap across several proxy processes sharing one table", () => {
+  let vendors: FakeVendors;
+  let instances: LocalProcess[];
+  before(async () => {
+    vendors = await startFakeVendors();
+    const env = {
+      ...vendors.env,
+      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
+      KEYBRAKE_API_KEY: ISSUER_TOKEN,
+      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-concurrency-${process.pid}.jsonl`,
+    };
+    instances = [await spawnLocal(env)]; // the first creates the table
+    instances.push(...(await Promise.all([spawnLocal(env), spawnLocal(env)])));
+  });
+  after(async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+    await vendors.close();
+  });
+
+  it(`lets exactly ${FITS} of ${CALLS} calls through, spread over 3 instances`, async () => {
+    const issued = await fetch(`${instances[0]!.url}/vault/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(keyRequest),
+    });
+    assert.equal(issued.status, 201);
+    const key = (await issued.json()) as { vault_key: string; key_id: string };
+    const statuses = await Promise.all(
+      Array.from({ length: CALLS }, (_, n) => charge(instances[n % instances.length]!.url, key.vault_key, n)),
+    );
+    assert.deepEqual(tally(statuses), { 200: FITS, 429: CALLS - FITS });
+    assert.equal(vendors.stripe.received.length, FITS);
+    const state = (await (
+      await fetch(`${instances[1]!.url}/vault/keys/${key.key_id}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } })
+    ).json()) as { spent_today_usd: number; remaining_today_usd: number };
+    assert.equal(state.spent_today_usd, (FITS * PRICE_CENTS) / 100);
+    assert.equal(state.remaining_today_usd, 0);
+  });
+});

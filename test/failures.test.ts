@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import Stripe from "stripe";
+import { memorySink } from "../lambda/audit/sink";
+import type { AuditRecord } from "../lambda/audit/record";
+import { startLocalServer } from "../lambda/local";
+import { startDynamoDbLocal } from "../scripts/dynamodb-local";
+import { startFakeVendors } from "./support/fake-vendors";
+import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+
+/** Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage. */
+async function state(stack: Stack, keyId: string) {
+  await stack.server.idle();
+  return (await stack.issuer("GET", `/vault/keys/${keyId}`)).body;
+}
+
+function post(url: string, vaultKey: string, body: string, idempotencyKey?: string) {
+  return fetch(`${url}/v1/payment_intents`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${vaultKey}`,
+      "content-type": "application/x-www-form-urlencoded",
+      ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+    },
+    body,
+  });
+}
+
+describe("vendor failures", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ upstreamTimeoutMs: 400 });
+  });
+  after(() => stack.close());
+
+  it("a vendor timeout answers 504 and keeps the reservation, marked unsettled", async () => {
+    const key = await stack.issue();
+    stack.vendors.stripe.respond = () => "hang";
+    const res = await post(stack.url, key.vault_key, "amount=1200&currency=usd");
+    stack.vendors.stripe.respond = undefined;
+    assert.equal(res.status, 504);
+    assert.equal(((await res.json()) as any).error.code, "keybrake_upstream_timeout");
+    const s = await state(stack, key.key_id);
+    assert.equal(s.spent_today_usd, 12, "an unknown outcome stays spent");
+    assert.equal(s.unsettled_usd, 12);
+    const record = stack.audit.filter((r) => r.event === "call" && r.key_id === key.key_id).at(-1)!;
+    assert.equal(record.event === "call" && record.settlement, "unsettled");
+  });
+
+  it("a vendor 5xx is passed through and its SDK retry is not reserved twice", async () => {
+    const key = await stack.issue();
+    let attempts = 0;
+    stack.vendors.stripe.respond = () =>
+      ++attempts === 1 ? { status: 500, body: { error: { type: "api_error", message: "boom" } } } : undefined;
+    const url = new URL(stack.url);
+    const stripe = new Stripe(key.vault_key, { host: url.hostname, port: Number(url.port), protocol: "http", maxNetworkRetries: 2 });
+    const pi = await stripe.paymentIntents.create({ amount: 2000, currency: "usd" });
+    stack.vendors.stripe.respond = undefined;
+    assert.match(pi.id, /^pi_/);
+    assert.equal(attempts, 2, "stripe-node retried once with the same Idempotency-Key");
+    const s = await state(stack, key.key_id);
+    assert.equal(s.spent_today_usd, 20, "the retry found the first reservation");
+    const records = stack.audit.filter((r) => r.event === "call" && r.key_id === key.key_id);
+    assert.deepEqual(
+      records.map((r) => r.event === "call" && r.settlement),
+      ["unsettled", "retry"],
+    );
+  });
+
+  it("a vendor that cannot be reached gets 502 and the reservation is released", async () => {
+    const vendors = await startFakeVendors();
+    const closedUrl = vendors.stripe.url;
+    await vendors.close();
+    const audit: AuditRecord[] = [];
+    const server = await startLocalServer({
+      dynamoEndpoint: await dynamoEndpoint(),
+      issuerToken: ISSUER_TOKEN,
+      env: { ...vendors.env, KEYBRAKE_STRIPE_URL: closedUrl },
+      table: `t_unreachable_${process.pid}`,
+      audit: memorySink(audit),
+    });
+    try {
+      const issued = await fetch(`${server.url}/vault/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+        body: JSON.stringify(STRIPE_KEY_REQUEST),
+      });
+      const key = (await issued.json()) as { vault_key: string; key_id: string };
+      const res = await post(server.url, key.vault_key, "amount=1000&currency=usd");
+      assert.equal(res.status, 502);
+      await server.idle();
+      const s = (await (await fetch(`${server.url}/vault/keys/${key.key_id}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } })).json()) as any;
+      assert.equal(s.spent_today_usd, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("an idempotent retry with the same bytes is forwarded without a second reservation", async () => {
+    const key = await stack.issue();
+    const first = await post(stack.url, key.vault_key, "amount=3000&currency=usd", "order-77");
+    const second = await post(stack.url, key.vault_key, "amount=3000&currency=usd", "order-77");
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.equal((await state(stack, key.key_id)).spent_today_usd, 30);
+    // The cap is full enough that a genuinely new 30 USD call no longer fits, but the retry still did.
+    const fresh = await post(stack.url, key.vault_key, "amount=3000&currency=usd", "order-78");
+    assert.equal(fresh.status, 429);
+  });
+
+  it("a replay Stripe reports (Idempotent-Replayed) releases the duplicate reservation", async () => {
+    const key = await stack.issue();
+    await post(stack.url, key.vault_key, "amount=1000&currency=usd", "replayed-1");
+    // Same Idempotency-Key, different bytes: keybrake reserves again; Stripe answers with the stored replay.
+    stack.vendors.stripe.respond = () => ({ status: 200, headers: { "idempotent-replayed": "true" }, body: { id: "pi_replayed" } });
+    await post(stack.url, key.vault_key, "currency=usd&amount=1000", "replayed-1");
+    stack.vendors.stripe.respond = undefined;
+    assert.equal((await state(stack, key.key_id)).spent_today_usd, 10);
+  });
+});
+
+describe("ledger outage", () => {
+  it("answers 503 and forwards nothing when DynamoDB is down", async () => {
+    const ddb = await startDynamoDbLocal();
+    const vendors = await startFakeVendors();
+    const server = await startLocalServer({
+      dynamoEndpoint: ddb.endpoint,
+      issuerToken: ISSUER_TOKEN,
+      env: vendors.env,
+      audit: memorySink(),
+    });
+    try {
+      const issued = await fetch(`${server.url}/vault/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+        body: JSON.stringify(STRIPE_KEY_REQUEST),
+      });
+      const key = (await issued.json()) as { vault_key: string };
+      assert.equal((await post(server.url, key.vault_key, "amount=100&currency=usd")).status, 200);
+      await ddb.stop();
+
+      const res = await post(server.url, key.vault_key, "amount=100&currency=usd");
+      assert.equal(res.status, 503);
+      const body = (await res.json()) as any;
+      assert.equal(body.error.code, "keybrake_ledger_unavailable");
+      assert.equal(vendors.stripe.received.length, 1, "nothing was forwarded while the ledger was down");
+      const issue = await fetch(`${server.url}/vault/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+        body: JSON.stringify(STRIPE_KEY_REQUEST),
+      });
+      assert.equal(issue.status, 503);
+    } finally {
+      await server.close();
+      await vendors.close();
+      await ddb.stop();
+    }
+  });
+});

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import Stripe from "stripe";
+import { SECRETS } from "./support/fake-vendors";
+import { STRIPE_KEY_REQUEST, startStack, type Stack } from "./support/stack";
+
+/** stripe-node against the proxy, changing nothing but host/port/protocol and the key (bare vendor paths). */
+function stripeClient(stack: Stack, vaultKey: string): Stripe {
+  const url = new URL(stack.url);
+  return new Stripe(vaultKey, { host: url.hostname, port: Number(url.port), protocol: "http" });
+}
+
+async function spent(stack: Stack, keyId: string) {
+  await stack.server.idle();
+  return (await stack.issuer("GET", `/vault/keys/${keyId}`)).body;
+}
+
+describe("Stripe through the proxy with the stripe npm SDK", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { KEYBRAKE_PRICING: JSON.stringify({ fx_usd: { eur: "1.08", jpy: "0.0067" } }) } });
+  });
+  after(() => stack.close());
+
+  it("issues a key for the Modal example and creates a PaymentIntent with it", async () => {
+    const key = await stack.issue();
+    assert.match(key.vault_key, /^vk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const lifetime = Date.parse(key.expires_at) - Date.now();
+    assert.ok(lifetime > 290_000 && lifetime <= 300_000, `expires_at is 5 minutes out, got ${lifetime} ms`);
+
+    const pi = await stripeClient(stack, key.vault_key).paymentIntents.create(
+      { amount: 2999, currency: "usd", customer: "cus_123" },
+      { idempotencyKey: "modal-cus_123-2999" },
+    );
+    assert.match(pi.id, /^pi_/);
+    assert.equal(pi.amount, 2999);
+
+    const [received] = stack.vendors.stripe.received;
+    assert.equal(stack.vendors.stripe.received.length, 1);
+    assert.equal(received!.method, "POST");
+    assert.equal(received!.url, "/v1/payment_intents");
+    assert.equal(received!.headers.authorization, `Bearer ${SECRETS.STRIPE_SECRET_KEY}`);
+    assert.equal(received!.headers["idempotency-key"], "modal-cus_123-2999");
+    assert.equal(received!.body, "amount=2999&currency=usd&customer=cus_123");
+    assert.ok(!JSON.stringify(received).includes(key.vault_key), "the vault key never reaches Stripe");
+
+    const state = await spent(stack, key.key_id);
+    assert.equal(state.status, "active");
+    assert.equal(state.spent_today_usd, 29.99);
+    assert.equal(state.remaining_today_usd, 20.01);
+  });
+
+  it("refuses a charge that would cross the cap with 429, once, before Stripe sees it", async () => {
+    const key = await stack.issue();
+    const stripe = stripeClient(stack, key.vault_key);
+    await stripe.paymentIntents.create({ amount: 4000, currency: "usd" });
+    const before = stack.vendors.stripe.received.length;
+    const refusalsBefore = stack.audit.filter((r) => r.event === "call" && r.decision === "refused").length;
+
+    const error = await stripe.paymentIntents.create({ amount: 1001, currency: "usd" }).then(
+      () => assert.fail("expected a refusal"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof Stripe.errors.StripeRateLimitError);
+    assert.equal(error.statusCode, 429);
+    assert.equal(error.code, "keybrake_cap_exceeded");
+    assert.equal(error.headers["stripe-should-retry"], "false");
+    assert.deepEqual(
+      { cap: error.raw.cap, cap_usd: error.raw.cap_usd, spent_usd: error.raw.spent_usd, requested_usd: error.raw.requested_usd },
+      { cap: "daily_usd_cap", cap_usd: 50, spent_usd: 40, requested_usd: 10.01 },
+    );
+    assert.equal(stack.vendors.stripe.received.length, before, "the refused call never reached Stripe");
+    const refusals = stack.audit.filter((r) => r.event === "call" && r.decision === "refused").length - refusalsBefore;
+    assert.equal(refusals, 1, "the SDK did not retry the 429");
+
+    // Exactly the remaining 10 USD still fits: the cap is a hard bound, not a soft one.
+    await stripe.paymentIntents.create({ amount: 1000, currency: "usd" });
+    assert.equal((await spent(stack, key.key_id)).remaining_today_usd, 0);
+  });
+
+  it("refuses endpoints outside allowed_endpoints with 403 naming both", async () => {
+    const key = await stack.issue();
+    const before = stack.vendors.stripe.received.length;
+    const error = await stripeClient(stack, key.vault_key).customers.create({ email: "a@example.com" }).catch((e: unknown) => e);
+    assert.ok(error instanceof Stripe.errors.StripePermissionError);
+    assert.equal(error.code, "keybrake_endpoint_not_allowed");
+    assert.deepEqual(error.raw.allowed_endpoints, ["POST /v1/payment_intents"]);
+    assert.equal(error.raw.attempted, "POST /v1/customers");
+    assert.equal(stack.vendors.stripe.received.length, before);
+  });
+
+  it("accepts curl-style HTTP Basic on the /stripe prefix", async () => {
+    const key = await stack.issue();
+    const res = await fetch(`${stack.url}/stripe/v1/payment_intents`, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${Buffer.from(`${key.vault_key}:`).toString("base64")}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "amount=500&currency=usd",
+    });
+    assert.equal(res.status, 200);
+    const received = stack.vendors.stripe.received.at(-1)!;
+    assert.equal(received.url, "/v1/payment_intents");
+    assert.equal(received.headers.authorization, `Bearer ${SECRETS.STRIPE_SECRET_KEY}`);
+    assert.equal((await spent(stack, key.key_id)).spent_today_usd, 5);
+  });
+
+  it("prices other currencies with configured rates, zero-decimal ones included, and refuses unrated ones", async () => {
+    const key = await stack.issue();
+    const stripe = stripeClient(stack, key.vault_key);
+    await stripe.paymentIntents.create({ amount: 1000, currency: "eur" }); // 10.00 EUR at 1.08
+    await stripe.paymentIntents.create({ amount: 1500, currency: "jpy" }); // 1500 JPY at 0.0067
+    assert.equal((await spent(stack, key.key_id)).spent_today_usd, 20.85);
+
+    const before = stack.vendors.stripe.received.length;
+    const error = await stripe.paymentIntents.create({ amount: 100, currency: "gbp" }).catch((e: unknown) => e);
+    assert.ok(error instanceof Stripe.errors.StripeInvalidRequestError);
+    assert.equal(error.statusCode, 400);
+    assert.equal(error.code, "keybrake_unpriceable_request");
+    assert.equal(error.param, "currency");
+    assert.equal(stack.vendors.stripe.received.length, before);
+  });
+
+  it("prices a confirm from the PaymentIntent itself, read from Stripe first with the real key", async () => {
+    const key = await stack.issue({ ...STRIPE_KEY_REQUEST, allowed_endpoints: ["POST /v1/payment_intents/*/confirm"] });
+    const before = stack.vendors.stripe.received.length;
+    await stripeClient(stack, key.vault_key).paymentIntents.confirm("pi_existing");
+    const [read, confirm] = stack.vendors.stripe.received.slice(before);
+    assert.equal(read!.method, "GET");
+    assert.equal(read!.url, "/v1/payment_intents/pi_existing");
+    assert.equal(read!.headers.authorization, `Bearer ${SECRETS.STRIPE_SECRET_KEY}`);
+    assert.equal(confirm!.url, "/v1/payment_intents/pi_existing/confirm");
+    assert.equal((await spent(stack, key.key_id)).spent_today_usd, 50); // the fake PI is 50.00 USD
+  });
+
+  it("refuses ambiguous money fields instead of guessing", async () => {
+    const key = await stack.issue();
+    const before = stack.vendors.stripe.received.length;
+    const post = (query: string, body: string) =>
+      fetch(`${stack.url}/stripe/v1/payment_intents${query}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+        body,
+      });
+    for (const [query, body] of [
+      ["", "amount=100&amount=900000&currency=usd"],
+      ["?amount=900000", "amount=100&currency=usd"],
+      ["", "amount[0]=100&currency=usd"],
+      ["", "amount=1e5&currency=usd"],
+      ["", "amount=-100&currency=usd"],
+    ] as const) {
+      const res = await post(query, body);
+      assert.equal(res.status, 400, `${query} ${body}`);
+      assert.equal(((await res.json()) as any).error.code, "keybrake_unpriceable_request");
+    }
+    assert.equal(stack.vendors.stripe.received.length, before);
+  });
+});

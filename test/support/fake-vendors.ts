@@ -1,0 +1,118 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Local stand-ins for api.stripe.com, api.twilio.com and api.resend.com. They record every request they
+ * receive (so tests can assert what reached the vendor: real secret in, vault key out, body intact) and
+ * answer in each vendor's shape. `respond` overrides an answer per test (timeouts, 5xx, prices...).
+ */
+export interface ReceivedRequest {
+  vendor: string;
+  method: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+  at: number;
+}
+
+export type Responder = (req: ReceivedRequest) => { status: number; body: unknown; headers?: Record<string, string> } | "hang" | undefined;
+
+export interface FakeVendor {
+  url: string;
+  received: ReceivedRequest[];
+  respond: Responder | undefined;
+  close(): Promise<void>;
+}
+
+export interface FakeVendors {
+  stripe: FakeVendor;
+  twilio: FakeVendor;
+  resend: FakeVendor;
+  env: Record<string, string>;
+  /** Every request any fake vendor received. */
+  all(): ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+export const SECRETS = {
+  STRIPE_SECRET_KEY: "sk_test_REALSECRET_stripe_0123456789",
+  TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000001",
+  TWILIO_AUTH_TOKEN: "REALSECRET_twilio_token_abcdef",
+  RESEND_API_KEY: "re_REALSECRET_resend_0123456789",
+};
+
+const id = (prefix: string) => `${prefix}${randomBytes(8).toString("hex")}`;
+
+function defaultAnswer(vendor: string, req: ReceivedRequest): { status: number; body: unknown; headers?: Record<string, string> } {
+  const path = req.url.split("?")[0]!;
+  if (vendor === "stripe") {
+    const params = new URLSearchParams(req.body);
+    if (req.method === "POST" && path === "/v1/payment_intents") {
+      return {
+        status: 200,
+        headers: { "request-id": id("req_") },
+        body: { id: id("pi_"), object: "payment_intent", amount: Number(params.get("amount")), currency: params.get("currency") },
+      };
+    }
+    const pi = /^\/v1\/payment_intents\/(pi_[^/]+)$/.exec(path);
+    if (req.method === "GET" && pi) {
+      return { status: 200, body: { id: pi[1], object: "payment_intent", amount: 5000, amount_capturable: 5000, amount_received: 0, currency: "usd" } };
+    }
+    return { status: 200, headers: { "request-id": id("req_") }, body: { id: id("obj_"), object: "unknown" } };
+  }
+  if (vendor === "twilio") {
+    const params = new URLSearchParams(req.body);
+    return {
+      status: 201,
+      body: { sid: id("SM"), status: "queued", to: params.get("To"), body: params.get("Body"), price: null, price_unit: "USD" },
+    };
+  }
+  if (path === "/emails/batch") {
+    const emails = JSON.parse(req.body) as unknown[];
+    return { status: 200, body: { data: emails.map(() => ({ id: id("em_") })) } };
+  }
+  return { status: 200, body: { id: id("em_") } };
+}
+
+async function startOne(vendor: string): Promise<FakeVendor> {
+  const fake: FakeVendor = { url: "", received: [], respond: undefined, close: async () => {} };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const received: ReceivedRequest = {
+        vendor,
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+        at: Date.now(),
+      };
+      fake.received.push(received);
+      const answer = fake.respond?.(received) ?? defaultAnswer(vendor, received);
+      if (answer === "hang") return; // never answers: the proxy's timeout must fire
+      res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.close = () => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(() => resolve()));
+  };
+  return fake;
+}
+
+export async function startFakeVendors(): Promise<FakeVendors> {
+  const [stripe, twilio, resend] = await Promise.all([startOne("stripe"), startOne("twilio"), startOne("resend")]);
+  return {
+    stripe,
+    twilio,
+    resend,
+    env: { ...SECRETS, KEYBRAKE_STRIPE_URL: stripe.url, KEYBRAKE_TWILIO_URL: twilio.url, KEYBRAKE_RESEND_URL: resend.url },
+    all: () => [...stripe.received, ...twilio.received, ...resend.received],
+    close: async () => void (await Promise.all([stripe.close(), twilio.close(), resend.close()])),
+  };
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { after } from "node:test";
+import { memorySink } from "../../lambda/audit/sink";
+import type { AuditRecord } from "../../lambda/audit/record";
+import { startLocalServer, type LocalServer } from "../../lambda/local";
+import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
+import { startFakeVendors, type FakeVendors } from "./fake-vendors";
+
+/**
+ * A whole keybrake for one test file: the real local-mode server (the Lambda handlers' apps) on a fresh
+ * table of the shared DynamoDB Local, fake vendor upstreams, an in-memory audit trail and a movable clock.
+ */
+export const ISSUER_TOKEN = "kbt_test_issuer_token_0123456789";
+
+let shared: Promise<string> | undefined;
+/** The DynamoDB Local `npm test` started, or one started for this process when a file runs alone. */
+export function dynamoEndpoint(): Promise<string> {
+  if (process.env.KEYBRAKE_TEST_DYNAMODB_ENDPOINT) return Promise.resolve(process.env.KEYBRAKE_TEST_DYNAMODB_ENDPOINT);
+  shared ??= startDynamoDbLocal().then((ddb) => {
+    after(() => ddb.stop());
+    return ddb.endpoint;
+  });
+  return shared;
+}
+
+export interface TestClock {
+  (): number;
+  /** Shift the proxy's notion of now by this many ms (tests cross midnight and expiry with it). */
+  shift(ms: number): void;
+  /** Jump to an absolute moment; time keeps flowing from there. */
+  set(ms: number): void;
+}
+
+export function testClock(): TestClock {
+  let offset = 0;
+  const clock = (() => Date.now() + offset) as TestClock;
+  clock.shift = (ms) => void (offset += ms);
+  clock.set = (ms) => void (offset = ms - Date.now());
+  return clock;
+}
+
+export interface Stack {
+  url: string;
+  server: LocalServer;
+  vendors: FakeVendors;
+  audit: AuditRecord[];
+  clock: TestClock;
+  /** `POST /vault/keys` with the local issuer token; throws unless 201. */
+  issue(body?: Record<string, unknown>): Promise<IssuedKey>;
+  issuer(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export interface IssuedKey {
+  vault_key: string;
+  key_id: string;
+  expires_at: string;
+  [field: string]: unknown;
+}
+
+export const STRIPE_KEY_REQUEST = {
+  vendor: "stripe",
+  daily_usd_cap: 50.0,
+  allowed_endpoints: ["POST /v1/payment_intents"],
+  expires_in: "5m",
+  agent_run_label: "modal-billing/cus_123",
+};
+
+export async function startStack(options: { env?: Record<string, string>; upstreamTimeoutMs?: number } = {}): Promise<Stack> {
+  const vendors = await startFakeVendors();
+  const audit: AuditRecord[] = [];
+  const clock = testClock();
+  const server = await startLocalServer({
+    dynamoEndpoint: await dynamoEndpoint(),
+    issuerToken: ISSUER_TOKEN,
+    env: { ...vendors.env, ...options.env },
+    table: `t_${randomBytes(6).toString("hex")}`,
+    clock,
+    audit: memorySink(audit),
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
+  });
+  const issuer = async (method: string, path: string, body?: unknown, token = ISSUER_TOKEN) => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  return {
+    url: server.url,
+    server,
+    vendors,
+    audit,
+    clock,
+    issuer,
+    async issue(body = STRIPE_KEY_REQUEST) {
+      const res = await issuer("POST", "/vault/keys", body);
+      if (res.status !== 201) throw new Error(`issue failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body as IssuedKey;
+    },
+    async close() {
+      await server.close();
+      await vendors.close();
+    },
+  };
+}

@@ -78,6 +78,15 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
     assert.equal((await spent(stack, key.key_id)).remaining_today_usd, 0);
   });
 
+  it("refuses a first call priced above the whole cap (the day's window does not exist yet)", async () => {
+    const key = await stack.issue();
+    const error = await stripeClient(stack, key.vault_key).paymentIntents.create({ amount: 5001, currency: "usd" }).catch((e: unknown) => e);
+    assert.ok(error instanceof Stripe.errors.StripeRateLimitError);
+    assert.equal(error.raw.spent_usd, 0);
+    assert.equal(error.raw.requested_usd, 50.01);
+    assert.equal((await spent(stack, key.key_id)).remaining_today_usd, 50);
+  });
+
   it("refuses endpoints outside allowed_endpoints with 403 naming both", async () => {
     const key = await stack.issue();
     const before = stack.vendors.stripe.received.length;

@@ -48,7 +48,8 @@ export const slotAttr = (fingerprint: string) => `i${parseInt(fingerprint.slice(
 const keyMatches = "key_hash = :hash";
 const notRevoked = "attribute_not_exists(revoked_at)";
 const notExpired = "expires_at > :now";
-const withinCap = "(attribute_not_exists(#w) OR #w >= :amount)";
+// A day's window is created by its first reservation, so a missing window is checked against the cap itself.
+const withinCap = "((attribute_not_exists(#w) AND cap >= :amount) OR #w >= :amount)";
 const notAlreadyReserved = "(attribute_not_exists(#slot) OR #slot <> :fp)";
 
 export async function reserve(db: DynamoDBClient, table: string, input: ReserveInput): Promise<ReserveOutcome> {

@@ -85,9 +85,11 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
     ledger_writes: 0,
   };
   let reservation: Reservation | undefined;
+  // Refusals are shaped for the SDK that sent the call: the route prefix's vendor, else the key's.
+  let errorShape: Vendor = "stripe";
   try {
     const target = parseTarget(input);
-    record.vendor = target.routeVendor ?? vendorForPath(target.segments);
+    record.vendor = errorShape = target.routeVendor ?? vendorForPath(target.segments);
     record.endpoint = target.path;
     const req: ProxiedRequest = { ...target, headers: input.headers, body: input.body };
 
@@ -96,6 +98,7 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
     const key = await deps.keys.resolve(vaultKey, started);
     Object.assign(record, { key_id: key.record.keyId, issuer: key.record.issuer, agent_run_label: key.record.label });
     record.vendor = key.record.vendor;
+    errorShape = req.routeVendor ?? key.record.vendor;
     if (req.routeVendor && req.routeVendor !== key.record.vendor) {
       throw new ForbiddenError("wrong_vendor", `this vault key is for ${key.record.vendor}, not ${req.routeVendor}`, {
         key_vendor: key.record.vendor,
@@ -160,7 +163,7 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
       record.latency_ms = deps.clock() - started;
       deps.audit.write(record);
     }
-    const shaped = (adapters[record.vendor] as VendorAdapter).refusal(refusal);
+    const shaped = (adapters[errorShape] as VendorAdapter).refusal(refusal);
     return {
       status: shaped.status,
       headers: { "content-type": "application/json", ...shaped.headers },

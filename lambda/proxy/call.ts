@@ -117,6 +117,7 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
 
     const idempotencyKey = input.headers.get("idempotency-key") ?? undefined;
     record.idempotency_key = idempotencyKey;
+    record.ledger_writes = 1; // the reservation write is attempted whatever it decides
     const outcome = await reserve(deps.db, deps.table, {
       key: key.record,
       keyHash: key.hash,
@@ -127,7 +128,6 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
         ? { id: `r${started.toString(36)}${Math.random().toString(36).slice(2, 10)}`, expiresAt: started + deps.upstreamTimeoutMs + PENDING_GRACE_MS }
         : undefined,
     });
-    record.ledger_writes = 1;
     if (outcome.kind === "reserved") {
       reservation = outcome.reservation;
       record.reserved_usd = microToUsd(quote.amountMicro);

@@ -7,7 +7,8 @@ export interface LocalProcess {
   url: string;
   /** Everything the process printed so far, stdout and stderr. */
   output(): string;
-  stop(): Promise<void>;
+  /** SIGTERM (a clean stop) by default; SIGKILL simulates a crash. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const ROOT = join(__dirname, "..", "..");
@@ -36,9 +37,9 @@ export async function spawnLocal(env: Record<string, string>): Promise<LocalProc
   return {
     url,
     output: () => output,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
       await once(child, "exit");
     },
   };

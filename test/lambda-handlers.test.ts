@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { sha256Hex } from "../lambda/core/vault-key";
+import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
+import { ensureLedgerTable } from "../lambda/ledger/table";
+import { SECRETS, startFakeVendors, type FakeVendors } from "./support/fake-vendors";
+import { startFakeSecretsManager, type FakeSecretsManager } from "./support/fake-secrets-manager";
+import { dynamoEndpoint } from "./support/stack";
+
+/**
+ * The Lambda entry points themselves (`lambda/issuer.ts`, `lambda/proxy.ts`, `lambda/sweep.ts`), configured
+ * only by the environment the Pulumi component sets, invoked with API Gateway HTTP API (v2) events. The AWS
+ * SDK reaches DynamoDB Local and a fake Secrets Manager through its standard endpoint variables.
+ */
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const BILLING_TOKEN = "kbt_billing_0123456789abcdef";
+const STRIPE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keybrake-stripe";
+
+function event(method: string, path: string, headers: Record<string, string>, body?: string): APIGatewayProxyEventV2 {
+  const [rawPath, rawQueryString = ""] = path.split("?");
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: rawPath!,
+    rawQueryString,
+    headers: { host: "abc123.execute-api.us-east-1.amazonaws.com", ...headers },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "abc123",
+      domainName: "abc123.execute-api.us-east-1.amazonaws.com",
+      domainPrefix: "abc123",
+      http: { method, path: rawPath!, protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "test" },
+      requestId: randomBytes(8).toString("hex"),
+      routeKey: "$default",
+      stage: "$default",
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body,
+    isBase64Encoded: false,
+  };
+}
+
+const context = {} as Context;
+
+describe("Lambda handlers behind API Gateway", () => {
+  let vendors: FakeVendors;
+  let secretsManager: FakeSecretsManager;
+  let issuer: Handler;
+  let proxy: Handler;
+  let sweep: () => Promise<{ swept: number }>;
+
+  before(async () => {
+    vendors = await startFakeVendors();
+    secretsManager = await startFakeSecretsManager({ [STRIPE_ARN]: SECRETS.STRIPE_SECRET_KEY });
+    const endpoint = await dynamoEndpoint();
+    const table = `t_${randomBytes(6).toString("hex")}`;
+    const db = createDynamoClient(localDynamoConfig(endpoint));
+    await ensureLedgerTable(db, table);
+    db.destroy();
+    Object.assign(process.env, {
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+      KEYBRAKE_TABLE: table,
+      KEYBRAKE_ENABLED_VENDORS: "stripe",
+      KEYBRAKE_STRIPE_SECRET_ARN: STRIPE_ARN,
+      KEYBRAKE_STRIPE_URL: vendors.stripe.url,
+      POWERTOOLS_DEV: "false",
+      KEYBRAKE_ISSUERS: JSON.stringify({
+        billing: {
+          token_sha256: sha256Hex(BILLING_TOKEN),
+          vendors: ["stripe"],
+          max_daily_usd_cap: 100,
+          max_expires_in: "1h",
+          allowed_endpoints: ["POST /v1/payment_intents", "GET /v1/payment_intents/*"],
+          label_prefix: "modal-billing/",
+        },
+      }),
+    });
+    ({ handler: issuer } = (await import("../lambda/issuer")) as unknown as { handler: Handler });
+    ({ handler: proxy } = (await import("../lambda/proxy")) as unknown as { handler: Handler });
+    ({ handler: sweep } = await import("../lambda/sweep"));
+  });
+  after(async () => {
+    await vendors.close();
+    await secretsManager.close();
+  });
+
+  const keyRequest = {
+    vendor: "stripe",
+    daily_usd_cap: 50,
+    allowed_endpoints: ["POST /v1/payment_intents"],
+    expires_in: "5m",
+    agent_run_label: "modal-billing/cus_9",
+  };
+  const issue = (body: object) =>
+    issuer(event("POST", "/vault/keys", { authorization: `Bearer ${BILLING_TOKEN}`, "content-type": "application/json" }, JSON.stringify(body)), context);
+
+  it("issues within the issuer's ceilings and refuses above each one with 403 naming it", async () => {
+    assert.equal((await issue(keyRequest)).statusCode, 201);
+    const above: Array<[object, string]> = [
+      [{ ...keyRequest, daily_usd_cap: 100.01 }, "max_daily_usd_cap"],
+      [{ ...keyRequest, expires_in: "2h" }, "max_expires_in"],
+      [{ ...keyRequest, allowed_endpoints: ["POST /v1/refunds"] }, "allowed_endpoints"],
+      [{ ...keyRequest, allowed_endpoints: ["GET /v1/*/*"] }, "allowed_endpoints"],
+      [{ ...keyRequest, agent_run_label: "other-team/x" }, "label_prefix"],
+    ];
+    for (const [body, ceiling] of above) {
+      const res = await issue(body);
+      assert.equal(res.statusCode, 403, ceiling);
+      assert.equal(JSON.parse(res.body!).error.ceiling, ceiling);
+    }
+    const vendor = await issue({ ...keyRequest, vendor: "twilio" });
+    assert.equal(vendor.statusCode, 400, "twilio has no secret in this deployment");
+    const stranger = await issuer(event("POST", "/vault/keys", { authorization: "Bearer kbt_nobody" }, JSON.stringify(keyRequest)), context);
+    assert.equal(stranger.statusCode, 401);
+  });
+
+  it("proxies a bare Stripe path with the secret from Secrets Manager, read once", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    const call = () =>
+      proxy(
+        event("POST", "/v1/payment_intents", { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" }, "amount=1500&currency=usd"),
+        context,
+      );
+    const first = await call();
+    assert.equal(first.statusCode, 200);
+    assert.match(JSON.parse(first.body!).id, /^pi_/);
+    await call();
+    assert.equal(vendors.stripe.received.length, 2);
+    assert.equal(vendors.stripe.received[0]!.headers.authorization, `Bearer ${SECRETS.STRIPE_SECRET_KEY}`);
+    assert.deepEqual(secretsManager.requests, [STRIPE_ARN], "the secret is cached across invocations");
+
+    const shown = await issuer(event("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }), context);
+    assert.equal(JSON.parse(shown.body!).spent_today_usd, 30);
+    const over = await proxy(
+      event("POST", "/v1/payment_intents", { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" }, "amount=2001&currency=usd"),
+      context,
+    );
+    assert.equal(over.statusCode, 429);
+    assert.equal(over.headers!["stripe-should-retry"], "false");
+    assert.equal(vendors.stripe.received.length, 2);
+  });
+
+  it("runs the scheduled sweep", async () => {
+    assert.deepEqual(await sweep(), { swept: 0 });
+  });
+});

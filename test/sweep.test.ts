@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import twilio from "twilio";
+import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
+import { getKey } from "../lambda/ledger/keys";
+import { sweepOrphans } from "../lambda/ledger/sweep";
+import { SECRETS, startFakeVendors, type FakeVendors } from "./support/fake-vendors";
+import { spawnLocal, type LocalProcess } from "./support/processes";
+import { ISSUER_TOKEN, dynamoEndpoint } from "./support/stack";
+
+/**
+ * A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires
+ * and the sweep ends it conservatively (kept as spent, counted unsettled), exactly once.
+ */
+describe("orphaned reservations", () => {
+  let vendors: FakeVendors;
+  let local: LocalProcess;
+  const table = `t_${randomBytes(6).toString("hex")}`;
+
+  before(async () => {
+    vendors = await startFakeVendors();
+    local = await spawnLocal({
+      ...vendors.env,
+      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+      KEYBRAKE_TABLE: table,
+      KEYBRAKE_API_KEY: ISSUER_TOKEN,
+      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-sweep-${process.pid}.jsonl`,
+    });
+  });
+  after(async () => {
+    await local.stop();
+    await vendors.close();
+  });
+
+  it("are swept as unsettled after their expiry when the proxy crashed mid-call", async () => {
+    const issued = await fetch(`${local.url}/vault/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+      body: JSON.stringify({
+        vendor: "twilio",
+        daily_usd_cap: 1,
+        allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+        expires_in: "1h",
+        agent_run_label: "crash/1",
+      }),
+    });
+    const key = (await issued.json()) as { vault_key: string; key_id: string };
+    vendors.twilio.respond = () => "hang";
+    const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
+    client.api.baseUrl = `${local.url}/twilio`;
+    const call = client.messages.create({ to: "+15005550006", from: "+15005550001", body: "hello" }).catch((e) => e);
+    while (vendors.twilio.received.length === 0) await new Promise((r) => setTimeout(r, 20));
+    await local.stop("SIGKILL"); // a crash mid-call: the settlement never runs
+    await call;
+
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    try {
+      const before = await getKey(db, table, key.key_id);
+      assert.equal(before!.remainingByDay.values().next().value, 980_000, "the 0.02 USD reservation is held");
+      assert.deepEqual(await sweepOrphans(db, table, Date.now()), [], "not swept before its expiry");
+
+      const later = Date.now() + 60 * 60_000;
+      const swept = await sweepOrphans(db, table, later);
+      assert.equal(swept.length, 1);
+      assert.equal(swept[0]!.keyId, key.key_id);
+      assert.equal(swept[0]!.amountMicro, 20_000);
+      assert.deepEqual(await sweepOrphans(db, table, later), [], "exactly once");
+      const after = await getKey(db, table, key.key_id);
+      assert.equal(after!.unsettledMicro, 20_000);
+      assert.equal(after!.remainingByDay.values().next().value, 980_000, "kept as spent");
+    } finally {
+      db.destroy();
+      vendors.twilio.respond = undefined;
+    }
+  });
+});

@@ -83,9 +83,9 @@ describe("Lambda handlers behind API Gateway", () => {
         },
       }),
     });
-    ({ handler: issuer } = (await import("../lambda/issuer")) as unknown as { handler: Handler });
-    ({ handler: proxy } = (await import("../lambda/proxy")) as unknown as { handler: Handler });
-    ({ handler: sweep } = await import("../lambda/sweep"));
+    ({ handler: issuer } = (await import("../lambda/issuer.js")) as unknown as { handler: Handler });
+    ({ handler: proxy } = (await import("../lambda/proxy.js")) as unknown as { handler: Handler });
+    ({ handler: sweep } = await import("../lambda/sweep.js"));
   });
   after(async () => {
     await vendors.close();

@@ -64,9 +64,10 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
     assert.ok(error instanceof Stripe.errors.StripeRateLimitError);
     assert.equal(error.statusCode, 429);
     assert.equal(error.code, "keybrake_cap_exceeded");
-    assert.equal(error.headers["stripe-should-retry"], "false");
+    assert.equal(error.headers?.["stripe-should-retry"], "false");
+    const raw = error.raw as Record<string, unknown>;
     assert.deepEqual(
-      { cap: error.raw.cap, cap_usd: error.raw.cap_usd, spent_usd: error.raw.spent_usd, requested_usd: error.raw.requested_usd },
+      { cap: raw.cap, cap_usd: raw.cap_usd, spent_usd: raw.spent_usd, requested_usd: raw.requested_usd },
       { cap: "daily_usd_cap", cap_usd: 50, spent_usd: 40, requested_usd: 10.01 },
     );
     assert.equal(stack.vendors.stripe.received.length, before, "the refused call never reached Stripe");
@@ -82,8 +83,8 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
     const key = await stack.issue();
     const error = await stripeClient(stack, key.vault_key).paymentIntents.create({ amount: 5001, currency: "usd" }).catch((e: unknown) => e);
     assert.ok(error instanceof Stripe.errors.StripeRateLimitError);
-    assert.equal(error.raw.spent_usd, 0);
-    assert.equal(error.raw.requested_usd, 50.01);
+    assert.equal((error.raw as Record<string, unknown>).spent_usd, 0);
+    assert.equal((error.raw as Record<string, unknown>).requested_usd, 50.01);
     assert.equal((await spent(stack, key.key_id)).remaining_today_usd, 50);
   });
 
@@ -93,8 +94,9 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
     const error = await stripeClient(stack, key.vault_key).customers.create({ email: "a@example.com" }).catch((e: unknown) => e);
     assert.ok(error instanceof Stripe.errors.StripePermissionError);
     assert.equal(error.code, "keybrake_endpoint_not_allowed");
-    assert.deepEqual(error.raw.allowed_endpoints, ["POST /v1/payment_intents"]);
-    assert.equal(error.raw.attempted, "POST /v1/customers");
+    const raw = error.raw as Record<string, unknown>;
+    assert.deepEqual(raw.allowed_endpoints, ["POST /v1/payment_intents"]);
+    assert.equal(raw.attempted, "POST /v1/customers");
     assert.equal(stack.vendors.stripe.received.length, before);
   });
 

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Hono } from "hono";
 import { fileSink, type AuditSink } from "./audit/sink";
 import { systemClock, type Clock } from "./core/clock";
@@ -31,6 +32,10 @@ export interface LocalOptions {
   audit?: AuditSink;
   upstreamTimeoutMs?: number;
   sweepIntervalMs?: number;
+  /** A DynamoDB client to use instead of one for `dynamoEndpoint` (the benchmark counts its round trips). */
+  db?: DynamoDBClient;
+  /** How many keys' immutable fields to cache (default 10,000). */
+  keyCacheSize?: number;
 }
 
 export interface LocalServer {
@@ -51,7 +56,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const table = options.table ?? "keybrake";
-  const db = createDynamoClient(localDynamoConfig(options.dynamoEndpoint));
+  const db = options.db ?? createDynamoClient(localDynamoConfig(options.dynamoEndpoint));
   await ensureLedgerTable(db, table);
   const audit = options.audit ?? fileSink(env.KEYBRAKE_AUDIT_FILE || ".keybrake/audit.jsonl");
   const secrets = envSecretSource(env);
@@ -59,7 +64,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   for (const vendor of VENDORS) if (await secrets.get(vendor)) enabledVendors.add(vendor);
 
   const inFlight = new Set<Promise<void>>();
-  const keys = new KeyCache(db, table);
+  const keys = new KeyCache(db, table, options.keyCacheSize);
   const issuerApp = createIssuerApp({
     db,
     table,

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Vendor } from "./vendors";
 
 /** The real vendor credentials. They are read only by the proxy and never leave it. */
@@ -28,14 +28,14 @@ export function envSecretSource(env: NodeJS.ProcessEnv): SecretSource {
  * Lambda: secrets from Secrets Manager, cached in memory for `ttlMs` so a rotation reaches every instance
  * within that time without a Secrets Manager call per request. Concurrent misses share one fetch.
  */
-export function secretsManagerSource(
-  arns: Partial<Record<Vendor, string>>,
-  client: SecretsManagerClient = new SecretsManagerClient({}),
-  ttlMs = 5 * 60_000,
-): SecretSource {
+export function secretsManagerSource(arns: Partial<Record<Vendor, string>>, ttlMs = 5 * 60_000): SecretSource {
   const cache = new Map<Vendor, { at: number; value: Promise<unknown> }>();
+  // Loaded on the first secret read, not at cold start: the SDK client is a large module to evaluate.
+  let client: SecretsManagerClient | undefined;
   const load = async (vendor: Vendor, arn: string) => {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    const sdk = await import("@aws-sdk/client-secrets-manager");
+    client ??= new sdk.SecretsManagerClient({});
+    const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: arn }));
     const text = out.SecretString ?? "";
     return vendor === "twilio" ? (JSON.parse(text) as VendorSecrets["twilio"]) : text;
   };

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { memorySink } from "../../lambda/audit/sink";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { startLocalServer, type LocalServer } from "../../lambda/local";
@@ -66,7 +67,14 @@ export const STRIPE_KEY_REQUEST = {
   agent_run_label: "modal-billing/cus_123",
 };
 
-export async function startStack(options: { env?: Record<string, string>; upstreamTimeoutMs?: number } = {}): Promise<Stack> {
+export interface StackOptions {
+  env?: Record<string, string>;
+  upstreamTimeoutMs?: number;
+  db?: DynamoDBClient;
+  keyCacheSize?: number;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const vendors = await startFakeVendors();
   const audit: AuditRecord[] = [];
   const clock = testClock();
@@ -78,6 +86,8 @@ export async function startStack(options: { env?: Record<string, string>; upstre
     clock,
     audit: memorySink(audit),
     upstreamTimeoutMs: options.upstreamTimeoutMs,
+    db: options.db,
+    keyCacheSize: options.keyCacheSize,
   });
   const issuer = async (method: string, path: string, body?: unknown, token = ISSUER_TOKEN) => {
     const res = await fetch(`${server.url}${path}`, {

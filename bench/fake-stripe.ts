@@ -1,0 +1,23 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** The leanest Stripe stand-in: answers every call with a PaymentIntent and keeps nothing (no memory growth). */
+export async function startFakeStripe(): Promise<{ url: string; close(): Promise<void> }> {
+  const body = JSON.stringify({ id: "pi_bench", object: "payment_intent", amount: 1, currency: "usd" });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json", "request-id": "req_bench", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

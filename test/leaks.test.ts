@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
+import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
+import { STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+
+/**
+ * Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left
+ * running, and every reservation ended settled, released or unsettled (no pending marker remains).
+ */
+const KEYS = 150;
+const CALLS_PER_KEY = 10;
+const CACHE = 40;
+
+describe("no leaks under many calls", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ keyCacheSize: CACHE });
+  });
+  after(() => stack.close());
+
+  it(`${KEYS * CALLS_PER_KEY} calls over ${KEYS} keys keep every map bounded and end every reservation`, async () => {
+    const keys = [];
+    for (let i = 0; i < KEYS; i++) keys.push(await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: `leak/${i}` }));
+    // Some calls the vendor refuses (released), some time out... every ending is exercised.
+    stack.vendors.stripe.respond = (req) => {
+      const amount = Number(new URLSearchParams(req.body).get("amount"));
+      if (amount % 7 === 0) return { status: 402, body: { error: { type: "card_error", message: "declined" } } };
+      if (amount % 11 === 0) return { status: 500, body: { error: { type: "api_error", message: "boom" } } };
+      return undefined;
+    };
+    let maxCache = 0;
+    const statuses: number[] = [];
+    for (let round = 0; round < CALLS_PER_KEY; round++) {
+      await Promise.all(
+        keys.map(async (key, i) => {
+          const res = await fetch(`${stack.url}/v1/payment_intents`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+            body: `amount=${100 + ((i + round) % 30)}&currency=usd`,
+          });
+          await res.arrayBuffer();
+          statuses.push(res.status);
+          maxCache = Math.max(maxCache, stack.server.keys.size);
+        }),
+      );
+    }
+    stack.vendors.stripe.respond = undefined;
+    await stack.server.idle();
+    assert.equal(statuses.length, KEYS * CALLS_PER_KEY);
+    assert.ok(maxCache <= CACHE, `the key cache stayed within ${CACHE} (max seen ${maxCache})`);
+
+    const endings = new Map<string, number>();
+    for (const r of stack.audit) if (r.event === "call") endings.set(r.settlement, (endings.get(r.settlement) ?? 0) + 1);
+    assert.deepEqual([...endings.keys()].sort(), ["released", "settled", "unsettled"]);
+    assert.equal([...endings.values()].reduce((a, b) => a + b, 0), KEYS * CALLS_PER_KEY);
+
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    try {
+      const open = await db.send(
+        new ScanCommand({ TableName: stack.server.table, FilterExpression: "size(p) > :zero", ExpressionAttributeValues: { ":zero": { N: "0" } } }),
+      );
+      assert.equal(open.Count, 0, "no pending reservation is left open");
+    } finally {
+      db.destroy();
+    }
+  });
+});

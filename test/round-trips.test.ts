@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
+import { SECRETS } from "./support/fake-vendors";
+import { STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+
+/**
+ * Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client.
+ * These are the numbers the README's Performance section states.
+ */
+describe("ledger round trips per call", () => {
+  let stack: Stack;
+  let calls: string[] = [];
+  before(async () => {
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    db.middlewareStack.add((next, context) => (args) => (calls.push(context.commandName!), next(args)), { step: "initialize" });
+    stack = await startStack({ db });
+  });
+  after(() => stack.close());
+
+  async function count(call: () => Promise<Response>): Promise<string[]> {
+    await stack.server.idle();
+    calls = [];
+    const res = await call();
+    await res.arrayBuffer();
+    await stack.server.idle();
+    return calls;
+  }
+  const stripe = (vaultKey: string, body: string, idempotencyKey?: string) => () =>
+    fetch(`${stack.url}/v1/payment_intents`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${vaultKey}`,
+        "content-type": "application/x-www-form-urlencoded",
+        ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+      },
+      body,
+    });
+
+  it("exact price: one conditional write, nothing after (plus one read the first time an instance sees the key)", async () => {
+    const key = await stack.issue();
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "a")), ["GetItemCommand", "UpdateItemCommand"]);
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "b")), ["UpdateItemCommand"]);
+  });
+
+  it("idempotent retry: the one write finds the earlier reservation, nothing else", async () => {
+    const key = await stack.issue();
+    await count(stripe(key.vault_key, "amount=100&currency=usd", "same"));
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "same")), ["UpdateItemCommand"]);
+  });
+
+  it("definitive vendor refusal: the reservation write, then its release", async () => {
+    const key = await stack.issue();
+    await count(stripe(key.vault_key, "amount=100&currency=usd", "warm"));
+    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error", message: "declined" } } });
+    try {
+      assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "declined")), ["UpdateItemCommand", "UpdateItemCommand"]);
+    } finally {
+      stack.vendors.stripe.respond = undefined;
+    }
+  });
+
+  it("Twilio: the reservation write, then its settlement to the real price", async () => {
+    const key = await stack.issue({
+      ...STRIPE_KEY_REQUEST,
+      vendor: "twilio",
+      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+    });
+    const sms = () =>
+      fetch(`${stack.url}/twilio/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`, {
+        method: "POST",
+        headers: {
+          authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${key.vault_key}`).toString("base64")}`,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
+      });
+    await count(sms);
+    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price: "-0.0079", price_unit: "USD" } });
+    try {
+      assert.deepEqual(await count(sms), ["UpdateItemCommand", "UpdateItemCommand"]);
+    } finally {
+      stack.vendors.twilio.respond = undefined;
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { buildSync } from "esbuild";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -6,11 +7,13 @@ import { join } from "node:path";
  * bytes (no absolute paths, timestamps or source maps), so an unchanged handler shows no diff on `pulumi up`.
  * The AWS SDK v3 stays external: the nodejs22.x runtime ships it.
  */
-export const HANDLERS = {
-  issuer: join(__dirname, "..", "lambda", "issuer.ts"),
-  proxy: join(__dirname, "..", "lambda", "proxy.ts"),
-  sweep: join(__dirname, "..", "lambda", "sweep.ts"),
-} as const;
+/** From a checkout the entries are TypeScript; from the installed package, the compiled JavaScript. */
+const entry = (name: string) => {
+  const ts = join(__dirname, "..", "lambda", `${name}.ts`);
+  return existsSync(ts) ? ts : join(__dirname, "..", "lambda", `${name}.js`);
+};
+
+export const HANDLERS = { issuer: entry("issuer"), proxy: entry("proxy"), sweep: entry("sweep") } as const;
 
 export interface Bundle {
   code: string;

@@ -1,0 +1,136 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { parseDurationSeconds } from "../lambda/core/duration";
+import { parseEndpointPattern } from "../lambda/core/endpoints";
+import { usdNumberToMicro } from "../lambda/core/money";
+import { parsePricing, type PricingInput } from "../lambda/core/pricing";
+import { LIMITS } from "../lambda/issuer/validate";
+import { isVendor, type Vendor } from "../lambda/core/vendors";
+
+/**
+ * Ceilings of one issuer ("caps as code"): what keys it may grant. Plain values, not Inputs, because they are
+ * validated when the program runs (a typo fails `pulumi preview`, not the first key request). Omitted = no
+ * ceiling beyond the global request limits.
+ */
+export interface IssuerCeilings {
+  /** Vendors it may issue keys for. Default: every enabled vendor. */
+  vendors?: Vendor[];
+  /** Largest `daily_usd_cap` it may grant, in USD. */
+  max_daily_usd_cap?: number;
+  /** Largest `max_request_usd` it may grant; keys must then set one. */
+  max_request_usd?: number;
+  /** Longest `expires_in` it may grant: "30s", "5m", "2h", "1d" or seconds. */
+  max_expires_in?: string | number;
+  /** Endpoints it may grant ("POST /v1/payment_intents", `*` = one segment); every granted one must fall within one. */
+  allowed_endpoints?: string[];
+  /** Prefix every `agent_run_label` it grants must start with, e.g. "modal-billing/". */
+  label_prefix?: string;
+}
+
+/** Deploy into the team's own VPC: Lambdas in private subnets, VPC endpoints, a private entry point. */
+export interface VpcArgs {
+  vpcId: pulumi.Input<string>;
+  /** Private subnets (with a NAT route, so vendor calls can leave). */
+  subnetIds: pulumi.Input<string>[];
+  securityGroupIds: pulumi.Input<string>[];
+  /** Route tables of those subnets, for the DynamoDB gateway endpoint. */
+  routeTableIds: pulumi.Input<string>[];
+}
+
+export interface VaultKeyProxyArgs {
+  /** Stripe secret key (`sk_…`); stored in a new Secrets Manager secret. Enables Stripe. */
+  stripeSecretKey?: pulumi.Input<string>;
+  /** Or: an existing secret whose SecretString is the Stripe key. Enables Stripe. */
+  stripeSecretArn?: pulumi.Input<string>;
+  /** Twilio Account SID and auth token; stored together as JSON `{accountSid, authToken}`. Enable Twilio. */
+  twilioAccountSid?: pulumi.Input<string>;
+  twilioAuthToken?: pulumi.Input<string>;
+  /** Or: an existing secret holding `{"accountSid": "AC…", "authToken": "…"}`. Enables Twilio. */
+  twilioSecretArn?: pulumi.Input<string>;
+  /** Resend API key (`re_…`). Enables Resend. */
+  resendApiKey?: pulumi.Input<string>;
+  /** Or: an existing secret whose SecretString is the Resend key. Enables Resend. */
+  resendSecretArn?: pulumi.Input<string>;
+  /** Issuer name → ceilings. Each issuer gets its own token (output `issuerTokens`). Default: `{ default: {} }`. */
+  issuers?: Record<string, IssuerCeilings>;
+  /** Price overrides: FX rates, Twilio per-segment and MMS prices, Resend per-email price (README, Pricing). */
+  pricing?: PricingInput;
+  /** Retention of the functions' log groups, which hold the audit trail. Default 365 days. */
+  logRetentionDays?: pulumi.Input<number>;
+  /** Customer KMS key for the table's encryption at rest. Default: the AWS owned key. */
+  kmsKeyArn?: pulumi.Input<string>;
+  /** Deletion protection on the ledger table. Default true. */
+  deletionProtection?: pulumi.Input<boolean>;
+  /** Proxy Lambda memory in MB. Default 512 (more memory is also more CPU on Lambda). */
+  proxyMemoryMb?: pulumi.Input<number>;
+  /** Issuer Lambda memory in MB. Default 256. */
+  issuerMemoryMb?: pulumi.Input<number>;
+  /** Steady-state request rate limit of the HTTP API stage. Default 1000 per second. */
+  throttlingRateLimit?: pulumi.Input<number>;
+  /** Burst limit of the HTTP API stage. Default 2000. */
+  throttlingBurstLimit?: pulumi.Input<number>;
+  /** Serve on a custom domain (an ACM certificate in the same region). Public entry point only. */
+  customDomain?: { domainName: pulumi.Input<string>; certificateArn: pulumi.Input<string> };
+  /** Deploy into this VPC with a private entry point. Default: a public HTTP API. */
+  vpc?: VpcArgs;
+}
+
+export const DEFAULT_ISSUERS: Record<string, IssuerCeilings> = { default: {} };
+
+/** Which vendors this deployment enables, from which args are present (known before any value resolves). */
+export function enabledVendors(args: VaultKeyProxyArgs): Vendor[] {
+  const vendors: Vendor[] = [];
+  if (args.stripeSecretKey !== undefined || args.stripeSecretArn !== undefined) vendors.push("stripe");
+  if ((args.twilioAccountSid !== undefined && args.twilioAuthToken !== undefined) || args.twilioSecretArn !== undefined) vendors.push("twilio");
+  if (args.resendApiKey !== undefined || args.resendSecretArn !== undefined) vendors.push("resend");
+  return vendors;
+}
+
+/** Validates the args synchronously; every error names its field. */
+export function validateArgs(args: VaultKeyProxyArgs): void {
+  if (args.stripeSecretKey !== undefined && args.stripeSecretArn !== undefined) throw new Error("set only one of stripeSecretKey and stripeSecretArn");
+  if (args.resendApiKey !== undefined && args.resendSecretArn !== undefined) throw new Error("set only one of resendApiKey and resendSecretArn");
+  if ((args.twilioAccountSid === undefined) !== (args.twilioAuthToken === undefined)) throw new Error("twilioAccountSid and twilioAuthToken go together");
+  if (args.twilioAccountSid !== undefined && args.twilioSecretArn !== undefined) throw new Error("set only one of twilioAccountSid/twilioAuthToken and twilioSecretArn");
+  const vendors = enabledVendors(args);
+  if (vendors.length === 0) throw new Error("VaultKeyProxy needs at least one vendor: set stripeSecretKey, twilioAccountSid + twilioAuthToken, or resendApiKey (or their *SecretArn)");
+  const issuers = args.issuers ?? DEFAULT_ISSUERS;
+  if (Object.keys(issuers).length === 0) throw new Error("issuers must declare at least one issuer");
+  for (const [name, c] of Object.entries(issuers)) validateIssuer(name, c, vendors);
+  if (args.pricing) {
+    try {
+      parsePricing(args.pricing);
+    } catch (error) {
+      throw new Error(`pricing: ${(error as Error).message}`);
+    }
+  }
+  if (args.vpc && args.customDomain) throw new Error("customDomain applies to the public entry point only; with vpc, map a private custom domain yourself");
+}
+
+function validateIssuer(name: string, c: IssuerCeilings, enabled: Vendor[]): void {
+  const at = `issuers.${name}`;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`${at}: issuer names are 1-64 letters, digits, - or _`);
+  for (const vendor of c.vendors ?? []) {
+    if (!isVendor(vendor)) throw new Error(`${at}.vendors: unknown vendor ${vendor} (stripe, twilio or resend)`);
+    if (!enabled.includes(vendor)) throw new Error(`${at}.vendors: ${vendor} is not enabled (no secret for it)`);
+  }
+  for (const field of ["max_daily_usd_cap", "max_request_usd"] as const) {
+    const value = c[field];
+    if (value === undefined) continue;
+    const micro = typeof value === "number" ? usdNumberToMicro(value) : undefined;
+    if (micro === undefined || micro <= 0 || value > LIMITS.maxDailyCapUsd) {
+      throw new Error(`${at}.${field} must be > 0 and at most ${LIMITS.maxDailyCapUsd} USD, got ${value}`);
+    }
+  }
+  if (c.max_expires_in !== undefined) {
+    const seconds = parseDurationSeconds(c.max_expires_in);
+    if (seconds === undefined || seconds > LIMITS.maxExpiresInSeconds) {
+      throw new Error(`${at}.max_expires_in must be a duration like "1d" or seconds, at most 30 days, got ${c.max_expires_in}`);
+    }
+  }
+  (c.allowed_endpoints ?? []).forEach((text, i) => {
+    if (!parseEndpointPattern(text)) throw new Error(`${at}.allowed_endpoints[${i}] must look like "POST /v1/payment_intents", got ${text}`);
+  });
+  if (c.label_prefix !== undefined && (c.label_prefix.length === 0 || c.label_prefix.length > LIMITS.maxLabelLength)) {
+    throw new Error(`${at}.label_prefix must be 1 to ${LIMITS.maxLabelLength} characters`);
+  }
+}

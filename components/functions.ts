@@ -1,0 +1,106 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { LABEL_INDEX } from "../lambda/ledger/keys";
+import { HANDLERS, bundleHandler } from "./bundle";
+
+/**
+ * The three Lambdas, each with its own role (least privilege, exact statements), its own log group (the
+ * audit trail, retention from args) and a bundle built by esbuild from lambda/.
+ */
+export type FunctionName = keyof typeof HANDLERS;
+
+export interface FunctionSpec {
+  name: FunctionName;
+  memoryMb: pulumi.Input<number>;
+  timeoutSeconds: number;
+  environment: Record<string, pulumi.Input<string>>;
+  /** IAM policy statements beyond writing its own logs. */
+  statements: pulumi.Input<aws.iam.PolicyStatement[]>;
+}
+
+export interface DeployedFunction {
+  fn: aws.lambda.Function;
+  role: aws.iam.Role;
+  logGroup: aws.cloudwatch.LogGroup;
+}
+
+export interface FunctionDefaults {
+  logRetentionDays: pulumi.Input<number>;
+  vpc?: { subnetIds: pulumi.Input<string>[]; securityGroupIds: pulumi.Input<string>[] };
+}
+
+export function deployFunction(component: string, spec: FunctionSpec, defaults: FunctionDefaults, parent: pulumi.Resource): DeployedFunction {
+  const id = `${component}-${spec.name}`;
+  const logGroup = new aws.cloudwatch.LogGroup(id, { name: `/keybrake/${component}/${spec.name}`, retentionInDays: defaults.logRetentionDays }, { parent });
+  const role = new aws.iam.Role(
+    id,
+    {
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+    },
+    { parent },
+  );
+  new aws.iam.RolePolicy(
+    id,
+    {
+      role: role.id,
+      policy: pulumi.all([logGroup.arn, spec.statements]).apply(([logGroupArn, statements]) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logGroupArn}:*` },
+            ...statements,
+          ],
+        }),
+      ),
+    },
+    { parent },
+  );
+  const dependsOn: pulumi.Resource[] = [logGroup];
+  if (defaults.vpc) {
+    // ENI management for VPC Lambdas: these EC2 actions do not support resource-level permissions.
+    dependsOn.push(
+      new aws.iam.RolePolicyAttachment(id, { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" }, { parent }),
+    );
+  }
+  const bundle = bundleHandler(HANDLERS[spec.name]);
+  const fn = new aws.lambda.Function(
+    id,
+    {
+      role: role.arn,
+      runtime: "nodejs22.x",
+      architectures: ["arm64"],
+      handler: "index.handler",
+      code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundle.code) }),
+      memorySize: spec.memoryMb,
+      timeout: spec.timeoutSeconds,
+      environment: {
+        variables: { POWERTOOLS_SERVICE_NAME: `keybrake-${spec.name}`, POWERTOOLS_METRICS_NAMESPACE: "Keybrake", ...spec.environment },
+      },
+      loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+      vpcConfig: defaults.vpc ? { subnetIds: defaults.vpc.subnetIds, securityGroupIds: defaults.vpc.securityGroupIds } : undefined,
+    },
+    { parent, dependsOn },
+  );
+  return { fn, role, logGroup };
+}
+
+/** The ledger statements: exactly these actions, on the table (and its label index where queried). */
+export function tableStatement(actions: string[], tableArn: pulumi.Output<string>, withIndex = false): pulumi.Output<aws.iam.PolicyStatement> {
+  return tableArn.apply((arn) => ({
+    Effect: "Allow" as const,
+    Action: actions.map((a) => `dynamodb:${a}`),
+    Resource: withIndex ? [arn, `${arn}/index/${LABEL_INDEX}`] : arn,
+  }));
+}
+
+/** Runs the orphan sweep every five minutes. */
+export function scheduleSweep(component: string, sweep: aws.lambda.Function, parent: pulumi.Resource): aws.cloudwatch.EventRule {
+  const id = `${component}-sweep`;
+  const rule = new aws.cloudwatch.EventRule(id, { scheduleExpression: "rate(5 minutes)", description: "keybrake orphan reservation sweep" }, { parent });
+  new aws.cloudwatch.EventTarget(id, { rule: rule.name, arn: sweep.arn }, { parent });
+  new aws.lambda.Permission(id, { action: "lambda:InvokeFunction", function: sweep.name, principal: "events.amazonaws.com", sourceArn: rule.arn }, { parent });
+  return rule;
+}

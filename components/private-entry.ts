@@ -1,0 +1,90 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { VpcArgs } from "./args";
+
+/**
+ * VPC isolation: endpoints so the Lambdas reach DynamoDB, Secrets Manager and CloudWatch Logs without leaving
+ * the VPC (vendor calls go out through the team's NAT), and a private REST API reachable only through the
+ * VPC's execute-api endpoint. Its URL carries the stage (`/v1`): use a path-prefix SDK setting
+ * (stripe-python `api_base`, twilio `baseUrl`, `RESEND_BASE_URL`) or map a private custom domain.
+ */
+export const PRIVATE_STAGE = "v1";
+
+export function privateEntry(
+  name: string,
+  args: { vpc: VpcArgs; issuer: aws.lambda.Function; proxy: aws.lambda.Function },
+  parent: pulumi.Resource,
+): pulumi.Output<string> {
+  const region = aws.getRegionOutput({}, { parent }).region;
+  const service = (s: string) => pulumi.interpolate`com.amazonaws.${region}.${s}`;
+  new aws.ec2.VpcEndpoint(
+    `${name}-dynamodb`,
+    { vpcId: args.vpc.vpcId, serviceName: service("dynamodb"), vpcEndpointType: "Gateway", routeTableIds: args.vpc.routeTableIds },
+    { parent },
+  );
+  const interfaceEndpoint = (suffix: string, serviceName: string) =>
+    new aws.ec2.VpcEndpoint(
+      `${name}-${suffix}`,
+      {
+        vpcId: args.vpc.vpcId,
+        serviceName: service(serviceName),
+        vpcEndpointType: "Interface",
+        privateDnsEnabled: true,
+        subnetIds: args.vpc.subnetIds,
+        securityGroupIds: args.vpc.securityGroupIds,
+      },
+      { parent },
+    );
+  interfaceEndpoint("secretsmanager", "secretsmanager");
+  interfaceEndpoint("logs", "logs");
+  const executeApi = interfaceEndpoint("execute-api", "execute-api");
+
+  const api = new aws.apigateway.RestApi(
+    `${name}-private`,
+    {
+      description: "keybrake issuer and proxy (private)",
+      endpointConfiguration: { types: "PRIVATE", vpcEndpointIds: [executeApi.id] },
+      policy: executeApi.id.apply((vpce) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            { Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*" },
+            { Effect: "Deny", Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*", Condition: { StringNotEquals: { "aws:SourceVpce": vpce } } },
+          ],
+        }),
+      ),
+    },
+    { parent },
+  );
+  const vault = new aws.apigateway.Resource(`${name}-vault`, { restApi: api.id, parentId: api.rootResourceId, pathPart: "vault" }, { parent });
+  const vaultAll = new aws.apigateway.Resource(`${name}-vault-all`, { restApi: api.id, parentId: vault.id, pathPart: "{proxy+}" }, { parent });
+  const all = new aws.apigateway.Resource(`${name}-all`, { restApi: api.id, parentId: api.rootResourceId, pathPart: "{proxy+}" }, { parent });
+  const integrations: pulumi.Resource[] = [];
+  const anyMethod = (suffix: string, resourceId: pulumi.Input<string>, fn: aws.lambda.Function) => {
+    const method = new aws.apigateway.Method(`${name}-${suffix}`, { restApi: api.id, resourceId, httpMethod: "ANY", authorization: "NONE" }, { parent });
+    integrations.push(
+      new aws.apigateway.Integration(
+        `${name}-${suffix}`,
+        { restApi: api.id, resourceId, httpMethod: method.httpMethod, type: "AWS_PROXY", integrationHttpMethod: "POST", uri: fn.invokeArn },
+        { parent },
+      ),
+    );
+  };
+  anyMethod("vault-any", vaultAll.id, args.issuer);
+  anyMethod("proxy-any", all.id, args.proxy);
+  anyMethod("root-any", api.rootResourceId, args.proxy);
+  for (const [suffix, fn] of [["issuer", args.issuer], ["proxy", args.proxy]] as const) {
+    new aws.lambda.Permission(
+      `${name}-${suffix}-private-invoke`,
+      { action: "lambda:InvokeFunction", function: fn.name, principal: "apigateway.amazonaws.com", sourceArn: pulumi.interpolate`${api.executionArn}/*/*` },
+      { parent },
+    );
+  }
+  const deployment = new aws.apigateway.Deployment(
+    `${name}-private`,
+    { restApi: api.id, triggers: { redeployment: "keybrake-routes-v1" } },
+    { parent, dependsOn: integrations },
+  );
+  new aws.apigateway.Stage(`${name}-private`, { restApi: api.id, deployment: deployment.id, stageName: PRIVATE_STAGE }, { parent });
+  return pulumi.interpolate`https://${api.id}-${executeApi.id}.execute-api.${region}.amazonaws.com/${PRIVATE_STAGE}`;
+}

@@ -1,0 +1,117 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Vendor } from "../lambda/core/vendors";
+import { DEFAULT_ISSUERS, enabledVendors, validateArgs, type VaultKeyProxyArgs } from "./args";
+import { deployFunction, scheduleSweep, tableStatement, type DeployedFunction } from "./functions";
+import { issuerTokens } from "./issuer-tokens";
+import { ledgerTable } from "./ledger-table";
+import { privateEntry } from "./private-entry";
+import { publicEntry } from "./public-entry";
+import { vendorSecretArns } from "./vendor-secrets";
+
+/**
+ * keybrake in one component: the DynamoDB ledger, the vendor secrets, the issuer, proxy and sweep Lambdas
+ * with least-privilege roles and audit log groups, and an HTTP entry point (public, or private in a VPC).
+ *
+ * @example
+ * const kb = new VaultKeyProxy("keybrake", {
+ *   stripeSecretKey: config.requireSecret("stripeSecretKey"),
+ *   issuers: { billing: { vendors: ["stripe"], max_daily_usd_cap: 500, label_prefix: "modal-billing/" } },
+ * });
+ * export const url = kb.url;
+ */
+export class VaultKeyProxy extends pulumi.ComponentResource {
+  /** Base URL of the issuer and proxy routes. */
+  readonly url: pulumi.Output<string>;
+  readonly tableName: pulumi.Output<string>;
+  readonly issuerFunctionName: pulumi.Output<string>;
+  readonly proxyFunctionName: pulumi.Output<string>;
+  readonly sweepFunctionName: pulumi.Output<string>;
+  /** The CloudWatch log groups holding the audit trail, per function. */
+  readonly logGroupNames: pulumi.Output<{ issuer: string; proxy: string; sweep: string }>;
+  /** Issuer name → issuer token (secret). */
+  readonly issuerTokens: pulumi.Output<Record<string, string>>;
+  readonly enabledVendors: Vendor[];
+
+  constructor(name: string, args: VaultKeyProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("keybrake:index:VaultKeyProxy", name, {}, opts);
+    validateArgs(args);
+    const vendors = enabledVendors(args);
+    this.enabledVendors = vendors;
+
+    const table = ledgerTable(name, args, this);
+    const secretArns = vendorSecretArns(name, args, vendors, this);
+    const tokens = issuerTokens(name, args.issuers ?? DEFAULT_ISSUERS, this);
+    const defaults = { logRetentionDays: args.logRetentionDays ?? 365, vpc: args.vpc };
+    const kms = args.kmsKeyArn
+      ? [pulumi.output(args.kmsKeyArn).apply((arn) => ({ Effect: "Allow" as const, Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], Resource: arn }))]
+      : [];
+
+    const issuer = deployFunction(
+      name,
+      {
+        name: "issuer",
+        memoryMb: args.issuerMemoryMb ?? 256,
+        timeoutSeconds: 10,
+        environment: { KEYBRAKE_TABLE: table.name, KEYBRAKE_ISSUERS: tokens.issuersEnv, KEYBRAKE_ENABLED_VENDORS: vendors.join(",") },
+        statements: pulumi.all([tableStatement(["GetItem", "PutItem", "UpdateItem", "Query"], table.arn, true), ...kms]),
+      },
+      defaults,
+      this,
+    );
+    const secretEnv: Record<string, pulumi.Input<string>> = {};
+    for (const vendor of vendors) secretEnv[`KEYBRAKE_${vendor.toUpperCase()}_SECRET_ARN`] = secretArns[vendor]!;
+    const proxy = deployFunction(
+      name,
+      {
+        name: "proxy",
+        memoryMb: args.proxyMemoryMb ?? 512,
+        timeoutSeconds: 30,
+        environment: { KEYBRAKE_TABLE: table.name, ...secretEnv, ...(args.pricing ? { KEYBRAKE_PRICING: JSON.stringify(args.pricing) } : {}) },
+        statements: pulumi.all([
+          tableStatement(["GetItem", "UpdateItem"], table.arn),
+          pulumi.all(vendors.map((v) => secretArns[v]!)).apply((arns) => ({ Effect: "Allow" as const, Action: ["secretsmanager:GetSecretValue"], Resource: arns })),
+          ...kms,
+        ]),
+      },
+      defaults,
+      this,
+    );
+    const sweep = deployFunction(
+      name,
+      {
+        name: "sweep",
+        memoryMb: 256,
+        timeoutSeconds: 60,
+        environment: { KEYBRAKE_TABLE: table.name },
+        statements: pulumi.all([tableStatement(["Scan", "UpdateItem"], table.arn), ...kms]),
+      },
+      defaults,
+      this,
+    );
+    scheduleSweep(name, sweep.fn, this);
+
+    this.url = args.vpc
+      ? privateEntry(name, { vpc: args.vpc, issuer: issuer.fn, proxy: proxy.fn }, this)
+      : publicEntry(name, { ...args, issuer: issuer.fn, proxy: proxy.fn }, this);
+    this.tableName = table.name;
+    this.issuerFunctionName = issuer.fn.name;
+    this.proxyFunctionName = proxy.fn.name;
+    this.sweepFunctionName = sweep.fn.name;
+    this.logGroupNames = logGroups({ issuer, proxy, sweep });
+    this.issuerTokens = tokens.tokens;
+    this.registerOutputs({
+      url: this.url,
+      tableName: this.tableName,
+      issuerFunctionName: this.issuerFunctionName,
+      proxyFunctionName: this.proxyFunctionName,
+      sweepFunctionName: this.sweepFunctionName,
+      logGroupNames: this.logGroupNames,
+      issuerTokens: this.issuerTokens,
+    });
+  }
+}
+
+function logGroups(fns: Record<"issuer" | "proxy" | "sweep", DeployedFunction>) {
+  return pulumi.all([fns.issuer.logGroup.name, fns.proxy.logGroup.name, fns.sweep.logGroup.name]).apply(([issuer, proxy, sweep]) => ({ issuer, proxy, sweep }));
+}
+

@@ -1,0 +1,26 @@
+import * as pulumi from "@pulumi/pulumi";
+import { VaultKeyProxy, type IssuerCeilings, type VpcArgs } from "../components";
+
+/**
+ * The root program: `pulumi config set --secret keybrake:stripeSecretKey sk_live_…` then `pulumi up`.
+ * A vendor is enabled when its keys are set; without `keybrake:issuers` there is one `default` issuer.
+ */
+const config = new pulumi.Config("keybrake");
+
+const proxy = new VaultKeyProxy("keybrake", {
+  stripeSecretKey: config.getSecret("stripeSecretKey"),
+  twilioAccountSid: config.getSecret("twilioAccountSid"),
+  twilioAuthToken: config.getSecret("twilioAuthToken"),
+  resendApiKey: config.getSecret("resendApiKey"),
+  issuers: config.getObject<Record<string, IssuerCeilings>>("issuers"),
+  vpc: config.getObject<VpcArgs>("vpc"),
+  logRetentionDays: config.getNumber("logRetentionDays"),
+});
+
+export const url = proxy.url;
+export const tableName = proxy.tableName;
+export const issuerFunctionName = proxy.issuerFunctionName;
+export const proxyFunctionName = proxy.proxyFunctionName;
+export const sweepFunctionName = proxy.sweepFunctionName;
+export const logGroupNames = proxy.logGroupNames;
+export const issuerTokens = proxy.issuerTokens;

@@ -20,8 +20,19 @@ function testFiles(dir: string): string[] {
     });
 }
 
+/** The type check is part of the suite: code that does not type-check does not pass. */
+function typecheck(): Promise<number> {
+  const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+  const child = spawn(process.execPath, [tsc, "--noEmit", "-p", join(ROOT, "tsconfig.json")], { cwd: ROOT, stdio: "inherit" });
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
+}
+
 async function main(): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // Node 20 is supported here; the notice is noise
+  if (process.argv.length === 2 && (await typecheck()) !== 0) {
+    console.error("keybrake tests: the type check failed");
+    return 1;
+  }
   await ensurePythonExampleDeps();
   const ddb = await startDynamoDbLocal();
   const files = process.argv.slice(2);

@@ -61,8 +61,8 @@ export function parseFxRates(input: Record<string, string | number>): FxRates {
 function parseRate(value: unknown): Rate | undefined {
   // Config is parsed JSON, so check the type the signature promises; String(["1"]) would otherwise pass.
   if (typeof value !== "string" && typeof value !== "number") return undefined;
-  // String(n) is the shortest text that reads back as n: exact for numbers written with at most 15 significant
-  // digits. Beyond that the number no longer holds what was written, so it must be given as a string.
+  // String(n) is the shortest text that reads back as n, which is the text written for up to 15 significant
+  // digits. A longer one means the double does not hold a written decimal (0.1 + 0.2): ask for a string.
   const text = String(value);
   if (typeof value === "number" && text.replace(/^[0.]+/, "").replace(".", "").length > EXACT_NUMBER_DIGITS) return undefined;
   const m = RATE.exec(text);

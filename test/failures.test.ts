@@ -6,25 +6,11 @@ import type { AuditRecord } from "../lambda/audit/record";
 import { startLocalServer } from "../lambda/local";
 import { startDynamoDbLocal } from "../scripts/dynamodb-local";
 import { startFakeVendors } from "./support/fake-vendors";
-import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, dynamoEndpoint, postPaymentIntent, startStack, stripeVia, type Stack } from "./support/stack";
 
 /** Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage. */
-async function state(stack: Stack, keyId: string) {
-  await stack.server.idle();
-  return (await stack.issuer("GET", `/vault/keys/${keyId}`)).body;
-}
-
-function post(url: string, vaultKey: string, body: string, idempotencyKey?: string) {
-  return fetch(`${url}/v1/payment_intents`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${vaultKey}`,
-      "content-type": "application/x-www-form-urlencoded",
-      ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
-    },
-    body,
-  });
-}
+const state = (stack: Stack, keyId: string) => stack.keyState(keyId);
+const post = postPaymentIntent;
 
 describe("vendor failures", () => {
   let stack: Stack;
@@ -52,8 +38,7 @@ describe("vendor failures", () => {
     let attempts = 0;
     stack.vendors.stripe.respond = () =>
       ++attempts === 1 ? { status: 500, body: { error: { type: "api_error", message: "boom" } } } : undefined;
-    const url = new URL(stack.url);
-    const stripe = new Stripe(key.vault_key, { host: url.hostname, port: Number(url.port), protocol: "http", maxNetworkRetries: 2 });
+    const stripe = stripeVia(stack.url, key.vault_key, { maxNetworkRetries: 2 });
     const pi = await stripe.paymentIntents.create({ amount: 2000, currency: "usd" });
     stack.vendors.stripe.respond = undefined;
     assert.match(pi.id, /^pi_/);

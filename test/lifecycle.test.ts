@@ -2,18 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
 import { DAY_MS } from "../lambda/core/clock";
-import { STRIPE_KEY_REQUEST, startStack, type Stack } from "./support/stack";
+import { STRIPE_KEY_REQUEST, startStack, stripeVia, type Stack } from "./support/stack";
 
 /** Key lifecycle: revocation (one key, a run label prefix, under load), expiry and the UTC-day window. */
-function stripeFor(stack: Stack, vaultKey: string): Stripe {
-  const url = new URL(stack.url);
-  return new Stripe(vaultKey, { host: url.hostname, port: Number(url.port), protocol: "http", maxNetworkRetries: 0 });
-}
-
-async function state(stack: Stack, keyId: string) {
-  await stack.server.idle();
-  return (await stack.issuer("GET", `/vault/keys/${keyId}`)).body;
-}
+const stripeFor = (stack: Stack, vaultKey: string) => stripeVia(stack.url, vaultKey, { maxNetworkRetries: 0 });
+const state = (stack: Stack, keyId: string) => stack.keyState(keyId);
 
 describe("revocation, expiry and daily windows", () => {
   let stack: Stack;

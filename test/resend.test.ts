@@ -22,10 +22,7 @@ function resendClient(stack: Stack, vaultKey: string): Resend {
   }
 }
 
-async function spentUsd(stack: Stack, keyId: string): Promise<number> {
-  await stack.server.idle();
-  return (await stack.issuer("GET", `/vault/keys/${keyId}`)).body.spent_today_usd;
-}
+const spentUsd = async (stack: Stack, keyId: string): Promise<number> => (await stack.keyState(keyId)).spent_today_usd;
 
 describe("Resend through the proxy with the resend npm SDK", () => {
   let stack: Stack;

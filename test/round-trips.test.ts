@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { SECRETS } from "./support/fake-vendors";
-import { STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+import { STRIPE_KEY_REQUEST, dynamoEndpoint, postPaymentIntent, startStack, type Stack } from "./support/stack";
 
 /**
  * Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client.
@@ -26,16 +26,7 @@ describe("ledger round trips per call", () => {
     await stack.server.idle();
     return calls;
   }
-  const stripe = (vaultKey: string, body: string, idempotencyKey?: string) => () =>
-    fetch(`${stack.url}/v1/payment_intents`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${vaultKey}`,
-        "content-type": "application/x-www-form-urlencoded",
-        ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
-      },
-      body,
-    });
+  const stripe = (vaultKey: string, body: string, idempotencyKey?: string) => () => postPaymentIntent(stack.url, vaultKey, body, idempotencyKey);
 
   it("exact price: one conditional write, nothing after (plus one read the first time an instance sees the key)", async () => {
     const key = await stack.issue();

@@ -2,18 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
 import { SECRETS } from "./support/fake-vendors";
-import { STRIPE_KEY_REQUEST, startStack, type Stack } from "./support/stack";
+import { STRIPE_KEY_REQUEST, startStack, stripeVia, type Stack } from "./support/stack";
 
 /** stripe-node against the proxy, changing nothing but host/port/protocol and the key (bare vendor paths). */
-function stripeClient(stack: Stack, vaultKey: string): Stripe {
-  const url = new URL(stack.url);
-  return new Stripe(vaultKey, { host: url.hostname, port: Number(url.port), protocol: "http" });
-}
-
-async function spent(stack: Stack, keyId: string) {
-  await stack.server.idle();
-  return (await stack.issuer("GET", `/vault/keys/${keyId}`)).body;
-}
+const stripeClient = (stack: Stack, vaultKey: string) => stripeVia(stack.url, vaultKey);
+const spent = (stack: Stack, keyId: string) => stack.keyState(keyId);
 
 describe("Stripe through the proxy with the stripe npm SDK", () => {
   let stack: Stack;

@@ -20,10 +20,7 @@ function twilioClient(stack: Stack, vaultKey: string) {
   return client;
 }
 
-async function keyState(stack: Stack, keyId: string) {
-  await stack.server.idle();
-  return (await stack.issuer("GET", `/vault/keys/${keyId}`)).body;
-}
+const keyState = (stack: Stack, keyId: string) => stack.keyState(keyId);
 
 describe("Twilio through the proxy with the twilio npm SDK", () => {
   let stack: Stack;

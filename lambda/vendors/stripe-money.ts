@@ -38,8 +38,6 @@ export class InvalidAmountError extends Error {
 
 const USD: Rate = { numerator: 1n, scale: 0 };
 const RATE = /^(\d{1,9})(?:\.(\d{1,12}))?$/;
-// A double reads back as the decimal it was written from only up to 15 significant digits.
-const EXACT_NUMBER_DIGITS = 15;
 
 /** Reads `{ eur: "1.08", jpy: 0.0067 }` (USD per unit) into exact rates; `usd` is always 1. */
 export function parseFxRates(input: Record<string, string | number>): FxRates {
@@ -64,7 +62,7 @@ function parseRate(value: unknown): Rate | undefined {
   // String(n) is the shortest text that reads back as n, which is the text written for up to 15 significant
   // digits. A longer one means the double does not hold a written decimal (0.1 + 0.2): ask for a string.
   const text = String(value);
-  if (typeof value === "number" && text.replace(/^[0.]+/, "").replace(".", "").length > EXACT_NUMBER_DIGITS) return undefined;
+  if (typeof value === "number" && text.replace(/^[0.]+/, "").replace(".", "").length > 15) return undefined;
   const m = RATE.exec(text);
   if (!m) return undefined;
   const fraction = m[2] ?? "";

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import Stripe from "stripe";
 import { memorySink } from "../../lambda/audit/sink";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { startLocalServer, type LocalServer } from "../../lambda/local";
@@ -49,6 +50,8 @@ export interface Stack {
   /** `POST /vault/keys` with the local issuer token; throws unless 201. */
   issue(body?: Record<string, unknown>): Promise<IssuedKey>;
   issuer(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** `GET /vault/keys/{id}` once every settlement still running has finished. */
+  keyState(keyId: string): Promise<any>;
   close(): Promise<void>;
 }
 
@@ -105,6 +108,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     audit,
     clock,
     issuer,
+    async keyState(keyId: string) {
+      await server.idle();
+      return (await issuer("GET", `/vault/keys/${keyId}`)).body;
+    },
     async issue(body = STRIPE_KEY_REQUEST) {
       const res = await issuer("POST", "/vault/keys", body);
       if (res.status !== 201) throw new Error(`issue failed: ${res.status} ${JSON.stringify(res.body)}`);
@@ -115,4 +122,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await vendors.close();
     },
   };
+}
+
+/** stripe-node pointed at a keybrake, changing only host, port and protocol (it cannot add a path prefix). */
+export function stripeVia(baseUrl: string, vaultKey: string, options: { maxNetworkRetries?: number } = {}): Stripe {
+  const url = new URL(baseUrl);
+  return new Stripe(vaultKey, { host: url.hostname, port: Number(url.port), protocol: "http", ...options });
+}
+
+/** A raw form POST to the bare PaymentIntents path, as any HTTP client would send it. */
+export function postPaymentIntent(baseUrl: string, vaultKey: string, body: string, idempotencyKey?: string): Promise<Response> {
+  return fetch(`${baseUrl}/v1/payment_intents`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${vaultKey}`,
+      "content-type": "application/x-www-form-urlencoded",
+      ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+    },
+    body,
+  });
 }

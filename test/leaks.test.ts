@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
+import { SECRETS } from "./support/fake-vendors";
 import { STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
 
 /**
@@ -21,7 +22,10 @@ describe("no leaks under many calls", () => {
 
   it(`${KEYS * CALLS_PER_KEY} calls over ${KEYS} keys keep every map bounded and end every reservation`, async () => {
     const keys = [];
-    for (let i = 0; i < KEYS; i++) keys.push(await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: `leak/${i}` }));
+    // Every third key is Twilio's: its reservations carry pending markers that settlement must close.
+    const messages = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
+    const twilioKey = { ...STRIPE_KEY_REQUEST, vendor: "twilio", allowed_endpoints: [`POST ${messages}`] };
+    for (let i = 0; i < KEYS; i++) keys.push(await stack.issue({ ...(i % 3 ? STRIPE_KEY_REQUEST : twilioKey), agent_run_label: `leak/${i}` }));
     // Some calls the vendor refuses (released), some time out... every ending is exercised.
     stack.vendors.stripe.respond = (req) => {
       const amount = Number(new URLSearchParams(req.body).get("amount"));
@@ -29,16 +33,28 @@ describe("no leaks under many calls", () => {
       if (amount % 11 === 0) return { status: 500, body: { error: { type: "api_error", message: "boom" } } };
       return undefined;
     };
+    stack.vendors.twilio.respond = (req) =>
+      new URLSearchParams(req.body).get("Body")!.length % 5 === 0 ? { status: 400, body: { code: 21211, message: "invalid To", status: 400 } } : undefined;
     let maxCache = 0;
     const statuses: number[] = [];
     for (let round = 0; round < CALLS_PER_KEY; round++) {
       await Promise.all(
         keys.map(async (key, i) => {
-          const res = await fetch(`${stack.url}/v1/payment_intents`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-            body: `amount=${100 + ((i + round) % 30)}&currency=usd`,
-          });
+          const res =
+            i % 3
+              ? await fetch(`${stack.url}/v1/payment_intents`, {
+                  method: "POST",
+                  headers: { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+                  body: `amount=${100 + ((i + round) % 30)}&currency=usd`,
+                })
+              : await fetch(`${stack.url}/twilio${messages}`, {
+                  method: "POST",
+                  headers: {
+                    authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${key.vault_key}`).toString("base64")}`,
+                    "content-type": "application/x-www-form-urlencoded",
+                  },
+                  body: `To=%2B15005550006&From=%2B15005550001&Body=${"x".repeat(1 + ((i + round) % 9))}`,
+                });
           await res.arrayBuffer();
           statuses.push(res.status);
           maxCache = Math.max(maxCache, stack.server.keys.size);
@@ -46,6 +62,7 @@ describe("no leaks under many calls", () => {
       );
     }
     stack.vendors.stripe.respond = undefined;
+    stack.vendors.twilio.respond = undefined;
     await stack.server.idle();
     assert.equal(statuses.length, KEYS * CALLS_PER_KEY);
     assert.ok(maxCache <= CACHE, `the key cache stayed within ${CACHE} (max seen ${maxCache})`);

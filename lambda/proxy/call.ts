@@ -3,7 +3,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AuditSink } from "../audit/sink";
 import type { CallRecord, Settlement } from "../audit/record";
 import type { Clock } from "../core/clock";
-import { matchesEndpoint, parseEndpointPattern } from "../core/endpoints";
+import { matchesEndpoint } from "../core/endpoints";
 import {
   AuthenticationError,
   CapExceededError,
@@ -173,11 +173,10 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
 }
 
 function checkAllowlist(key: ResolvedKey, req: ProxiedRequest): void {
-  const allowed = key.record.allowedEndpoints;
-  if (allowed.some((text) => { const p = parseEndpointPattern(text); return p !== undefined && matchesEndpoint(p, req.method, req.segments); })) return;
+  if (key.allowlist.some((pattern) => matchesEndpoint(pattern, req.method, req.segments))) return;
   const attempted = `${req.method} ${req.path}`;
   throw new ForbiddenError("endpoint_not_allowed", `${attempted} is not in this vault key's allowed_endpoints`, {
-    allowed_endpoints: allowed,
+    allowed_endpoints: key.record.allowedEndpoints,
     attempted,
   });
 }

@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { parseEndpointPattern, type EndpointPattern } from "../core/endpoints";
 import { AuthenticationError } from "../core/errors";
 import { digestsEqual, sha256Hex, vaultKeyId } from "../core/vault-key";
 import { getKey } from "../ledger/keys";
@@ -12,6 +13,8 @@ import type { KeyRecord } from "../ledger/key-record";
 export interface ResolvedKey {
   record: KeyRecord;
   hash: string;
+  /** The allowlist, parsed once per instance rather than per call. */
+  allowlist: EndpointPattern[];
 }
 
 export class KeyCache {
@@ -56,7 +59,8 @@ export class KeyCache {
     if (state.revokedAt !== undefined) throw new AuthenticationError("revoked_key", "this vault key has been revoked");
     if (state.expiresAt <= now) throw new AuthenticationError("expired_key", "this vault key has expired");
     const { revokedAt: _r, remainingByDay: _w, idempotencySlots: _i, unsettledMicro: _u, ...record } = state;
-    return { record, hash };
+    const allowlist = record.allowedEndpoints.map(parseEndpointPattern).filter((p): p is EndpointPattern => p !== undefined);
+    return { record, hash, allowlist };
   }
 }
 

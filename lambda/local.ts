@@ -3,16 +3,15 @@ import { serve, type ServerType } from "@hono/node-server";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Hono } from "hono";
 import { fileSink, type AuditSink } from "./audit/sink";
+import { runSweep } from "./audit/sweep-records";
 import { systemClock, type Clock } from "./core/clock";
 import { UPSTREAM_TIMEOUT_MS, pricingFromEnv, upstreamsFromEnv } from "./core/env";
-import { microToUsd } from "./core/money";
 import { envSecretSource } from "./core/secrets";
 import { sha256Hex } from "./core/vault-key";
 import { VENDORS, type Vendor } from "./core/vendors";
 import { createIssuerApp } from "./http/issuer-app";
 import { createProxyApp } from "./http/proxy-app";
 import { createDynamoClient, localDynamoConfig } from "./ledger/dynamo";
-import { sweepOrphans } from "./ledger/sweep";
 import { ensureLedgerTable } from "./ledger/table";
 import { KeyCache } from "./proxy/key-cache";
 
@@ -45,8 +44,8 @@ export interface LocalServer {
   keys: KeyCache;
   /** Resolves when every settlement still running after its answer has finished. */
   idle(): Promise<void>;
-  /** Runs the orphan sweep once (it also runs on a timer). */
-  sweep(): Promise<number>;
+  /** Runs the sweep once (it also runs on a timer): orphaned reservations and key expiries. */
+  sweep(): Promise<{ swept: number; expired: number }>;
   close(): Promise<void>;
 }
 
@@ -99,13 +98,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   });
   const port = (server.address() as AddressInfo).port;
 
-  const sweep = async () => {
-    const swept = await sweepOrphans(db, table, clock());
-    for (const orphan of swept) {
-      audit.write({ event: "reservation_swept", time: new Date(clock()).toISOString(), key_id: orphan.keyId, unsettled_usd: microToUsd(orphan.amountMicro) });
-    }
-    return swept.length;
-  };
+  const sweep = () => runSweep(db, table, clock(), audit);
   const timer = setInterval(() => void sweep().catch(() => undefined), options.sweepIntervalMs ?? 60_000);
   timer.unref();
 

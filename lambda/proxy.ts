@@ -1,6 +1,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { handle } from "hono/aws-lambda";
-import { loggerSink } from "./audit/sink";
+import { metricsOptions } from "./audit/metrics";
+import { cloudWatchSink } from "./audit/sink";
 import { systemClock } from "./core/clock";
 import { UPSTREAM_TIMEOUT_MS, pricingFromEnv, requiredEnv, upstreamsFromEnv } from "./core/env";
 import { secretsManagerSource } from "./core/secrets";
@@ -12,6 +14,7 @@ import { KeyCache } from "./proxy/key-cache";
 const table = requiredEnv(process.env, "KEYBRAKE_TABLE");
 const db = createDynamoClient();
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "keybrake-proxy" });
+const metrics = new Metrics(metricsOptions(process.env));
 
 export const handler = handle(
   createProxyApp({
@@ -27,6 +30,6 @@ export const handler = handle(
     upstreams: upstreamsFromEnv(process.env),
     upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS,
     clock: systemClock,
-    audit: loggerSink(logger),
+    audit: cloudWatchSink(logger, metrics),
   }),
 );

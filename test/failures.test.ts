@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
 import { memorySink } from "../lambda/audit/sink";
 import type { AuditRecord } from "../lambda/audit/record";
+import { METRIC, metricsFor } from "../lambda/audit/metrics";
 import { startLocalServer } from "../lambda/local";
 import { startDynamoDbLocal } from "../scripts/dynamodb-local";
 import { startFakeVendors } from "./support/fake-vendors";
@@ -76,6 +77,11 @@ describe("vendor failures", () => {
       await server.idle();
       const s = (await (await fetch(`${server.url}/vault/keys/${key.key_id}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } })).json()) as any;
       assert.equal(s.spent_today_usd, 0);
+      const record = audit.find((r) => r.event === "call" && r.key_id === key.key_id);
+      assert.deepEqual(
+        record?.event === "call" && [record.decision, record.upstream_error, record.upstream_status, record.settlement, record.spent_usd],
+        ["forwarded", "upstream_unreachable", undefined, "released", 0],
+      );
     } finally {
       await server.close();
     }
@@ -108,11 +114,12 @@ describe("ledger outage", () => {
   it("answers 503 and forwards nothing when DynamoDB is down", async () => {
     const ddb = await startDynamoDbLocal();
     const vendors = await startFakeVendors();
+    const audit: AuditRecord[] = [];
     const server = await startLocalServer({
       dynamoEndpoint: ddb.endpoint,
       issuerToken: ISSUER_TOKEN,
       env: vendors.env,
-      audit: memorySink(),
+      audit: memorySink(audit),
     });
     try {
       const issued = await fetch(`${server.url}/vault/keys`, {
@@ -129,6 +136,12 @@ describe("ledger outage", () => {
       const body = (await res.json()) as any;
       assert.equal(body.error.code, "keybrake_ledger_unavailable");
       assert.equal(vendors.stripe.received.length, 1, "nothing was forwarded while the ledger was down");
+      const record = audit.at(-1)!;
+      assert.deepEqual(
+        record.event === "call" && [record.decision, record.reason, record.reserved_usd, record.spent_usd, record.ledger_writes],
+        ["refused", "ledger_unavailable", 0, 0, 1],
+      );
+      assert.ok(metricsFor(record)[0]!.metrics.some((m) => m.name === METRIC.ledgerErrors), "counted as a ledger error");
       const issue = await fetch(`${server.url}/vault/keys`, {
         method: "POST",
         headers: { authorization: `Bearer ${ISSUER_TOKEN}` },

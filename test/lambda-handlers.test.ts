@@ -46,12 +46,28 @@ function event(method: string, path: string, headers: Record<string, string>, bo
 
 const context = {} as Context;
 
+/** Everything written to stdout while `work` runs: what a Lambda's CloudWatch log stream would receive. */
+async function captureStdout(work: () => Promise<void>): Promise<string> {
+  const write = process.stdout.write;
+  let captured = "";
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    captured += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await work();
+  } finally {
+    process.stdout.write = write;
+  }
+  return captured;
+}
+
 describe("Lambda handlers behind API Gateway", () => {
   let vendors: FakeVendors;
   let secretsManager: FakeSecretsManager;
   let issuer: Handler;
   let proxy: Handler;
-  let sweep: () => Promise<{ swept: number }>;
+  let sweep: () => Promise<{ swept: number; expired: number }>;
 
   before(async () => {
     vendors = await startFakeVendors();
@@ -72,6 +88,8 @@ describe("Lambda handlers behind API Gateway", () => {
       KEYBRAKE_STRIPE_SECRET_ARN: STRIPE_ARN,
       KEYBRAKE_STRIPE_URL: vendors.stripe.url,
       POWERTOOLS_DEV: "false",
+      POWERTOOLS_METRICS_NAMESPACE: "KeybrakeTest",
+      KEYBRAKE_DEPLOYMENT: "kb-test",
       KEYBRAKE_ISSUERS: JSON.stringify({
         billing: {
           token_sha256: sha256Hex(BILLING_TOKEN),
@@ -148,7 +166,52 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.equal(vendors.stripe.received.length, 2);
   });
 
+  it("logs each call's audit record and its EMF metrics on stdout, for CloudWatch", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    const charge = (amount: number) =>
+      proxy(
+        event("POST", "/v1/payment_intents", { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" }, `amount=${amount}&currency=usd`),
+        context,
+      );
+    const stdout = await captureStdout(async () => {
+      assert.equal((await charge(1500)).statusCode, 200);
+      assert.equal((await charge(6000)).statusCode, 429);
+    });
+    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
+
+    const audits = lines.filter((l) => l.message === "keybrake.call");
+    assert.deepEqual(audits.map((l) => [l.level, l.service, l.audit.decision, l.audit.reason, l.audit.spent_usd]), [
+      ["INFO", "keybrake-proxy", "forwarded", undefined, 15],
+      ["INFO", "keybrake-proxy", "refused", "cap_exceeded", 0],
+    ]);
+    assert.equal(audits[0]!.audit.key_id, key.key_id);
+    assert.equal(audits[0]!.audit.issuer, "billing");
+
+    const emf = lines.filter((l) => l._aws);
+    const directive = (l: Record<string, any>) => l._aws.CloudWatchMetrics[0];
+    const spendSets = [["service"], ["service", "vendor"], ["service", "issuer"]];
+    assert.deepEqual(emf.map((l) => [directive(l).Namespace, directive(l).Dimensions]), [
+      ["KeybrakeTest", spendSets],
+      ["KeybrakeTest", spendSets],
+      ["KeybrakeTest", [["service", "reason"]]],
+    ]);
+    const [spend, refusal, byReason] = emf;
+    assert.deepEqual(directive(spend!).Metrics.map((m: { Name: string; Unit: string }) => `${m.Name}:${m.Unit}`), [
+      "Calls:Count", "Forwarded:Count", "SpendUSD:None", "LatencyMs:Milliseconds", "Settled:Count",
+    ]);
+    assert.deepEqual(
+      { service: spend!.service, vendor: spend!.vendor, issuer: spend!.issuer, Calls: spend!.Calls, Forwarded: spend!.Forwarded, SpendUSD: spend!.SpendUSD, Settled: spend!.Settled },
+      { service: "kb-test", vendor: "stripe", issuer: "billing", Calls: 1, Forwarded: 1, SpendUSD: 15, Settled: 1 },
+    );
+    assert.deepEqual(
+      { Calls: refusal!.Calls, Refusals: refusal!.Refusals, SpendUSD: refusal!.SpendUSD, Forwarded: refusal!.Forwarded },
+      { Calls: 1, Refusals: 1, SpendUSD: 0, Forwarded: undefined },
+    );
+    assert.deepEqual({ service: byReason!.service, reason: byReason!.reason, Refusals: byReason!.Refusals }, { service: "kb-test", reason: "cap_exceeded", Refusals: 1 });
+    assert.ok(!stdout.includes(key.vault_key) && !stdout.includes(SECRETS.STRIPE_SECRET_KEY), "no vault key or secret on stdout");
+  });
+
   it("runs the scheduled sweep", async () => {
-    assert.deepEqual(await sweep(), { swept: 0 });
+    assert.deepEqual(await sweep(), { swept: 0, expired: 0 });
   });
 });

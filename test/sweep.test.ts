@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { getKey } from "../lambda/ledger/keys";
-import { sweepOrphans } from "../lambda/ledger/sweep";
+import { sweep } from "../lambda/ledger/sweep";
 import { SECRETS, startFakeVendors, type FakeVendors } from "./support/fake-vendors";
 import { spawnLocal, type LocalProcess } from "./support/processes";
 import { ISSUER_TOKEN, dynamoEndpoint } from "./support/stack";
@@ -58,14 +58,17 @@ describe("orphaned reservations", () => {
     try {
       const before = await getKey(db, table, key.key_id);
       assert.equal(before!.remainingByDay.values().next().value, 980_000, "the 0.02 USD reservation is held");
-      assert.deepEqual(await sweepOrphans(db, table, Date.now()), [], "not swept before its expiry");
+      assert.deepEqual(await sweep(db, table, Date.now()), { swept: [], expired: [] }, "not swept before its expiry");
 
-      const later = Date.now() + 60 * 60_000;
-      const swept = await sweepOrphans(db, table, later);
+      const later = Date.now() + 60 * 60_000; // past the marker's expiry and the key's
+      const { swept, expired } = await sweep(db, table, later);
       assert.equal(swept.length, 1);
-      assert.equal(swept[0]!.keyId, key.key_id);
-      assert.equal(swept[0]!.amountMicro, 20_000);
-      assert.deepEqual(await sweepOrphans(db, table, later), [], "exactly once");
+      assert.deepEqual(
+        { ...swept[0], pendingId: undefined, window: undefined },
+        { keyId: key.key_id, issuer: "local", label: "crash/1", vendor: "twilio", amountMicro: 20_000, pendingId: undefined, window: undefined },
+      );
+      assert.deepEqual(expired.map((k) => [k.keyId, k.unsettledMicro]), [[key.key_id, 20_000]], "the expiry is noted after the orphan is kept");
+      assert.deepEqual(await sweep(db, table, later), { swept: [], expired: [] }, "exactly once");
       const after = await getKey(db, table, key.key_id);
       assert.equal(after!.unsettledMicro, 20_000);
       assert.equal(after!.remainingByDay.values().next().value, 980_000, "kept as spent");

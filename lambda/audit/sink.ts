@@ -1,20 +1,26 @@
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { AuditRecord } from "./record";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import { publishMetrics } from "./metrics";
+import { auditMessage, type AuditRecord } from "./record";
 
 /**
- * Where audit records go: on Lambda, the function's CloudWatch log group through Powertools Logger; in
- * local mode, JSON lines appended to a file through an async stream (nothing synchronous on the hot path).
+ * Where audit records go: on Lambda, the function's CloudWatch log group through Powertools Logger, with the
+ * metrics each record stands for as EMF lines beside it; in local mode, JSON lines appended to a file through
+ * an async stream (nothing synchronous on the hot path).
  */
 export interface AuditSink {
   write(record: AuditRecord): void;
   close(): Promise<void>;
 }
 
-export function loggerSink(logger: Logger): AuditSink {
+export function cloudWatchSink(logger: Logger, metrics: Metrics): AuditSink {
   return {
-    write: (record) => logger.info(`keybrake.${record.event}`, { audit: record }),
+    write(record) {
+      logger.info(auditMessage(record), { audit: record });
+      publishMetrics(metrics, record);
+    },
     close: async () => {},
   };
 }

@@ -30,3 +30,10 @@ export function usdNumberToMicro(value: number): number | undefined {
 export function microToUsd(micro: number): number {
   return micro / MICRO_PER_USD;
 }
+
+/** Sums USD amounts (as they appear in bodies and audit records) exactly, through micro-USD. */
+export function sumUsd(values: Iterable<number>): number {
+  let micro = 0;
+  for (const value of values) micro += usdNumberToMicro(value) ?? Math.round(value * MICRO_PER_USD);
+  return microToUsd(micro);
+}

@@ -23,6 +23,11 @@ export function vaultKeyId(candidate: string): string | undefined {
   return VAULT_KEY.exec(candidate)?.[1];
 }
 
+/** True for a key id as issued (16 hex digits); anything else names no key. */
+export function isKeyId(text: string): boolean {
+  return /^[0-9a-f]{16}$/.test(text);
+}
+
 export function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }

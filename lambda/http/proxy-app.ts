@@ -1,9 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { PayloadTooLargeError } from "../core/errors";
-import { handleProxyCall, type ProxyDeps } from "../proxy/call";
-import { adapters, vendorForPath } from "../vendors";
-import { isVendor } from "../core/vendors";
+import { handleProxyCall, refuseUnread, type ProxyDeps, type ProxyOutput } from "../proxy/call";
 import { rawTarget } from "./raw-target";
 
 /** The proxy serves every path outside `/vault/`: `/{vendor}/...` and the bare vendor paths. */
@@ -16,10 +14,8 @@ export function createProxyApp(deps: ProxyDeps): Hono {
     bodyLimit({
       maxSize: MAX_PROXY_BODY_BYTES,
       onError: (c) => {
-        const segments = new URL(c.req.url).pathname.split("/").slice(1);
-        const vendor = isVendor(segments[0]) ? segments[0] : vendorForPath(segments);
-        const refusal = adapters[vendor].refusal(new PayloadTooLargeError(MAX_PROXY_BODY_BYTES));
-        return c.json(refusal.body as object, 413, refusal.headers);
+        const input = { method: c.req.method, target: rawTarget(c), headers: c.req.raw.headers };
+        return respond(refuseUnread(deps, input, new PayloadTooLargeError(MAX_PROXY_BODY_BYTES)));
       },
     }),
   );
@@ -30,7 +26,9 @@ export function createProxyApp(deps: ProxyDeps): Hono {
       headers: c.req.raw.headers,
       body: new Uint8Array(await c.req.arrayBuffer()),
     });
-    return new Response(out.body, { status: out.status, headers: out.headers });
+    return respond(out);
   });
   return app;
 }
+
+const respond = (out: ProxyOutput) => new Response(out.body, { status: out.status, headers: out.headers });

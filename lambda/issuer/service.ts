@@ -4,9 +4,10 @@ import type { Clock } from "../core/clock";
 import { patternWithin } from "../core/endpoints";
 import { AuthenticationError, ForbiddenError, InvalidRequestError, NotFoundError } from "../core/errors";
 import { microToUsd } from "../core/money";
-import { digestsEqual, generateVaultKey, sha256Hex } from "../core/vault-key";
+import { digestsEqual, generateVaultKey, isKeyId, sha256Hex } from "../core/vault-key";
 import type { Vendor } from "../core/vendors";
 import { getKey, putKey, revokeByLabelPrefix, revokeKey } from "../ledger/keys";
+import { keyContext } from "../audit/record";
 import { spentOn, type KeyState } from "../ledger/key-record";
 import type { Issuer } from "./ceilings";
 import { validateKeyRequest, type KeyRequest } from "./validate";
@@ -55,14 +56,13 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown) 
   };
   await putKey(deps.db, deps.table, record);
   const expiresAt = new Date(record.expiresAt).toISOString();
+  const maxRequest = record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {};
   deps.audit.write({
     event: "key_issued",
-    time: new Date(now).toISOString(),
-    key_id: keyId,
-    issuer: issuer.name,
-    agent_run_label: record.label,
-    vendor: record.vendor,
+    ...keyContext(record, now),
     daily_usd_cap: microToUsd(record.capMicro),
+    ...maxRequest,
+    allowed_endpoints: record.allowedEndpoints,
     expires_at: expiresAt,
   });
   return {
@@ -70,7 +70,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown) 
     key_id: keyId,
     vendor: record.vendor,
     daily_usd_cap: microToUsd(record.capMicro),
-    ...(record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {}),
+    ...maxRequest,
     allowed_endpoints: record.allowedEndpoints,
     agent_run_label: record.label,
     expires_at: expiresAt,
@@ -122,8 +122,9 @@ export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string) {
 
 export async function revokeOne(deps: IssuerDeps, issuer: Issuer, keyId: string) {
   const now = deps.clock();
-  if (!(await revokeKey(deps.db, deps.table, keyId, issuer.name, now))) throw new NotFoundError(`no key ${keyId}`);
-  deps.audit.write({ event: "key_revoked", time: new Date(now).toISOString(), key_id: keyId, issuer: issuer.name });
+  const revoked = isKeyId(keyId) ? await revokeKey(deps.db, deps.table, keyId, issuer.name, now) : undefined;
+  if (!revoked) throw new NotFoundError(`no key ${keyId}`);
+  deps.audit.write({ event: "key_revoked", ...keyContext(revoked, now), revoked_by: "key_id" });
   return { key_id: keyId, status: "revoked" };
 }
 
@@ -134,14 +135,14 @@ export async function revokeLabel(deps: IssuerDeps, issuer: Issuer, body: unknow
   }
   const now = deps.clock();
   const revoked = await revokeByLabelPrefix(deps.db, deps.table, issuer.name, prefix, now);
-  for (const keyId of revoked) {
-    deps.audit.write({ event: "key_revoked", time: new Date(now).toISOString(), key_id: keyId, issuer: issuer.name });
+  for (const key of revoked) {
+    deps.audit.write({ event: "key_revoked", ...keyContext(key, now), revoked_by: "label_prefix", label_prefix: prefix });
   }
   return { revoked: revoked.length };
 }
 
 async function ownKey(deps: IssuerDeps, issuer: Issuer, keyId: string): Promise<KeyState> {
-  const state = /^[0-9a-f]{16}$/.test(keyId) ? await getKey(deps.db, deps.table, keyId) : undefined;
+  const state = isKeyId(keyId) ? await getKey(deps.db, deps.table, keyId) : undefined;
   if (!state || state.issuer !== issuer.name) throw new NotFoundError(`no key ${keyId}`);
   return state;
 }

@@ -14,14 +14,20 @@ export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBC
   });
 }
 
-/** The outcome of a conditional write: applied, or refused with the item as it was (ALL_OLD). */
-export type ConditionalResult = { applied: true } | { applied: false; item?: Record<string, AttributeValue> };
+/**
+ * The outcome of a conditional write: applied (with the item's attributes when the write asked for them), or
+ * refused with the item as it was (ALL_OLD).
+ */
+export type ConditionalResult =
+  | { applied: true; attributes?: Record<string, AttributeValue> }
+  | { applied: false; item?: Record<string, AttributeValue> };
 
 /** Runs a conditional write; only a failed condition is an answer, any other failure means the ledger is down. */
-export async function conditionalWrite(write: () => Promise<unknown>): Promise<ConditionalResult> {
+export async function conditionalWrite(
+  write: () => Promise<{ Attributes?: Record<string, AttributeValue> }>,
+): Promise<ConditionalResult> {
   try {
-    await write();
-    return { applied: true };
+    return { applied: true, attributes: (await write()).Attributes };
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return { applied: false, item: error.Item };
     throw new LedgerUnavailableError({ cause: error });

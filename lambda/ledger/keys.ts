@@ -3,6 +3,7 @@ import {
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
+  type AttributeValue,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
 import { conditionalWrite, ledgerCall } from "./dynamo";
@@ -34,14 +35,17 @@ export async function getKey(db: DynamoDBClient, table: string, keyId: string): 
   return out.Item ? unmarshalKey(out.Item) : undefined;
 }
 
-/** Revokes one key of this issuer. Returns false when the issuer has no such key. Revoking twice is fine. */
+/**
+ * Revokes one key of this issuer and returns it as revoked (for the audit record), or undefined when the
+ * issuer has no such key. Revoking twice is fine.
+ */
 export async function revokeKey(
   db: DynamoDBClient,
   table: string,
   keyId: string,
   issuer: string,
   now: number,
-): Promise<boolean> {
+): Promise<KeyState | undefined> {
   const result = await conditionalWrite(() =>
     db.send(
       new UpdateItemCommand({
@@ -50,14 +54,15 @@ export async function revokeKey(
         UpdateExpression: "SET revoked_at = if_not_exists(revoked_at, :now)",
         ConditionExpression: "attribute_exists(pk) AND issuer = :issuer",
         ExpressionAttributeValues: { ":now": { N: String(now) }, ":issuer": { S: issuer } },
+        ReturnValues: "ALL_NEW",
       }),
     ),
   );
-  return result.applied;
+  return result.applied ? unmarshalKey(result.attributes!) : undefined;
 }
 
 /**
- * Revokes every live key of this issuer whose run label starts with `prefix`, returning the key ids it
+ * Revokes every live key of this issuer whose run label starts with `prefix`, returning the keys it
  * revoked (keys already revoked or expired are not counted again).
  */
 export async function revokeByLabelPrefix(
@@ -66,9 +71,9 @@ export async function revokeByLabelPrefix(
   issuer: string,
   prefix: string,
   now: number,
-): Promise<string[]> {
-  const revoked: string[] = [];
-  let cursor: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue> | undefined;
+): Promise<KeyState[]> {
+  const revoked: KeyState[] = [];
+  let cursor: Record<string, AttributeValue> | undefined;
   do {
     const page = await ledgerCall(() =>
       db.send(
@@ -83,13 +88,13 @@ export async function revokeByLabelPrefix(
     );
     const keyIds = (page.Items ?? []).map((item) => item.pk!.S!.slice(2));
     const results = await Promise.all(keyIds.map((id) => revokeLive(db, table, id, now)));
-    keyIds.forEach((id, i) => results[i] && revoked.push(id));
+    for (const state of results) if (state) revoked.push(state);
     cursor = page.LastEvaluatedKey;
   } while (cursor);
   return revoked;
 }
 
-async function revokeLive(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<boolean> {
+async function revokeLive(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
   const result = await conditionalWrite(() =>
     db.send(
       new UpdateItemCommand({
@@ -98,8 +103,9 @@ async function revokeLive(db: DynamoDBClient, table: string, keyId: string, now:
         UpdateExpression: "SET revoked_at = :now",
         ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
         ExpressionAttributeValues: { ":now": { N: String(now) } },
+        ReturnValues: "ALL_NEW",
       }),
     ),
   );
-  return result.applied;
+  return result.applied ? unmarshalKey(result.attributes!) : undefined;
 }

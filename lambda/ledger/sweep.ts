@@ -1,44 +1,97 @@
-import { ScanCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ledgerCall } from "./dynamo";
+import { ScanCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { conditionalWrite, ledgerCall } from "./dynamo";
+import { keyPk, unmarshalKey, type KeyRecord, type KeyState } from "./key-record";
 import { endReservation } from "./settlement";
 
 /**
- * Orphan sweep: a reservation whose final cost was to come from the response carries a pending marker.
- * If the process died between reserve and settle, the marker outlives its expiry; the sweep then ends it
- * conservatively (kept as spent, counted unsettled). The condition on the marker makes it exactly-once.
+ * The scheduled sweep, one scan of the ledger for two jobs:
+ * - Orphans: a reservation whose final cost was to come from the response carries a pending marker. If the
+ *   process died between reserve and settle, the marker outlives its expiry; the sweep then ends it
+ *   conservatively (kept as spent, counted unsettled). The condition on the marker makes it exactly-once.
+ * - Expiries: a key that reached its expiry unrevoked is noted once (`expiry_noted`), so the audit trail gets
+ *   one `key_expired` record per key without any timer per key.
  */
-export interface SweptReservation {
-  keyId: string;
+export interface SweptReservation extends Pick<KeyRecord, "keyId" | "issuer" | "label" | "vendor"> {
   pendingId: string;
   amountMicro: number;
   window: string;
 }
 
-export async function sweepOrphans(db: DynamoDBClient, table: string, now: number): Promise<SweptReservation[]> {
-  const swept: SweptReservation[] = [];
+export interface SweepResult {
+  swept: SweptReservation[];
+  /** Keys noted as expired by this sweep, as they stand after it. */
+  expired: KeyState[];
+}
+
+const hasPending = "size(p) > :zero";
+const expiredUnnoted = "expires_at <= :now AND attribute_not_exists(revoked_at) AND attribute_not_exists(expiry_noted)";
+
+export async function sweep(db: DynamoDBClient, table: string, now: number): Promise<SweepResult> {
+  const result: SweepResult = { swept: [], expired: [] };
   let cursor: Record<string, AttributeValue> | undefined;
   do {
     const page = await ledgerCall(() =>
       db.send(
         new ScanCommand({
           TableName: table,
-          ProjectionExpression: "pk, p",
-          FilterExpression: "size(p) > :zero",
-          ExpressionAttributeValues: { ":zero": { N: "0" } },
+          FilterExpression: `${hasPending} OR (${expiredUnnoted})`,
+          ExpressionAttributeValues: { ":zero": { N: "0" }, ":now": { N: String(now) } },
           ExclusiveStartKey: cursor,
         }),
       ),
     );
     for (const item of page.Items ?? []) {
-      const keyId = item.pk!.S!.slice(2);
-      for (const [pendingId, marker] of Object.entries(item.p?.M ?? {})) {
-        if (Number(marker.M?.x?.N) > now) continue;
-        const orphan = { keyId, pendingId, amountMicro: Number(marker.M!.a!.N), window: marker.M!.w!.S! };
-        const result = await endReservation(db, table, orphan, { kind: "unsettled" });
-        if (result.applied) swept.push(orphan);
+      const key = unmarshalKey(item);
+      // Orphans first, so an expiring key's record counts what its sweep just kept as spent.
+      result.swept.push(...(await sweepOrphans(db, table, key, item, now)));
+      if (key.expiresAt <= now && key.revokedAt === undefined && item.expiry_noted === undefined) {
+        const noted = await noteExpiry(db, table, key.keyId, now);
+        if (noted) result.expired.push(noted);
       }
     }
     cursor = page.LastEvaluatedKey;
   } while (cursor);
+  return result;
+}
+
+async function sweepOrphans(
+  db: DynamoDBClient,
+  table: string,
+  key: KeyState,
+  item: Record<string, AttributeValue>,
+  now: number,
+): Promise<SweptReservation[]> {
+  const swept: SweptReservation[] = [];
+  for (const [pendingId, marker] of Object.entries(item.p?.M ?? {})) {
+    if (Number(marker.M?.x?.N) > now) continue;
+    const orphan: SweptReservation = {
+      keyId: key.keyId,
+      issuer: key.issuer,
+      label: key.label,
+      vendor: key.vendor,
+      pendingId,
+      amountMicro: Number(marker.M!.a!.N),
+      window: marker.M!.w!.S!,
+    };
+    const ended = await endReservation(db, table, orphan, { kind: "unsettled" });
+    if (ended.applied) swept.push(orphan);
+  }
   return swept;
+}
+
+/** Marks the key's expiry as audited; undefined when another sweep got there first. */
+async function noteExpiry(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
+  const result = await conditionalWrite(() =>
+    db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: keyPk(keyId) } },
+        UpdateExpression: "SET expiry_noted = :now",
+        ConditionExpression: expiredUnnoted,
+        ExpressionAttributeValues: { ":now": { N: String(now) } },
+        ReturnValues: "ALL_NEW",
+      }),
+    ),
+  );
+  return result.applied ? unmarshalKey(result.attributes!) : undefined;
 }

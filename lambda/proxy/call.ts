@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AuditSink } from "../audit/sink";
-import type { CallRecord, Settlement } from "../audit/record";
+import type { CallRecord, UpstreamFailure } from "../audit/record";
 import type { Clock } from "../core/clock";
 import { matchesEndpoint } from "../core/endpoints";
 import {
@@ -9,18 +9,20 @@ import {
   CapExceededError,
   ForbiddenError,
   KeybrakeError,
+  UpstreamTimeoutError,
   VendorNotConfiguredError,
 } from "../core/errors";
-import { microToUsd } from "../core/money";
+import { microToUsd, sumUsd } from "../core/money";
 import type { PricingConfig } from "../core/pricing";
 import type { SecretSource } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
+import type { KeyRecord } from "../ledger/key-record";
 import { endReservation, type Ending } from "../ledger/settlement";
 import { reserve, type Reservation } from "../ledger/reservations";
 import type { Quote, VendorAdapter } from "../vendors/adapter";
 import { adapters, vendorForPath } from "../vendors";
 import { sendUpstream, UpstreamUnreachableError, type UpstreamReply } from "./forward";
-import { presentedVaultKey, type KeyCache, type ResolvedKey } from "./key-cache";
+import { presentedVaultKey, RefusedKeyError, type KeyCache, type ResolvedKey } from "./key-cache";
 import { parseTarget, type ProxiedRequest } from "./request";
 
 /**
@@ -70,23 +72,10 @@ const REPLY_DROP = new Set(["connection", "keep-alive", "transfer-encoding", "co
 
 export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promise<ProxyOutput> {
   const started = deps.clock();
-  const record: CallRecord = {
-    event: "call",
-    time: new Date(started).toISOString(),
-    vendor: "stripe",
-    method: input.method.toUpperCase(),
-    endpoint: input.target.split("?")[0]!,
-    decision: "refused",
-    reserved_usd: 0,
-    settled_usd: 0,
-    unsettled_usd: 0,
-    settlement: "none",
-    latency_ms: 0,
-    ledger_writes: 0,
-  };
+  const record = newCallRecord(input, started);
   let reservation: Reservation | undefined;
   // Refusals are shaped for the SDK that sent the call: the route prefix's vendor, else the key's.
-  let errorShape: Vendor = "stripe";
+  let errorShape: Vendor = record.vendor;
   try {
     const target = parseTarget(input);
     record.vendor = errorShape = target.routeVendor ?? vendorForPath(target.segments);
@@ -96,8 +85,7 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
     const vaultKey = presentedVaultKey(input.headers.get("authorization"));
     if (!vaultKey) throw new AuthenticationError("missing_key", "no vault key was presented");
     const key = await deps.keys.resolve(vaultKey, started);
-    Object.assign(record, { key_id: key.record.keyId, issuer: key.record.issuer, agent_run_label: key.record.label });
-    record.vendor = key.record.vendor;
+    describeKey(record, key.record);
     errorShape = req.routeVendor ?? key.record.vendor;
     if (req.routeVendor && req.routeVendor !== key.record.vendor) {
       throw new ForbiddenError("wrong_vendor", `this vault key is for ${key.record.vendor}, not ${req.routeVendor}`, {
@@ -144,32 +132,74 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
       failure = error;
     }
     const ending = reservation ? endingFor(adapter, req, quote, reply, failure) : undefined;
-    const finish = finishCall(deps, record, reservation, ending, reply, adapter, started);
-    reservation = undefined; // ended by finishCall from here on
+    const finish = finishForwarded(deps, record, { reservation, ending, reply, failure, adapter, started });
+    reservation = undefined; // ended by finishForwarded from here on
     if (deps.afterResponse) deps.afterResponse(finish);
     else await finish;
     if (reply) return passThrough(reply);
     throw failure;
   } catch (error) {
     const refusal = error instanceof KeybrakeError ? error : internalError(error);
-    if (reservation) {
-      // Refused after reserving but before forwarding (e.g. a vendor secret failed to load): nothing was sent.
-      const end = endReservation(deps.db, deps.table, reservation, { kind: "released" }).catch(() => undefined);
-      if (deps.afterResponse) deps.afterResponse(end.then(() => undefined));
-      else await end;
-    }
+    if (error instanceof RefusedKeyError) describeKey(record, error.key);
     if (record.decision === "refused") {
       record.reason = refusal.code;
       record.latency_ms = deps.clock() - started;
-      deps.audit.write(record);
+      const close = closeRefused(deps, record, reservation);
+      if (deps.afterResponse) deps.afterResponse(close);
+      else await close;
     }
-    const shaped = (adapters[errorShape] as VendorAdapter).refusal(refusal);
-    return {
-      status: shaped.status,
-      headers: { "content-type": "application/json", ...shaped.headers },
-      body: JSON.stringify(shaped.body),
-    };
+    return shapedRefusal(errorShape, refusal);
   }
+}
+
+/**
+ * A refusal before the body was read (it is over the size limit): audited like any other refusal, with
+ * what the request line alone says. Nothing was reserved, nothing reaches the vendor.
+ */
+export function refuseUnread(deps: ProxyDeps, input: Omit<ProxyInput, "body">, refusal: KeybrakeError): ProxyOutput {
+  const record = newCallRecord({ ...input, body: new Uint8Array() }, deps.clock());
+  let errorShape = record.vendor;
+  try {
+    const target = parseTarget(input);
+    record.vendor = errorShape = target.routeVendor ?? vendorForPath(target.segments);
+    record.endpoint = target.path;
+  } catch {
+    // The path is malformed too: the record keeps the raw path, the size is the refusal that counts.
+  }
+  record.reason = refusal.code;
+  deps.audit.write(record);
+  return shapedRefusal(errorShape, refusal);
+}
+
+function describeKey(record: CallRecord, key: KeyRecord): void {
+  Object.assign(record, { key_id: key.keyId, issuer: key.issuer, agent_run_label: key.label, vendor: key.vendor });
+}
+
+function newCallRecord(input: ProxyInput, started: number): CallRecord {
+  return {
+    event: "call",
+    time: new Date(started).toISOString(),
+    vendor: "stripe",
+    method: input.method.toUpperCase(),
+    endpoint: input.target.split("?")[0]!,
+    decision: "refused",
+    reserved_usd: 0,
+    settled_usd: 0,
+    unsettled_usd: 0,
+    spent_usd: 0,
+    settlement: "none",
+    latency_ms: 0,
+    ledger_writes: 0,
+  };
+}
+
+function shapedRefusal(vendor: Vendor, refusal: KeybrakeError): ProxyOutput {
+  const shaped = (adapters[vendor] as VendorAdapter).refusal(refusal);
+  return {
+    status: shaped.status,
+    headers: { "content-type": "application/json", ...shaped.headers },
+    body: JSON.stringify(shaped.body),
+  };
 }
 
 function checkAllowlist(key: ResolvedKey, req: ProxiedRequest): void {
@@ -232,38 +262,65 @@ function endingFor(adapter: VendorAdapter, req: ProxiedRequest, quote: Quote, re
   return { kind: "unsettled" };
 }
 
-async function finishCall(
-  deps: ProxyDeps,
-  record: CallRecord,
-  reservation: Reservation | undefined,
-  ending: Ending | undefined,
-  reply: UpstreamReply | undefined,
-  adapter: VendorAdapter,
-  started: number,
-): Promise<void> {
+interface ForwardedOutcome {
+  reservation?: Reservation;
+  ending?: Ending;
+  reply?: UpstreamReply;
+  failure?: unknown;
+  adapter: VendorAdapter;
+  started: number;
+}
+
+/** Ends a forwarded call's reservation as its answer says, then writes its audit record. */
+async function finishForwarded(deps: ProxyDeps, record: CallRecord, outcome: ForwardedOutcome): Promise<void> {
+  const { reservation, ending, reply } = outcome;
   if (reply) {
     record.upstream_status = reply.status;
-    const ids = adapter.replyIds(reply);
+    const ids = outcome.adapter.replyIds(reply);
     record.vendor_object_id = ids.objectId;
     record.vendor_request_id = ids.requestId;
+  } else {
+    record.upstream_error = upstreamFailure(outcome.failure);
   }
-  record.latency_ms = deps.clock() - started;
+  record.latency_ms = deps.clock() - outcome.started;
   if (reservation && ending) {
-    record.settlement = ending.kind as Settlement;
+    record.settlement = ending.kind;
     try {
       const result = await endReservation(deps.db, deps.table, reservation, ending);
       record.ledger_writes += result.writes;
+      // The sweep ended it first (a very late answer): its record carries the amount, this one must not.
+      if (!result.applied) record.settlement = "swept";
     } catch {
-      // The reservation stays counted (the conservative side); the record says the settlement did not land.
-      record.settlement = "unsettled";
-      record.reason = "settlement_write_failed";
+      record.ledger_error = "settlement_write_failed";
+      // A marked reservation is ended by the sweep, which records it; any other stays counted as reserved.
+      record.settlement = reservation.pendingId !== undefined ? "swept" : "unsettled";
     }
-    if (ending.kind === "settled") record.settled_usd = microToUsd(ending.actualMicro);
-    if (ending.kind === "unsettled" || record.reason === "settlement_write_failed") {
-      record.unsettled_usd = microToUsd(reservation.amountMicro);
+    if (record.settlement === "settled" && ending.kind === "settled") record.settled_usd = microToUsd(ending.actualMicro);
+    if (record.settlement === "unsettled") record.unsettled_usd = microToUsd(reservation.amountMicro);
+  }
+  record.spent_usd = sumUsd([record.settled_usd, record.unsettled_usd]);
+  deps.audit.write(record);
+}
+
+/** A call refused after reserving (e.g. its vendor secret failed to load) gives the amount back first. */
+async function closeRefused(deps: ProxyDeps, record: CallRecord, reservation: Reservation | undefined): Promise<void> {
+  if (reservation) {
+    record.settlement = "released";
+    try {
+      record.ledger_writes += (await endReservation(deps.db, deps.table, reservation, { kind: "released" })).writes;
+    } catch {
+      record.ledger_error = "settlement_write_failed";
+      record.settlement = reservation.pendingId !== undefined ? "swept" : "unsettled";
+      if (record.settlement === "unsettled") record.unsettled_usd = record.spent_usd = microToUsd(reservation.amountMicro);
     }
   }
   deps.audit.write(record);
+}
+
+function upstreamFailure(failure: unknown): UpstreamFailure {
+  if (failure instanceof UpstreamUnreachableError) return "upstream_unreachable";
+  if (failure instanceof UpstreamTimeoutError) return "upstream_timeout";
+  return "upstream_failed";
 }
 
 function passThrough(reply: UpstreamReply): ProxyOutput {

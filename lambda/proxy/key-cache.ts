@@ -17,6 +17,14 @@ export interface ResolvedKey {
   allowlist: EndpointPattern[];
 }
 
+/** A genuine key (its hash matched) refused for its state: the audit record can still say whose it is. */
+export class RefusedKeyError extends AuthenticationError {
+  override name = "RefusedKeyError";
+  constructor(code: "revoked_key" | "expired_key", message: string, readonly key: KeyRecord) {
+    super(code, message);
+  }
+}
+
 export class KeyCache {
   private readonly entries = new Map<string, Promise<ResolvedKey>>();
 
@@ -40,7 +48,7 @@ export class KeyCache {
       const resolved = await cached;
       if (resolved.record.expiresAt > now) return resolved;
       this.entries.delete(vaultKey);
-      throw new AuthenticationError("expired_key", "this vault key has expired");
+      throw new RefusedKeyError("expired_key", "this vault key has expired", resolved.record);
     }
     const loading = this.load(vaultKey, now);
     this.entries.set(vaultKey, loading);
@@ -55,10 +63,10 @@ export class KeyCache {
     const hash = sha256Hex(vaultKey);
     const state = await getKey(this.db, this.table, keyId);
     if (!state || !digestsEqual(state.keyHash, hash)) throw new AuthenticationError("unknown_key", "unknown vault key");
+    const { revokedAt, remainingByDay: _w, idempotencySlots: _i, unsettledMicro: _u, ...record } = state;
     // A fresh read may refuse at once; these states are then re-checked by every reservation write.
-    if (state.revokedAt !== undefined) throw new AuthenticationError("revoked_key", "this vault key has been revoked");
-    if (state.expiresAt <= now) throw new AuthenticationError("expired_key", "this vault key has expired");
-    const { revokedAt: _r, remainingByDay: _w, idempotencySlots: _i, unsettledMicro: _u, ...record } = state;
+    if (revokedAt !== undefined) throw new RefusedKeyError("revoked_key", "this vault key has been revoked", record);
+    if (state.expiresAt <= now) throw new RefusedKeyError("expired_key", "this vault key has expired", record);
     const allowlist = record.allowedEndpoints.map(parseEndpointPattern).filter((p): p is EndpointPattern => p !== undefined);
     return { record, hash, allowlist };
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import Stripe from "stripe";
-import { memorySink } from "../../lambda/audit/sink";
+import { fileSink, memorySink } from "../../lambda/audit/sink";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { startLocalServer, type LocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
@@ -45,6 +45,7 @@ export interface Stack {
   url: string;
   server: LocalServer;
   vendors: FakeVendors;
+  /** The audit records, unless `auditFile` was given. */
   audit: AuditRecord[];
   clock: TestClock;
   /** `POST /vault/keys` with the local issuer token; throws unless 201. */
@@ -75,6 +76,8 @@ export interface StackOptions {
   upstreamTimeoutMs?: number;
   db?: DynamoDBClient;
   keyCacheSize?: number;
+  /** Write the audit trail as local mode does, JSON lines to this file (closed by `close()`), not to `audit`. */
+  auditFile?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -87,7 +90,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     env: { ...vendors.env, ...options.env },
     table: `t_${randomBytes(6).toString("hex")}`,
     clock,
-    audit: memorySink(audit),
+    audit: options.auditFile ? fileSink(options.auditFile) : memorySink(audit),
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     db: options.db,
     keyCacheSize: options.keyCacheSize,

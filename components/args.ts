@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { METRICS_NAMESPACE } from "../lambda/audit/metrics";
 import { parseDurationSeconds } from "../lambda/core/duration";
 import { parseEndpointPattern } from "../lambda/core/endpoints";
 import { usdNumberToMicro } from "../lambda/core/money";
@@ -72,6 +73,34 @@ export interface VaultKeyProxyArgs {
   customDomain?: { domainName: pulumi.Input<string>; certificateArn: pulumi.Input<string> };
   /** Deploy into this VPC with a private entry point. Default: a public HTTP API. */
   vpc?: VpcArgs;
+  /**
+   * CloudWatch namespace of the metrics the Lambdas publish (their POWERTOOLS_METRICS_NAMESPACE), which the
+   * alarms and the dashboard read. A plain string, validated when the program runs. Default `"Keybrake"`.
+   */
+  metricsNamespace?: string;
+  /**
+   * E-mail address subscribed to the alarm topic (output `alarmTopicArn`); SNS first mails a confirmation link
+   * that must be clicked. Default: no subscription (subscribe a pager or chat hook to the topic yourself).
+   */
+  alarmEmail?: pulumi.Input<string>;
+  /**
+   * Vendor → USD: alarm when that vendor's spend through this deployment over the last 24 hours (rolling, all
+   * keys together) is above it. Enabled vendors only. Default: no spend alarms.
+   * @example { stripe: 500, twilio: 20 }
+   */
+  dailySpendAlarmUsd?: Partial<Record<Vendor, number>>;
+  /** Alarm when at least this many proxy calls are refused (any status, any reason) in 5 minutes. Default 100. */
+  refusalAlarmThreshold?: number;
+  /** Alarm when at least this many ledger errors (503s, failed settlement writes) happen in 1 minute. Default 1. */
+  ledgerErrorAlarmThreshold?: number;
+}
+
+/** The observability defaults (see the args' JSDoc). */
+export const DEFAULT_ALARMS = { refusalAlarmThreshold: 100, ledgerErrorAlarmThreshold: 1 } as const;
+
+/** The metrics namespace this deployment uses. */
+export function metricsNamespace(args: VaultKeyProxyArgs): string {
+  return args.metricsNamespace ?? METRICS_NAMESPACE;
 }
 
 export const DEFAULT_ISSUERS: Record<string, IssuerCeilings> = { default: {} };
@@ -83,6 +112,14 @@ export function enabledVendors(args: VaultKeyProxyArgs): Vendor[] {
   if ((args.twilioAccountSid !== undefined && args.twilioAuthToken !== undefined) || args.twilioSecretArn !== undefined) vendors.push("twilio");
   if (args.resendApiKey !== undefined || args.resendSecretArn !== undefined) vendors.push("resend");
   return vendors;
+}
+
+/**
+ * The component's name is the `service` dimension of every metric and is quoted inside the dashboard's search
+ * expressions, so it may not hold quotes or backslashes.
+ */
+export function validateName(name: string): void {
+  if (!name || /["'\\]/.test(name)) throw new Error(`VaultKeyProxy name must be non-empty without quotes or backslashes (it is the metrics' service dimension), got ${name}`);
 }
 
 /** Validates the args synchronously; every error names its field. */
@@ -104,6 +141,32 @@ export function validateArgs(args: VaultKeyProxyArgs): void {
     }
   }
   if (args.vpc && args.customDomain) throw new Error("customDomain applies to the public entry point only; with vpc, map a private custom domain yourself");
+  validateObservability(args, vendors);
+}
+
+function validateObservability(args: VaultKeyProxyArgs, enabled: Vendor[]): void {
+  const ns = args.metricsNamespace;
+  // A subset of what CloudWatch takes (1-255 ASCII characters, "AWS/" reserved for AWS): no quotes or
+  // backslashes, because the dashboard quotes the namespace inside its SEARCH expressions.
+  if (ns !== undefined && (typeof ns !== "string" || !/^[A-Za-z0-9 .\-_/#:]{1,255}$/.test(ns) || ns.startsWith("AWS/"))) {
+    throw new Error(`metricsNamespace must be 1-255 letters, digits, spaces or . - _ / # : and not start with "AWS/", got ${String(ns)}`);
+  }
+  if (typeof args.alarmEmail === "string" && !/^[^@\s]+@[^@\s]+$/.test(args.alarmEmail)) {
+    throw new Error(`alarmEmail must be an e-mail address, got ${args.alarmEmail}`);
+  }
+  for (const field of ["refusalAlarmThreshold", "ledgerErrorAlarmThreshold"] as const) {
+    const value = args[field];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new Error(`${field} must be a whole number >= 1 (a count of events), got ${String(value)}`);
+  }
+  const spend = args.dailySpendAlarmUsd;
+  if (spend === undefined) return;
+  if (spend === null || typeof spend !== "object" || Array.isArray(spend)) throw new Error("dailySpendAlarmUsd must map vendors to USD, e.g. { stripe: 500 }");
+  for (const [vendor, usd] of Object.entries(spend)) {
+    const at = `dailySpendAlarmUsd.${vendor}`;
+    if (!isVendor(vendor)) throw new Error(`${at}: unknown vendor ${vendor} (stripe, twilio or resend)`);
+    if (!enabled.includes(vendor)) throw new Error(`${at}: ${vendor} is not enabled (no secret for it)`);
+    if (typeof usd !== "number" || !Number.isFinite(usd) || usd <= 0) throw new Error(`${at}: must be a positive number of USD, got ${String(usd)}`);
+  }
 }
 
 function validateIssuer(name: string, c: IssuerCeilings, enabled: Vendor[]): void {

@@ -26,6 +26,8 @@ export interface DeployedFunction {
 
 export interface FunctionDefaults {
   logRetentionDays: pulumi.Input<number>;
+  /** Where the functions publish their metrics (POWERTOOLS_METRICS_NAMESPACE). */
+  metricsNamespace: string;
   vpc?: { subnetIds: pulumi.Input<string>[]; securityGroupIds: pulumi.Input<string>[] };
 }
 
@@ -77,7 +79,13 @@ export function deployFunction(component: string, spec: FunctionSpec, defaults: 
       memorySize: spec.memoryMb,
       timeout: spec.timeoutSeconds,
       environment: {
-        variables: { POWERTOOLS_SERVICE_NAME: `keybrake-${spec.name}`, POWERTOOLS_METRICS_NAMESPACE: "Keybrake", ...spec.environment },
+        variables: {
+          POWERTOOLS_SERVICE_NAME: `keybrake-${spec.name}`,
+          POWERTOOLS_METRICS_NAMESPACE: defaults.metricsNamespace,
+          // The `service` dimension of every metric: the alarms and the dashboard filter on the component's name.
+          KEYBRAKE_DEPLOYMENT: component,
+          ...spec.environment,
+        },
       },
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
       vpcConfig: defaults.vpc ? { subnetIds: defaults.vpc.subnetIds, securityGroupIds: defaults.vpc.securityGroupIds } : undefined,

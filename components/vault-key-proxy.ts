@@ -1,16 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Vendor } from "../lambda/core/vendors";
-import { DEFAULT_ISSUERS, enabledVendors, validateArgs, type VaultKeyProxyArgs } from "./args";
+import { DEFAULT_ALARMS, DEFAULT_ISSUERS, enabledVendors, metricsNamespace, validateArgs, validateName, type VaultKeyProxyArgs } from "./args";
 import { deployFunction, scheduleSweep, tableStatement, type DeployedFunction } from "./functions";
 import { issuerTokens } from "./issuer-tokens";
 import { ledgerTable } from "./ledger-table";
+import { observability } from "./observability";
 import { privateEntry } from "./private-entry";
 import { publicEntry } from "./public-entry";
 import { vendorSecretArns } from "./vendor-secrets";
 
 /**
  * keybrake in one component: the DynamoDB ledger, the vendor secrets, the issuer, proxy and sweep Lambdas
- * with least-privilege roles and audit log groups, and an HTTP entry point (public, or private in a VPC).
+ * with least-privilege roles and audit log groups, an HTTP entry point (public, or private in a VPC), and what
+ * operators watch: a CloudWatch dashboard and alarms notifying an SNS topic.
  *
  * @example
  * const kb = new VaultKeyProxy("keybrake", {
@@ -31,9 +33,14 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
   /** Issuer name → issuer token (secret). */
   readonly issuerTokens: pulumi.Output<Record<string, string>>;
   readonly enabledVendors: Vendor[];
+  /** The CloudWatch dashboard (spend, refusals, latency, ledger health, alarms). */
+  readonly dashboardName: pulumi.Output<string>;
+  /** The SNS topic every alarm notifies (on ALARM and back to OK): subscribe pagers or chat hooks to it. */
+  readonly alarmTopicArn: pulumi.Output<string>;
 
   constructor(name: string, args: VaultKeyProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keybrake:index:VaultKeyProxy", name, {}, opts);
+    validateName(name);
     validateArgs(args);
     const vendors = enabledVendors(args);
     this.enabledVendors = vendors;
@@ -41,7 +48,8 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
     const table = ledgerTable(name, args, this);
     const secretArns = vendorSecretArns(name, args, vendors, this);
     const tokens = issuerTokens(name, args.issuers ?? DEFAULT_ISSUERS, this);
-    const defaults = { logRetentionDays: args.logRetentionDays ?? 365, vpc: args.vpc };
+    const namespace = metricsNamespace(args);
+    const defaults = { logRetentionDays: args.logRetentionDays ?? 365, metricsNamespace: namespace, vpc: args.vpc };
     const kms = args.kmsKeyArn
       ? [pulumi.output(args.kmsKeyArn).apply((arn) => ({ Effect: "Allow" as const, Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], Resource: arn }))]
       : [];
@@ -99,6 +107,22 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
     this.sweepFunctionName = sweep.fn.name;
     this.logGroupNames = logGroups({ issuer, proxy, sweep });
     this.issuerTokens = tokens.tokens;
+    const watch = observability(
+      name,
+      {
+        namespace,
+        vendors,
+        alarmEmail: args.alarmEmail,
+        dailySpendAlarmUsd: args.dailySpendAlarmUsd ?? {},
+        refusalAlarmThreshold: args.refusalAlarmThreshold ?? DEFAULT_ALARMS.refusalAlarmThreshold,
+        ledgerErrorAlarmThreshold: args.ledgerErrorAlarmThreshold ?? DEFAULT_ALARMS.ledgerErrorAlarmThreshold,
+        functions: { issuer: issuer.fn, proxy: proxy.fn, sweep: sweep.fn },
+        tableName: table.name,
+      },
+      this,
+    );
+    this.dashboardName = watch.dashboardName;
+    this.alarmTopicArn = watch.alarmTopicArn;
     this.registerOutputs({
       url: this.url,
       tableName: this.tableName,
@@ -107,6 +131,8 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
       sweepFunctionName: this.sweepFunctionName,
       logGroupNames: this.logGroupNames,
       issuerTokens: this.issuerTokens,
+      dashboardName: this.dashboardName,
+      alarmTopicArn: this.alarmTopicArn,
     });
   }
 }

@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { VaultKeyProxy, type IssuerCeilings, type VpcArgs } from "../components";
+import { VaultKeyProxy, type IssuerCeilings, type VaultKeyProxyArgs, type VpcArgs } from "../components";
 
 /**
  * The root program: `pulumi config set --secret keybrake:stripeSecretKey sk_live_…` then `pulumi up`.
  * A vendor is enabled when its keys are set; without `keybrake:issuers` there is one `default` issuer.
+ * Alarms notify the `alarmTopicArn` topic; `keybrake:alarmEmail` subscribes an address to it.
  */
 const config = new pulumi.Config("keybrake");
 
@@ -15,6 +16,9 @@ const proxy = new VaultKeyProxy("keybrake", {
   issuers: config.getObject<Record<string, IssuerCeilings>>("issuers"),
   vpc: config.getObject<VpcArgs>("vpc"),
   logRetentionDays: config.getNumber("logRetentionDays"),
+  alarmEmail: config.get("alarmEmail"),
+  dailySpendAlarmUsd: config.getObject<VaultKeyProxyArgs["dailySpendAlarmUsd"]>("dailySpendAlarmUsd"),
+  refusalAlarmThreshold: config.getNumber("refusalAlarmThreshold"),
 });
 
 export const url = proxy.url;
@@ -24,3 +28,5 @@ export const proxyFunctionName = proxy.proxyFunctionName;
 export const sweepFunctionName = proxy.sweepFunctionName;
 export const logGroupNames = proxy.logGroupNames;
 export const issuerTokens = proxy.issuerTokens;
+export const dashboardName = proxy.dashboardName;
+export const alarmTopicArn = proxy.alarmTopicArn;

@@ -4,27 +4,62 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { bundleHandler, HANDLERS } from "../components/bundle";
 import type { VaultKeyProxy as VaultKeyProxyType, VaultKeyProxyArgs } from "../components";
+import type * as DashboardModule from "../components/dashboard";
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../lambda/audit/metrics";
 import { childrenOf, installMocks, one, unwrap } from "./support/pulumi-mocks";
 
 /** The VaultKeyProxy component under Pulumi's runtime mocks: exact children, inputs and IAM statements. */
 let VaultKeyProxy: typeof VaultKeyProxyType;
+let dashboardName: typeof DashboardModule.dashboardName;
 const STRIPE_KEY = "sk_live_SECRET_VALUE_must_not_leak";
 const FN = "aws:lambda/function:Function";
 const POLICY = "aws:iam/rolePolicy:RolePolicy";
+const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
+const DASHBOARD = "aws:cloudwatch/dashboard:Dashboard";
+const SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription";
 
 async function deploy(name: string, args: VaultKeyProxyArgs) {
   const kb = new VaultKeyProxy(name, args);
-  const children = await childrenOf(name, [kb.url, kb.tableName, kb.issuerFunctionName, kb.proxyFunctionName, kb.sweepFunctionName, kb.logGroupNames, kb.issuerTokens]);
+  const children = await childrenOf(name, [
+    kb.url,
+    kb.tableName,
+    kb.issuerFunctionName,
+    kb.proxyFunctionName,
+    kb.sweepFunctionName,
+    kb.logGroupNames,
+    kb.issuerTokens,
+    kb.dashboardName,
+    kb.alarmTopicArn,
+  ]);
   return { kb, children };
 }
 
 const statementsOf = (children: pulumi.runtime.MockResourceArgs[], name: string) =>
   JSON.parse(one(children, POLICY, name).inputs.policy as string).Statement as unknown[];
 
+/** An alarm's inputs, its free-text description apart. */
+function alarmOf(children: pulumi.runtime.MockResourceArgs[], name: string) {
+  const { alarmDescription, ...inputs } = one(children, ALARM, name).inputs;
+  return { description: alarmDescription as string, inputs };
+}
+
+interface Widget {
+  type: string;
+  properties: { title: string; region?: string; metrics?: unknown[]; alarms?: string[]; stacked?: boolean; [k: string]: unknown };
+}
+const widgetsOf = (children: pulumi.runtime.MockResourceArgs[], name: string) =>
+  (JSON.parse(one(children, DASHBOARD, `${name}-dashboard`).inputs.dashboardBody as string) as { widgets: Widget[] }).widgets;
+const widget = (widgets: Widget[], title: string) => {
+  const found = widgets.filter((w) => w.properties.title === title);
+  assert.equal(found.length, 1, `one widget titled ${title}`);
+  return found[0]!;
+};
+
 describe("VaultKeyProxy", () => {
   before(async () => {
     await installMocks();
     ({ VaultKeyProxy } = await import("../components/index.js"));
+    ({ dashboardName } = await import("../components/dashboard.js"));
   });
 
   it("creates exactly the default children with their key inputs", async () => {
@@ -37,11 +72,14 @@ describe("VaultKeyProxy", () => {
       "aws:apigatewayv2/route:Route kb-issuer",
       "aws:apigatewayv2/route:Route kb-proxy",
       "aws:apigatewayv2/stage:Stage kb-default",
+      "aws:cloudwatch/dashboard:Dashboard kb-dashboard",
       "aws:cloudwatch/eventRule:EventRule kb-sweep",
       "aws:cloudwatch/eventTarget:EventTarget kb-sweep",
       "aws:cloudwatch/logGroup:LogGroup kb-issuer",
       "aws:cloudwatch/logGroup:LogGroup kb-proxy",
       "aws:cloudwatch/logGroup:LogGroup kb-sweep",
+      "aws:cloudwatch/metricAlarm:MetricAlarm kb-ledger-errors",
+      "aws:cloudwatch/metricAlarm:MetricAlarm kb-refusal-spike",
       "aws:dynamodb/table:Table kb-ledger",
       "aws:iam/role:Role kb-issuer",
       "aws:iam/role:Role kb-proxy",
@@ -57,6 +95,7 @@ describe("VaultKeyProxy", () => {
       "aws:lambda/permission:Permission kb-sweep",
       "aws:secretsmanager/secret:Secret kb-stripe",
       "aws:secretsmanager/secretVersion:SecretVersion kb-stripe",
+      "aws:sns/topic:Topic kb-alarms",
       "keybrake:index:VaultKeyProxy kb",
       "random:index/randomPassword:RandomPassword kb-issuer-default",
     ]);
@@ -83,6 +122,7 @@ describe("VaultKeyProxy", () => {
     assert.deepEqual(proxyEnv, {
       POWERTOOLS_SERVICE_NAME: "keybrake-proxy",
       POWERTOOLS_METRICS_NAMESPACE: "Keybrake",
+      KEYBRAKE_DEPLOYMENT: "kb",
       KEYBRAKE_TABLE: "kb-ledger-physical",
       KEYBRAKE_STRIPE_SECRET_ARN: "arn:aws:mock:aws:secretsmanager/secret:Secret:kb-stripe",
     });
@@ -179,6 +219,223 @@ describe("VaultKeyProxy", () => {
       [{ stripeSecretKey: "sk", pricing: { twilio_mms_usd: "-1" } }, /pricing: pricing\.twilio_mms_usd/],
     ];
     for (const [args, message] of cases) assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
+  });
+
+  it("names every function's metrics after the deployment: KEYBRAKE_DEPLOYMENT and the namespace on all three", async () => {
+    const { children } = await deploy("env", { stripeSecretKey: "sk", resendApiKey: "re" });
+    for (const fn of ["issuer", "proxy", "sweep"]) {
+      const env = one(children, FN, `env-${fn}`).inputs.environment.variables;
+      assert.equal(env.KEYBRAKE_DEPLOYMENT, "env", `${fn}: the service dimension is the component's name`);
+      assert.equal(env.POWERTOOLS_METRICS_NAMESPACE, METRICS_NAMESPACE);
+    }
+  });
+
+  it("alarms on ledger errors and refusal spikes with exact inputs, notifying the alarm topic", async () => {
+    const { kb, children } = await deploy("alarm", { stripeSecretKey: "sk", twilioAccountSid: "AC1", twilioAuthToken: "tok" });
+    const topicArn = "arn:aws:mock:aws:sns/topic:Topic:alarm-alarms";
+    assert.equal(await unwrap(kb.alarmTopicArn), topicArn);
+    const common = { namespace: "Keybrake", statistic: "Sum", evaluationPeriods: 1, treatMissingData: "notBreaching", alarmActions: [topicArn], okActions: [topicArn] };
+    const ledger = alarmOf(children, "alarm-ledger-errors");
+    assert.deepEqual(ledger.inputs, {
+      ...common,
+      metricName: "LedgerErrors",
+      dimensions: { service: "alarm" },
+      period: 60,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+    assert.match(ledger.description, /ledger could not be reached.*503/);
+    const refusals = alarmOf(children, "alarm-refusal-spike");
+    assert.deepEqual(refusals.inputs, {
+      ...common,
+      metricName: "Refusals",
+      dimensions: { service: "alarm" },
+      period: 300,
+      threshold: 100,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+    assert.match(refusals.description, /100 proxy calls refused in 5 minutes/);
+    assert.deepEqual(
+      children.filter((r) => r.type === ALARM).map((r) => r.name).sort(),
+      ["alarm-ledger-errors", "alarm-refusal-spike"],
+      "no spend alarm unless dailySpendAlarmUsd asks for one",
+    );
+    assert.equal(children.filter((r) => r.type === SUBSCRIPTION).length, 0, "no e-mail subscription without alarmEmail");
+    assert.equal(one(children, "aws:sns/topic:Topic", "alarm-alarms").inputs.displayName, "keybrake alarm alarms");
+  });
+
+  it("takes the alarm thresholds and e-mail from args; the subscription exists only with alarmEmail", async () => {
+    const { children } = await deploy("mail", { stripeSecretKey: "sk", alarmEmail: "oncall@example.com", refusalAlarmThreshold: 25, ledgerErrorAlarmThreshold: 3 });
+    assert.deepEqual(one(children, SUBSCRIPTION, "mail-alarms-email").inputs, {
+      topic: "arn:aws:mock:aws:sns/topic:Topic:mail-alarms",
+      protocol: "email",
+      endpoint: "oncall@example.com",
+    });
+    assert.equal(children.filter((r) => r.type === SUBSCRIPTION).length, 1);
+    assert.equal(alarmOf(children, "mail-refusal-spike").inputs.threshold, 25);
+    assert.equal(alarmOf(children, "mail-ledger-errors").inputs.threshold, 3);
+  });
+
+  it("creates one daily spend alarm per vendor listed in dailySpendAlarmUsd, at its threshold", async () => {
+    const { children } = await deploy("spend", {
+      stripeSecretKey: "sk",
+      twilioSecretArn: "arn:aws:secretsmanager:us-east-1:1:secret:tw",
+      resendApiKey: "re",
+      dailySpendAlarmUsd: { stripe: 250, resend: 12.5 },
+    });
+    const topicArn = "arn:aws:mock:aws:sns/topic:Topic:spend-alarms";
+    for (const [vendor, usd] of [["stripe", 250], ["resend", 12.5]] as const) {
+      const alarm = alarmOf(children, `spend-daily-spend-${vendor}`);
+      assert.deepEqual(alarm.inputs, {
+        namespace: "Keybrake",
+        metricName: "SpendUSD",
+        dimensions: { service: "spend", vendor },
+        statistic: "Sum",
+        period: 86400,
+        evaluationPeriods: 1,
+        threshold: usd,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [topicArn],
+        okActions: [topicArn],
+      });
+      assert.match(alarm.description, new RegExp(`${vendor} spend .* last 24 hours is above ${usd} USD`));
+    }
+    assert.deepEqual(
+      children.filter((r) => r.type === ALARM).map((r) => r.name).sort(),
+      ["spend-daily-spend-resend", "spend-daily-spend-stripe", "spend-ledger-errors", "spend-refusal-spike"],
+      "twilio is enabled but not listed: no alarm for it",
+    );
+  });
+
+  it("sends a custom metricsNamespace to the functions, the alarms and the dashboard alike", async () => {
+    const { children } = await deploy("ns", { stripeSecretKey: "sk", metricsNamespace: "Acme Keybrake", dailySpendAlarmUsd: { stripe: 50 } });
+    for (const fn of ["issuer", "proxy", "sweep"]) {
+      assert.equal(one(children, FN, `ns-${fn}`).inputs.environment.variables.POWERTOOLS_METRICS_NAMESPACE, "Acme Keybrake");
+    }
+    const alarms = children.filter((r) => r.type === ALARM);
+    assert.equal(alarms.length, 3);
+    for (const alarm of alarms) assert.equal(alarm.inputs.namespace, "Acme Keybrake", alarm.name);
+    const widgets = widgetsOf(children, "ns");
+    assert.deepEqual(widget(widgets, "Spend per vendor (USD)").properties.metrics, [
+      ["Acme Keybrake", "SpendUSD", "service", "ns", "vendor", "stripe", { period: 300, stat: "Sum", label: "stripe" }],
+    ]);
+    assert.deepEqual(widget(widgets, "Refusals by reason").properties.metrics, [
+      [
+        {
+          id: "reasons",
+          label: "${PROP('Dim.reason')}",
+          expression: `SEARCH('{"Acme Keybrake",service,reason} MetricName="Refusals" service="ns"', 'Sum', 300)`,
+        },
+      ],
+    ]);
+  });
+
+  it("builds the dashboard: spend, calls, refusal reasons, latency, ledger health, settlements and the alarms", async () => {
+    const { kb, children } = await deploy("dash", { stripeSecretKey: "sk", twilioAccountSid: "AC1", twilioAuthToken: "tok", dailySpendAlarmUsd: { twilio: 20 } });
+    assert.equal(await unwrap(kb.dashboardName), "dash-us-east-1");
+    assert.equal(one(children, DASHBOARD, "dash-dashboard").inputs.dashboardName, "dash-us-east-1");
+    const widgets = widgetsOf(children, "dash");
+    assert.deepEqual(
+      widgets.map((w) => [w.type, w.properties.title]),
+      [
+        ["alarm", "Alarms"],
+        ["metric", "Spend per vendor (USD)"],
+        ["metric", "Calls and refusals per vendor"],
+        ["metric", "Refusals by reason"],
+        ["metric", "Proxy latency"],
+        ["metric", "Ledger errors"],
+        ["metric", "Settlement outcomes"],
+      ],
+    );
+    for (const w of widgets.filter((w) => w.type === "metric")) assert.equal(w.properties.region, "us-east-1", `${w.properties.title} has a region`);
+
+    const ns = METRICS_NAMESPACE;
+    const sum = (label: string) => ({ period: 300, stat: "Sum", label });
+    const spend = widget(widgets, "Spend per vendor (USD)").properties;
+    assert.equal(spend.stacked, true);
+    assert.equal(spend.view, "timeSeries");
+    assert.equal(spend.period, 300);
+    assert.deepEqual(spend.metrics, [
+      [ns, METRIC.spendUsd, DIMENSION.service, "dash", DIMENSION.vendor, "stripe", sum("stripe")],
+      [ns, METRIC.spendUsd, DIMENSION.service, "dash", DIMENSION.vendor, "twilio", sum("twilio")],
+    ]);
+    assert.deepEqual(widget(widgets, "Calls and refusals per vendor").properties.metrics, [
+      [ns, "Calls", "service", "dash", "vendor", "stripe", sum("stripe calls")],
+      [ns, "Refusals", "service", "dash", "vendor", "stripe", sum("stripe refusals")],
+      [ns, "Calls", "service", "dash", "vendor", "twilio", sum("twilio calls")],
+      [ns, "Refusals", "service", "dash", "vendor", "twilio", sum("twilio refusals")],
+    ]);
+    assert.deepEqual(widget(widgets, "Refusals by reason").properties.metrics, [
+      [{ id: "reasons", label: "${PROP('Dim.reason')}", expression: `SEARCH('{Keybrake,service,reason} MetricName="Refusals" service="dash"', 'Sum', 300)` }],
+    ]);
+    assert.deepEqual(widget(widgets, "Proxy latency").properties.metrics, [
+      [ns, "LatencyMs", "service", "dash", "vendor", "stripe", { period: 300, stat: "p50", label: "stripe p50" }],
+      [ns, "LatencyMs", "service", "dash", "vendor", "stripe", { period: 300, stat: "p99", label: "stripe p99" }],
+      [ns, "LatencyMs", "service", "dash", "vendor", "twilio", { period: 300, stat: "p50", label: "twilio p50" }],
+      [ns, "LatencyMs", "service", "dash", "vendor", "twilio", { period: 300, stat: "p99", label: "twilio p99" }],
+      ["AWS/Lambda", "Duration", "FunctionName", "dash-proxy-physical", { stat: "p99", period: 300, label: "proxy Lambda p99" }],
+    ]);
+    assert.deepEqual(widget(widgets, "Ledger errors").properties.metrics, [
+      [ns, "LedgerErrors", "service", "dash", sum("ledger errors (503 or failed settlement)")],
+      ["AWS/Lambda", "Errors", "FunctionName", "dash-issuer-physical", { stat: "Sum", period: 300, label: "issuer Lambda errors" }],
+      ["AWS/Lambda", "Errors", "FunctionName", "dash-proxy-physical", { stat: "Sum", period: 300, label: "proxy Lambda errors" }],
+      ["AWS/Lambda", "Errors", "FunctionName", "dash-sweep-physical", { stat: "Sum", period: 300, label: "sweep Lambda errors" }],
+      [
+        {
+          id: "throttled",
+          label: "throttled ${PROP('Dim.Operation')}",
+          expression: `SEARCH('{AWS/DynamoDB,TableName,Operation} MetricName="ThrottledRequests" TableName="dash-ledger-physical"', 'Sum', 300)`,
+        },
+      ],
+      [
+        {
+          id: "systemerrors",
+          label: "DynamoDB system errors ${PROP('Dim.Operation')}",
+          expression: `SEARCH('{AWS/DynamoDB,TableName,Operation} MetricName="SystemErrors" TableName="dash-ledger-physical"', 'Sum', 300)`,
+        },
+      ],
+    ]);
+    assert.deepEqual(widget(widgets, "Settlement outcomes").properties.metrics, [
+      [ns, "Settled", "service", "dash", sum("Settled")],
+      [ns, "Released", "service", "dash", sum("Released")],
+      [ns, "Unsettled", "service", "dash", sum("Unsettled")],
+      [ns, "Retried", "service", "dash", sum("Retried")],
+      [ns, "Swept", "service", "dash", sum("Swept")],
+      [ns, "UnsettledUSD", "service", "dash", { period: 300, stat: "Sum", label: "kept as spent, outcome unknown (USD)", yAxis: "right" }],
+    ]);
+    const alarmArns = children.filter((r) => r.type === ALARM).map((r) => `arn:aws:mock:${ALARM}:${r.name}`);
+    assert.equal(alarmArns.length, 3);
+    assert.deepEqual(widget(widgets, "Alarms").properties.alarms!.slice().sort(), alarmArns.sort());
+  });
+
+  it("keeps dashboard names to the characters CloudWatch accepts, region last", () => {
+    assert.equal(dashboardName("keybrake", "eu-west-1"), "keybrake-eu-west-1");
+    assert.equal(dashboardName("team.keybrake/prod v2", "us-east-1"), "team-keybrake-prod-v2-us-east-1");
+    const long = dashboardName("x".repeat(300), "ap-southeast-2");
+    assert.equal(long.length, 255);
+    assert.ok(long.endsWith("-ap-southeast-2"));
+  });
+
+  it("refuses invalid observability args synchronously, naming the field", () => {
+    const cases: Array<[VaultKeyProxyArgs, RegExp]> = [
+      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { twilio: 10 } }, /^Error: dailySpendAlarmUsd\.twilio: twilio is not enabled/],
+      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { paypal: 10 } as never }, /dailySpendAlarmUsd\.paypal: unknown vendor paypal/],
+      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: 0 } }, /dailySpendAlarmUsd\.stripe: must be a positive number of USD, got 0/],
+      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: -5 } }, /dailySpendAlarmUsd\.stripe: must be a positive number of USD, got -5/],
+      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: "100" as never } }, /dailySpendAlarmUsd\.stripe: must be a positive number/],
+      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: Number.NaN } }, /dailySpendAlarmUsd\.stripe: must be a positive number/],
+      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: [100] as never }, /dailySpendAlarmUsd must map vendors to USD/],
+      [{ stripeSecretKey: "sk", refusalAlarmThreshold: 0 }, /refusalAlarmThreshold must be a whole number >= 1/],
+      [{ stripeSecretKey: "sk", refusalAlarmThreshold: 2.5 }, /refusalAlarmThreshold must be a whole number >= 1/],
+      [{ stripeSecretKey: "sk", ledgerErrorAlarmThreshold: -1 }, /ledgerErrorAlarmThreshold must be a whole number >= 1/],
+      [{ stripeSecretKey: "sk", metricsNamespace: "AWS/Lambda" }, /metricsNamespace must .* not start with "AWS\/"/],
+      [{ stripeSecretKey: "sk", metricsNamespace: "" }, /metricsNamespace must be 1-255/],
+      [{ stripeSecretKey: "sk", metricsNamespace: "it's" }, /metricsNamespace must be 1-255/],
+      [{ stripeSecretKey: "sk", alarmEmail: "oncall" }, /alarmEmail must be an e-mail address, got oncall/],
+    ];
+    for (const [args, message] of cases) assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
+    assert.throws(() => new VaultKeyProxy(`it's-${Math.random().toString(36).slice(2)}`, { stripeSecretKey: "sk" }), /VaultKeyProxy name must be non-empty without quotes/);
   });
 
   it("ships each Lambda its bundled handler, byte for byte the same when bundled twice", async () => {

@@ -3,16 +3,21 @@ import { before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { childrenOf, installMocks, unwrap } from "./support/pulumi-mocks";
 
-/** The root program (`Pulumi.yaml` → deploy/index.ts) with only `keybrake:stripeSecretKey` set. */
+/** The root program (`Pulumi.yaml` → deploy/index.ts) with `keybrake:stripeSecretKey` and the alarm settings. */
 describe("root Pulumi program", () => {
   let program: Record<string, unknown>;
   before(async () => {
-    await installMocks({ "keybrake:stripeSecretKey": "sk_test_from_config" });
+    await installMocks({
+      "keybrake:stripeSecretKey": "sk_test_from_config",
+      "keybrake:alarmEmail": "oncall@example.com",
+      "keybrake:dailySpendAlarmUsd": JSON.stringify({ stripe: 400 }),
+      "keybrake:refusalAlarmThreshold": "25",
+    });
     program = await import("../deploy/index.js");
   });
 
   it("deploys one Stripe-only VaultKeyProxy with a default issuer", async () => {
-    const outputs = ["url", "tableName", "issuerFunctionName", "proxyFunctionName", "sweepFunctionName", "logGroupNames", "issuerTokens"];
+    const outputs = ["url", "tableName", "issuerFunctionName", "proxyFunctionName", "sweepFunctionName", "logGroupNames", "issuerTokens", "dashboardName", "alarmTopicArn"];
     const created = await childrenOf("keybrake", outputs.map((o) => program[o] as pulumi.Output<unknown>));
     assert.match(String(await unwrap(program.url as string)), /^https:\/\/keybrake-http\./);
     const components = created.filter((r) => r.type === "keybrake:index:VaultKeyProxy");
@@ -25,5 +30,16 @@ describe("root Pulumi program", () => {
     const issuer = created.find((r) => r.type === "aws:lambda/function:Function" && r.name === "keybrake-issuer")!;
     assert.equal(issuer.inputs.environment.variables.KEYBRAKE_ENABLED_VENDORS, "stripe");
     assert.deepEqual(Object.keys(JSON.parse(issuer.inputs.environment.variables.KEYBRAKE_ISSUERS)), ["default"]);
+  });
+
+  it("passes the alarm settings from stack config to the component", async () => {
+    const created = await childrenOf("keybrake", [program.alarmTopicArn as pulumi.Output<unknown>, program.dashboardName as pulumi.Output<unknown>]);
+    const alarms = new Map(created.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.name, r.inputs]));
+    assert.deepEqual([...alarms.keys()].sort(), ["keybrake-daily-spend-stripe", "keybrake-ledger-errors", "keybrake-refusal-spike"]);
+    assert.equal(alarms.get("keybrake-daily-spend-stripe")!.threshold, 400);
+    assert.equal(alarms.get("keybrake-refusal-spike")!.threshold, 25);
+    const email = created.find((r) => r.type === "aws:sns/topicSubscription:TopicSubscription")!;
+    assert.deepEqual([email.inputs.protocol, email.inputs.endpoint], ["email", "oncall@example.com"]);
+    assert.equal(await unwrap(program.dashboardName as string), "keybrake-us-east-1");
   });
 });

@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { fileSink, type AuditSink } from "./audit/sink";
 import { runSweep } from "./audit/sweep-records";
 import { systemClock, type Clock } from "./core/clock";
-import { UPSTREAM_TIMEOUT_MS, pricingFromEnv, upstreamsFromEnv } from "./core/env";
+import { UPSTREAM_TIMEOUT_MS, auditFilePath, pricingFromEnv, upstreamsFromEnv } from "./core/env";
 import { envSecretSource } from "./core/secrets";
 import { sha256Hex } from "./core/vault-key";
 import { VENDORS, type Vendor } from "./core/vendors";
@@ -41,6 +41,8 @@ export interface LocalServer {
   url: string;
   port: number;
   table: string;
+  /** Where audit records are appended, unless the options gave their own sink. */
+  auditFile?: string;
   keys: KeyCache;
   /** Resolves when every settlement still running after its answer has finished. */
   idle(): Promise<void>;
@@ -57,7 +59,8 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   const table = options.table ?? "keybrake";
   const db = options.db ?? createDynamoClient(localDynamoConfig(options.dynamoEndpoint));
   await ensureLedgerTable(db, table);
-  const audit = options.audit ?? fileSink(env.KEYBRAKE_AUDIT_FILE || ".keybrake/audit.jsonl");
+  const auditFile = options.audit ? undefined : auditFilePath(env);
+  const audit = options.audit ?? fileSink(auditFile!);
   const secrets = envSecretSource(env);
   const enabledVendors = new Set<Vendor>();
   for (const vendor of VENDORS) if (await secrets.get(vendor)) enabledVendors.add(vendor);
@@ -109,6 +112,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
     port,
     table,
+    auditFile,
     keys,
     idle,
     sweep,

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   });
   console.log(`keybrake local mode listening on ${server.url}`);
   console.log(`DynamoDB: ${endpoint}${env.KEYBRAKE_DATA_DIR ? ` (data in ${env.KEYBRAKE_DATA_DIR})` : " (in memory)"}`);
+  console.log(`audit records: ${server.auditFile} (keybrake audit / keybrake spend read them)`);
   if (!env.KEYBRAKE_API_KEY) console.log(`issuer token (KEYBRAKE_API_KEY): ${issuerToken}`);
 
   let stopping = false;

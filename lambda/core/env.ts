@@ -30,5 +30,10 @@ export function vendorList(text: string | undefined): Set<Vendor> {
   return new Set((text ?? "").split(",").map((v) => v.trim()).filter(isVendor));
 }
 
+/** KEYBRAKE_AUDIT_FILE, or its default: local mode appends there, the CLI reads there. */
+export function auditFilePath(env: NodeJS.ProcessEnv): string {
+  return env.KEYBRAKE_AUDIT_FILE || ".keybrake/audit.jsonl";
+}
+
 /** Vendor answers slower than this are treated as an unknown outcome (504, reservation kept). */
 export const UPSTREAM_TIMEOUT_MS = 25_000;

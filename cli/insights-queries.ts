@@ -1,0 +1,77 @@
+import { SPEND_EVENTS, type AuditFilter } from "./filter";
+
+/**
+ * The CloudWatch Logs Insights queries behind `keybrake audit` and `keybrake spend`, as exact strings (the
+ * README prints them for pasting into the console). On Lambda each audit record is the `audit` field of a
+ * Powertools JSON log line, so Logs Insights discovers its fields as `audit.<name>`. The time range is not
+ * in the query: it goes in StartQuery's startTime/endTime.
+ *
+ * User-supplied values never reach the query unquoted: strings are double-quoted with `\` and `"` escaped
+ * (`"\"..."` as AWS's own parse examples write it), a label glob becomes a `/regex/` literal with every regex
+ * metacharacter, `/` and `"` backslash-escaped, and control characters (a newline would start a new command
+ * line, `#` a comment) are refused outright.
+ */
+export const RECORD_FIELDS = [
+  "event",
+  "key_id",
+  "issuer",
+  "agent_run_label",
+  "vendor",
+  "method",
+  "endpoint",
+  "decision",
+  "reason",
+  "settlement",
+  "reserved_usd",
+  "settled_usd",
+  "unsettled_usd",
+  "spent_usd",
+  "upstream_status",
+  "upstream_error",
+  "vendor_object_id",
+  "vendor_request_id",
+  "idempotency_key",
+  "latency_ms",
+] as const;
+
+/** Logs Insights caps `limit` at 10,000 rows; a totals query asks for all of them (one row per label). */
+export const MAX_ROWS = 10_000;
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function refuseControl(value: string): string {
+  if (CONTROL.test(value)) throw new Error(`a query value may not contain control characters: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A Logs Insights string literal. */
+export function quoteString(value: string): string {
+  return `"${refuseControl(value).replace(/[\\"]/g, "\\$&")}"`;
+}
+
+function filterLines(filter: AuditFilter): string[] {
+  const lines = [`filter audit.event in [${SPEND_EVENTS.map((e) => `"${e}"`).join(", ")}]`];
+  if (filter.vendor) lines.push(`filter audit.vendor = ${quoteString(filter.vendor)}`);
+  if (filter.label?.kind === "exact") lines.push(`filter audit.agent_run_label = ${quoteString(filter.label.label)}`);
+  if (filter.label?.kind === "glob") lines.push(`filter audit.agent_run_label like /${refuseControl(filter.label.regex)}/`);
+  if (filter.keyId) lines.push(`filter audit.key_id = ${quoteString(filter.keyId)}`);
+  return lines;
+}
+
+/** The records, newest first, at most `limit` of them. */
+export function recordsQuery(filter: AuditFilter, limit: number): string {
+  const fields = `fields @timestamp, ${RECORD_FIELDS.map((f) => `audit.${f}`).join(", ")}`;
+  return [fields, ...filterLines(filter), "sort @timestamp desc", `limit ${limit}`].join("\n| ");
+}
+
+/**
+ * Totals per label (`audit`) or per vendor and label (`spend`). Only refused calls carry `reason` and swept
+ * records carry no `decision`, so counting those fields counts refusals and calls.
+ */
+export function totalsQuery(filter: AuditFilter, by: "label" | "vendor_label"): string {
+  const groups = by === "label" ? "audit.agent_run_label" : "audit.vendor, audit.agent_run_label";
+  const stats =
+    "stats count(audit.decision) as calls, count(audit.reason) as refused, sum(audit.spent_usd) as spent_usd, " +
+    `sum(audit.unsettled_usd) as unsettled_usd, max(@timestamp) as last_at by ${groups}`;
+  return [...filterLines(filter), stats, "sort spent_usd desc", `limit ${MAX_ROWS}`].join("\n| ");
+}

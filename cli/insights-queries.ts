@@ -49,7 +49,10 @@ export function quoteString(value: string): string {
   return `"${refuseControl(value).replace(/[\\"]/g, "\\$&")}"`;
 }
 
-function filterLines(filter: AuditFilter): string[] {
+/** What a query filters on; the time range is StartQuery's (or the console's), not the query's. */
+export type QueryFilter = Omit<AuditFilter, "since" | "until">;
+
+function filterLines(filter: QueryFilter): string[] {
   const lines = [`filter audit.event in [${SPEND_EVENTS.map((e) => `"${e}"`).join(", ")}]`];
   if (filter.vendor) lines.push(`filter audit.vendor = ${quoteString(filter.vendor)}`);
   if (filter.label?.kind === "exact") lines.push(`filter audit.agent_run_label = ${quoteString(filter.label.label)}`);
@@ -59,7 +62,7 @@ function filterLines(filter: AuditFilter): string[] {
 }
 
 /** The records, newest first, at most `limit` of them. */
-export function recordsQuery(filter: AuditFilter, limit: number): string {
+export function recordsQuery(filter: QueryFilter, limit: number): string {
   const fields = `fields @timestamp, ${RECORD_FIELDS.map((f) => `audit.${f}`).join(", ")}`;
   return [fields, ...filterLines(filter), "sort @timestamp desc", `limit ${limit}`].join("\n| ");
 }
@@ -68,7 +71,7 @@ export function recordsQuery(filter: AuditFilter, limit: number): string {
  * Totals per label (`audit`) or per vendor and label (`spend`). Only refused calls carry `reason` and swept
  * records carry no `decision`, so counting those fields counts refusals and calls.
  */
-export function totalsQuery(filter: AuditFilter, by: "label" | "vendor_label"): string {
+export function totalsQuery(filter: QueryFilter, by: "label" | "vendor_label"): string {
   const groups = by === "label" ? "audit.agent_run_label" : "audit.vendor, audit.agent_run_label";
   const stats =
     "stats count(audit.decision) as calls, count(audit.reason) as refused, sum(audit.spent_usd) as spent_usd, " +

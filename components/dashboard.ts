@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DIMENSION, METRIC } from "../lambda/audit/metrics";
 import type { Vendor } from "../lambda/core/vendors";
+import { SAVED_QUERIES } from "./saved-queries";
 
 /**
  * The operators' CloudWatch dashboard: spend, calls and refusals per vendor, refusal reasons, latency, ledger
@@ -16,12 +17,14 @@ export interface DashboardSpec {
   vendors: Vendor[];
   functions: { issuer: string; proxy: string; sweep: string };
   tableName: string;
+  logGroupNames: string[];
   alarmArns: string[];
 }
 
-export interface DashboardInputs extends Omit<DashboardSpec, "region" | "functions" | "tableName" | "alarmArns"> {
+export interface DashboardInputs extends Omit<DashboardSpec, "region" | "functions" | "tableName" | "logGroupNames" | "alarmArns"> {
   functions: { issuer: pulumi.Input<string>; proxy: pulumi.Input<string>; sweep: pulumi.Input<string> };
   tableName: pulumi.Input<string>;
+  logGroupNames: pulumi.Input<string>[];
   alarmArns: pulumi.Input<string>[];
 }
 
@@ -37,9 +40,9 @@ export function dashboard(name: string, inputs: DashboardInputs, parent: pulumi.
       // Dashboards are global to the account, not regional: the region in the name keeps two regions apart.
       dashboardName: region.apply((r) => dashboardName(name, r)),
       dashboardBody: pulumi
-        .all([region, issuer, proxy, sweep, inputs.tableName, pulumi.all(inputs.alarmArns)])
-        .apply(([region, issuer, proxy, sweep, tableName, alarmArns]) =>
-          JSON.stringify({ widgets: dashboardWidgets({ ...inputs, region, functions: { issuer, proxy, sweep }, tableName, alarmArns }) }),
+        .all([region, issuer, proxy, sweep, inputs.tableName, pulumi.all(inputs.logGroupNames), pulumi.all(inputs.alarmArns)])
+        .apply(([region, issuer, proxy, sweep, tableName, logGroupNames, alarmArns]) =>
+          JSON.stringify({ widgets: dashboardWidgets({ ...inputs, region, functions: { issuer, proxy, sweep }, tableName, logGroupNames, alarmArns }) }),
         ),
     },
     { parent },
@@ -122,6 +125,20 @@ export function dashboardWidgets(spec: DashboardSpec): object[] {
       ...[METRIC.settled, METRIC.released, METRIC.unsettled, METRIC.retried, METRIC.swept].map((m) => sum(m, {}, m)),
       ours(METRIC.unsettledUsd, {}, { stat: "Sum", label: "kept as spent, outcome unknown (USD)", yAxis: "right" }),
     ]),
+    // Run labels are too many for metric dimensions: spend per label comes from the audit log itself.
+    {
+      type: "log",
+      x: 0,
+      y: 22,
+      width: 24,
+      height: 8,
+      properties: {
+        title: "Spend per vendor and run label (audit log)",
+        region,
+        view: "table",
+        query: [...spec.logGroupNames.map((group) => `SOURCE '${group}'`), SAVED_QUERIES["spend-by-label"]].join(" | "),
+      },
+    },
   ];
 }
 

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DIMENSION, METRIC } from "../lambda/audit/metrics";
 import type { Vendor } from "../lambda/core/vendors";
 import { dashboard } from "./dashboard";
+import { savedQueries } from "./saved-queries";
 
 /**
  * What operators watch: an SNS topic for alarm notifications (optionally mailed), alarms on ledger errors, refusal
@@ -17,6 +18,8 @@ export interface ObservabilityArgs {
   refusalAlarmThreshold: number;
   ledgerErrorAlarmThreshold: number;
   functions: { issuer: aws.lambda.Function; proxy: aws.lambda.Function; sweep: aws.lambda.Function };
+  /** The functions' log groups: the audit trail the saved queries and the dashboard's log table read. */
+  logGroupNames: pulumi.Input<string>[];
   tableName: pulumi.Input<string>;
 }
 
@@ -28,6 +31,7 @@ export interface Observability {
 export function observability(name: string, args: ObservabilityArgs, parent: pulumi.Resource): Observability {
   const topic = alarmTopic(name, args.alarmEmail, parent);
   const alarms = metricAlarms(name, args, topic.arn, parent);
+  savedQueries(name, args.logGroupNames, parent);
   const board = dashboard(
     name,
     {
@@ -36,6 +40,7 @@ export function observability(name: string, args: ObservabilityArgs, parent: pul
       vendors: args.vendors,
       functions: { issuer: args.functions.issuer.name, proxy: args.functions.proxy.name, sweep: args.functions.sweep.name },
       tableName: args.tableName,
+      logGroupNames: args.logGroupNames,
       alarmArns: alarms.map((a) => a.arn),
     },
     parent,

@@ -117,6 +117,7 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         refusalAlarmThreshold: args.refusalAlarmThreshold ?? DEFAULT_ALARMS.refusalAlarmThreshold,
         ledgerErrorAlarmThreshold: args.ledgerErrorAlarmThreshold ?? DEFAULT_ALARMS.ledgerErrorAlarmThreshold,
         functions: { issuer: issuer.fn, proxy: proxy.fn, sweep: sweep.fn },
+        logGroupNames: [proxy.logGroup.name, sweep.logGroup.name, issuer.logGroup.name],
         tableName: table.name,
       },
       this,

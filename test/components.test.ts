@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundleHandler, HANDLERS } from "../components/bundle";
 import type { VaultKeyProxy as VaultKeyProxyType, VaultKeyProxyArgs } from "../components";
 import type * as DashboardModule from "../components/dashboard";
+import { recordsQuery, totalsQuery } from "../cli/insights-queries";
 import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../lambda/audit/metrics";
 import { childrenOf, installMocks, one, unwrap } from "./support/pulumi-mocks";
 
@@ -17,6 +18,7 @@ const POLICY = "aws:iam/rolePolicy:RolePolicy";
 const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
 const DASHBOARD = "aws:cloudwatch/dashboard:Dashboard";
 const SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription";
+const QUERY = "aws:cloudwatch/queryDefinition:QueryDefinition";
 
 async function deploy(name: string, args: VaultKeyProxyArgs) {
   const kb = new VaultKeyProxy(name, args);
@@ -80,6 +82,8 @@ describe("VaultKeyProxy", () => {
       "aws:cloudwatch/logGroup:LogGroup kb-sweep",
       "aws:cloudwatch/metricAlarm:MetricAlarm kb-ledger-errors",
       "aws:cloudwatch/metricAlarm:MetricAlarm kb-refusal-spike",
+      "aws:cloudwatch/queryDefinition:QueryDefinition kb-calls",
+      "aws:cloudwatch/queryDefinition:QueryDefinition kb-spend-by-label",
       "aws:dynamodb/table:Table kb-ledger",
       "aws:iam/role:Role kb-issuer",
       "aws:iam/role:Role kb-proxy",
@@ -346,9 +350,14 @@ describe("VaultKeyProxy", () => {
         ["metric", "Proxy latency"],
         ["metric", "Ledger errors"],
         ["metric", "Settlement outcomes"],
+        ["log", "Spend per vendor and run label (audit log)"],
       ],
     );
-    for (const w of widgets.filter((w) => w.type === "metric")) assert.equal(w.properties.region, "us-east-1", `${w.properties.title} has a region`);
+    for (const w of widgets.filter((w) => w.type !== "alarm")) assert.equal(w.properties.region, "us-east-1", `${w.properties.title} has a region`);
+    assert.equal(
+      widget(widgets, "Spend per vendor and run label (audit log)").properties.query,
+      `SOURCE '/keybrake/dash/proxy' | SOURCE '/keybrake/dash/sweep' | SOURCE '/keybrake/dash/issuer' | ${totalsQuery({}, "vendor_label")}`,
+    );
 
     const ns = METRICS_NAMESPACE;
     const sum = (label: string) => ({ period: 300, stat: "Sum", label });
@@ -407,6 +416,18 @@ describe("VaultKeyProxy", () => {
     const alarmArns = children.filter((r) => r.type === ALARM).map((r) => `arn:aws:mock:${ALARM}:${r.name}`);
     assert.equal(alarmArns.length, 3);
     assert.deepEqual(widget(widgets, "Alarms").properties.alarms!.slice().sort(), alarmArns.sort());
+  });
+
+  it("saves the CLI's Logs Insights queries in the console with the deployment's log groups", async () => {
+    const { children } = await deploy("saved", { stripeSecretKey: "sk" });
+    const groups = ["/keybrake/saved/proxy", "/keybrake/saved/sweep", "/keybrake/saved/issuer"];
+    assert.deepEqual(one(children, QUERY, "saved-calls").inputs, { name: "keybrake/saved/calls", logGroupNames: groups, queryString: recordsQuery({}, 1000) });
+    assert.deepEqual(one(children, QUERY, "saved-spend-by-label").inputs, {
+      name: "keybrake/saved/spend-by-label",
+      logGroupNames: groups,
+      queryString: totalsQuery({}, "vendor_label"),
+    });
+    assert.match(totalsQuery({}, "vendor_label"), /^filter audit\.event in \["call", "reservation_swept"\]\n\| stats /);
   });
 
   it("keeps dashboard names to the characters CloudWatch accepts, region last", () => {

@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "../test/support/loopback";
 
 /** The leanest Stripe stand-in: answers every call with a PaymentIntent and keeps nothing (no memory growth). */
 export async function startFakeStripe(): Promise<{ url: string; close(): Promise<void> }> {
@@ -12,12 +12,5 @@ export async function startFakeStripe(): Promise<{ url: string; close(): Promise
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return listenOnLoopback(server);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback";
 
 /**
  * A stand-in for the CloudWatch Logs API, Logs Insights part only (StartQuery, GetQueryResults, StopQuery over
@@ -95,11 +95,6 @@ export async function startFakeCloudWatchLogs(): Promise<FakeCloudWatchLogs> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fake.close = () => {
-    server.closeAllConnections();
-    return new Promise((resolve) => server.close(() => resolve()));
-  };
+  Object.assign(fake, await listenOnLoopback(server));
   return fake;
 }

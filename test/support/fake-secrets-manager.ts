@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback";
 
 /**
  * A stand-in for the Secrets Manager API (its JSON 1.1 protocol, GetSecretValue only), so the proxy
@@ -30,10 +30,5 @@ export async function startFakeSecretsManager(secrets: Record<string, string>): 
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return { requests, ...(await listenOnLoopback(server)) };
 }

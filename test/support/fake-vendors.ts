@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
+import { listenOnLoopback } from "./loopback";
 
 /**
  * Local stand-ins for api.stripe.com, api.twilio.com and api.resend.com. They record every request they
@@ -96,12 +96,7 @@ async function startOne(vendor: string): Promise<FakeVendor> {
       res.end(JSON.stringify(answer.body));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fake.close = () => {
-    server.closeAllConnections();
-    return new Promise((resolve) => server.close(() => resolve()));
-  };
+  Object.assign(fake, await listenOnLoopback(server));
   return fake;
 }
 

@@ -23,7 +23,7 @@ import type { Quote, VendorAdapter } from "../vendors/adapter";
 import { adapters, vendorForPath } from "../vendors";
 import { sendUpstream, UpstreamUnreachableError, type UpstreamReply } from "./forward";
 import { presentedVaultKey, RefusedKeyError, type KeyCache, type ResolvedKey } from "./key-cache";
-import { parseTarget, type ProxiedRequest } from "./request";
+import { parseTarget, type ProxiedRequest, type RawTarget } from "./request";
 
 /**
  * One proxied call: authenticate, check vendor and allowlist, price, reserve (the one ledger round trip),
@@ -77,9 +77,8 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
   // Refusals are shaped for the SDK that sent the call: the route prefix's vendor, else the key's.
   let errorShape: Vendor = record.vendor;
   try {
-    const target = parseTarget(input);
-    record.vendor = errorShape = target.routeVendor ?? vendorForPath(target.segments);
-    record.endpoint = target.path;
+    const target = locate(record, input);
+    errorShape = record.vendor;
     const req: ProxiedRequest = { ...target, headers: input.headers, body: input.body };
 
     const vaultKey = presentedVaultKey(input.headers.get("authorization"));
@@ -157,25 +156,30 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
  * what the request line alone says. Nothing was reserved, nothing reaches the vendor.
  */
 export function refuseUnread(deps: ProxyDeps, input: Omit<ProxyInput, "body">, refusal: KeybrakeError): ProxyOutput {
-  const record = newCallRecord({ ...input, body: new Uint8Array() }, deps.clock());
-  let errorShape = record.vendor;
+  const record = newCallRecord(input, deps.clock());
   try {
-    const target = parseTarget(input);
-    record.vendor = errorShape = target.routeVendor ?? vendorForPath(target.segments);
-    record.endpoint = target.path;
+    locate(record, input);
   } catch {
     // The path is malformed too: the record keeps the raw path, the size is the refusal that counts.
   }
   record.reason = refusal.code;
   deps.audit.write(record);
-  return shapedRefusal(errorShape, refusal);
+  return shapedRefusal(record.vendor, refusal);
+}
+
+/** Parses the request target and says in the record where the call goes (throws on a malformed path). */
+function locate(record: CallRecord, input: RawTarget): ReturnType<typeof parseTarget> {
+  const target = parseTarget(input);
+  record.vendor = target.routeVendor ?? vendorForPath(target.segments);
+  record.endpoint = target.path;
+  return target;
 }
 
 function describeKey(record: CallRecord, key: KeyRecord): void {
   Object.assign(record, { key_id: key.keyId, issuer: key.issuer, agent_run_label: key.label, vendor: key.vendor });
 }
 
-function newCallRecord(input: ProxyInput, started: number): CallRecord {
+function newCallRecord(input: RawTarget, started: number): CallRecord {
   return {
     event: "call",
     time: new Date(started).toISOString(),

@@ -46,14 +46,31 @@ export async function revokeKey(
   issuer: string,
   now: number,
 ): Promise<KeyState | undefined> {
+  return updateKeyIf(db, table, keyId, {
+    update: "SET revoked_at = if_not_exists(revoked_at, :now)",
+    condition: "attribute_exists(pk) AND issuer = :issuer",
+    values: { ":now": { N: String(now) }, ":issuer": { S: issuer } },
+  });
+}
+
+/**
+ * One conditional update of a key's item, answering the key as it stands after it, or undefined when the
+ * condition refused it (the key events' audit records are built from that answer).
+ */
+export async function updateKeyIf(
+  db: DynamoDBClient,
+  table: string,
+  keyId: string,
+  write: { update: string; condition: string; values: Record<string, AttributeValue> },
+): Promise<KeyState | undefined> {
   const result = await conditionalWrite(() =>
     db.send(
       new UpdateItemCommand({
         TableName: table,
         Key: { pk: { S: keyPk(keyId) } },
-        UpdateExpression: "SET revoked_at = if_not_exists(revoked_at, :now)",
-        ConditionExpression: "attribute_exists(pk) AND issuer = :issuer",
-        ExpressionAttributeValues: { ":now": { N: String(now) }, ":issuer": { S: issuer } },
+        UpdateExpression: write.update,
+        ConditionExpression: write.condition,
+        ExpressionAttributeValues: write.values,
         ReturnValues: "ALL_NEW",
       }),
     ),
@@ -94,18 +111,10 @@ export async function revokeByLabelPrefix(
   return revoked;
 }
 
-async function revokeLive(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
-  const result = await conditionalWrite(() =>
-    db.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: keyPk(keyId) } },
-        UpdateExpression: "SET revoked_at = :now",
-        ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
-        ExpressionAttributeValues: { ":now": { N: String(now) } },
-        ReturnValues: "ALL_NEW",
-      }),
-    ),
-  );
-  return result.applied ? unmarshalKey(result.attributes!) : undefined;
+function revokeLive(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
+  return updateKeyIf(db, table, keyId, {
+    update: "SET revoked_at = :now",
+    condition: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
+    values: { ":now": { N: String(now) } },
+  });
 }

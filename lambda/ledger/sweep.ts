@@ -1,6 +1,7 @@
-import { ScanCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { conditionalWrite, ledgerCall } from "./dynamo";
-import { keyPk, unmarshalKey, type KeyRecord, type KeyState } from "./key-record";
+import { ScanCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ledgerCall } from "./dynamo";
+import { unmarshalKey, type KeyRecord, type KeyState } from "./key-record";
+import { updateKeyIf } from "./keys";
 import { endReservation } from "./settlement";
 
 /**
@@ -80,18 +81,6 @@ async function sweepOrphans(
 }
 
 /** Marks the key's expiry as audited; undefined when another sweep got there first. */
-async function noteExpiry(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
-  const result = await conditionalWrite(() =>
-    db.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: keyPk(keyId) } },
-        UpdateExpression: "SET expiry_noted = :now",
-        ConditionExpression: expiredUnnoted,
-        ExpressionAttributeValues: { ":now": { N: String(now) } },
-        ReturnValues: "ALL_NEW",
-      }),
-    ),
-  );
-  return result.applied ? unmarshalKey(result.attributes!) : undefined;
+function noteExpiry(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
+  return updateKeyIf(db, table, keyId, { update: "SET expiry_noted = :now", condition: expiredUnnoted, values: { ":now": { N: String(now) } } });
 }

@@ -1,3 +1,4 @@
+import { hasControlCharacters } from "../lambda/core/text";
 import { SPEND_EVENTS, type AuditFilter } from "./filter";
 
 /**
@@ -37,10 +38,9 @@ export const RECORD_FIELDS = [
 /** Logs Insights caps `limit` at 10,000 rows; a totals query asks for all of them (one row per label). */
 export const MAX_ROWS = 10_000;
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function refuseControl(value: string): string {
-  if (CONTROL.test(value)) throw new Error(`a query value may not contain control characters: ${JSON.stringify(value)}`);
+  if (hasControlCharacters(value)) throw new Error(`a query value may not contain control characters: ${JSON.stringify(value)}`);
   return value;
 }
 

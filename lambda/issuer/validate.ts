@@ -1,6 +1,7 @@
 import { parseDurationSeconds } from "../core/duration";
 import { parseEndpointPattern, type EndpointPattern } from "../core/endpoints";
 import { InvalidRequestError } from "../core/errors";
+import { hasControlCharacters } from "../core/text";
 import { MICRO_PER_USD, usdNumberToMicro } from "../core/money";
 import { VENDORS, isVendor, type Vendor } from "../core/vendors";
 
@@ -62,7 +63,7 @@ export function validateKeyRequest(body: unknown): KeyRequest {
   }
 
   const label = input.agent_run_label;
-  if (typeof label !== "string" || label.length === 0 || label.length > LIMITS.maxLabelLength || /[\u0000-\u001f\u007f]/.test(label)) {
+  if (typeof label !== "string" || label.length === 0 || label.length > LIMITS.maxLabelLength || hasControlCharacters(label)) {
     throw new InvalidRequestError(
       `agent_run_label must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
       "agent_run_label",

@@ -1,4 +1,5 @@
 import { InvalidRequestError } from "../core/errors";
+import { hasControlCharacters } from "../core/text";
 import { isVendor, type Vendor } from "../core/vendors";
 
 /**
@@ -51,7 +52,7 @@ function decodeSegment(raw: string, index: number, all: string[]): string {
   }
   if (decoded === "." || decoded === "..") throw new InvalidRequestError("the path may not contain . or .. segments", "path");
   if (/[/\\]/.test(decoded)) throw new InvalidRequestError("the path may not contain encoded slashes or backslashes", "path");
-  if (/[\u0000-\u001f\u007f]/.test(decoded)) throw new InvalidRequestError("the path may not contain control characters", "path");
+  if (hasControlCharacters(decoded)) throw new InvalidRequestError("the path may not contain control characters", "path");
   if (decoded === "" && index < all.length - 1) throw new InvalidRequestError("the path may not contain empty segments", "path");
   return decoded;
 }

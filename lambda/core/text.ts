@@ -1,0 +1,4 @@
+/** Control characters (C0 and DEL): never in a label, a path segment or a value the CLI puts in a query. */
+export function hasControlCharacters(text: string): boolean {
+  return /[\u0000-\u001f\u007f]/.test(text);
+}

@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from "commander";
 import { parseDurationSeconds } from "../lambda/core/duration";
+import { parseEndpointPattern } from "../lambda/core/endpoints";
 import { usdNumberToMicro } from "../lambda/core/money";
+import { hasControlCharacters } from "../lambda/core/text";
 import { isVendor, VENDORS, type Vendor } from "../lambda/core/vendors";
 import { labelMatch, parseSince, type LabelMatch, type Since } from "./filter";
 import { MAX_ROWS } from "./insights-queries";
@@ -9,7 +11,6 @@ import { MAX_ROWS } from "./insights-queries";
  * Flag value parsers. Each throws commander's InvalidArgumentError, so a bad value is reported as
  * "option '--cap <usd>' argument '-1' is invalid. …" (naming the flag) and exits 2.
  */
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function parseVendor(value: string): Vendor {
   if (!isVendor(value)) throw new InvalidArgumentError(`expected one of ${VENDORS.join(", ")}`);
@@ -31,8 +32,8 @@ export function parseExpiresIn(value: string): string {
 
 /** `--endpoint "POST /v1/payment_intents"`, repeatable. */
 export function collectEndpoint(value: string, previous: string[] = []): string[] {
-  if (!/^[A-Za-z]+ \/\S*$/.test(value.trim())) throw new InvalidArgumentError('expected "METHOD /path", e.g. "POST /v1/payment_intents"');
-  return [...previous, value.trim()];
+  if (!parseEndpointPattern(value)) throw new InvalidArgumentError('expected "METHOD /path", e.g. "POST /v1/payment_intents" (* matches one segment)');
+  return [...previous, value];
 }
 
 export function parseSinceOption(value: string): Since {
@@ -47,7 +48,7 @@ export function parseLabel(value: string): LabelMatch {
 
 /** Free text (a key id, a label prefix): non-empty, no control characters. */
 export function text(value: string, expected = "a non-empty value without control characters"): string {
-  if (!value || CONTROL.test(value)) throw new InvalidArgumentError(`expected ${expected}`);
+  if (!value || hasControlCharacters(value)) throw new InvalidArgumentError(`expected ${expected}`);
   return value;
 }
 
@@ -59,6 +60,6 @@ export function parseLimit(value: string): number {
 
 export function parseLogGroups(value: string): string[] {
   const groups = value.split(",").map((g) => g.trim()).filter(Boolean);
-  if (!groups.length || groups.some((g) => CONTROL.test(g))) throw new InvalidArgumentError("expected a comma-separated list of log group names");
+  if (!groups.length || groups.some((g) => hasControlCharacters(g))) throw new InvalidArgumentError("expected a comma-separated list of log group names");
   return groups;
 }

@@ -266,6 +266,8 @@ describe("keybrake CLI against local mode", () => {
         [["keys", "issue", "--vendor", "paypal", "--cap", "5", "--endpoint", "POST /v1/x", "--expires-in", "5m", "--label", "x"], "--vendor"],
         [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "POST /v1/x", "--expires-in", "soon", "--label", "x"], "--expires-in"],
         [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "/v1/x", "--expires-in", "5m", "--label", "x"], "--endpoint"],
+        [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "post /v1/x", "--expires-in", "5m", "--label", "x"], "--endpoint"],
+        [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "GET /v1/../x", "--expires-in", "5m", "--label", "x"], "--endpoint"],
         [["audit", "--since", "yesterday"], "--since"],
         [["spend", "--since", "-5m"], "--since"],
         [["audit", "--limit", "0"], "--limit"],

@@ -1,4 +1,4 @@
-import { PutItemCommand, UpdateItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 
 /**
  * DynamoDB's own round trips on the same DynamoDB Local, measured in the same run: the floor every figure

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { HANDLERS, bundleHandler } from "../components/bundle";
+import { bundleHandler, HANDLERS } from "../components/bundle";
 import { percentile } from "./stats";
 
 /**
@@ -40,7 +40,8 @@ export async function measureColdStart(runs: number, env: NodeJS.ProcessEnv): Pr
     files[name] = { path, kb: bundle.bytes / 1024 };
   }
   const baseline = await medianStartMs(["-e", "0"], env, runs);
-  const init = async (name: string) => (await medianStartMs(["-e", `require(${JSON.stringify(files[name]!.path)})`], env, runs)) / baseline;
+  const init = async (name: string) =>
+    (await medianStartMs(["-e", `require(${JSON.stringify(files[name]!.path)})`], env, runs)) / baseline;
   return {
     proxyBundleKb: files.proxy!.kb,
     issuerBundleKb: files.issuer!.kb,

@@ -7,7 +7,11 @@ export async function startFakeStripe(): Promise<{ url: string; close(): Promise
   const server = createServer((req, res) => {
     req.resume();
     req.on("end", () => {
-      res.writeHead(200, { "content-type": "application/json", "request-id": "req_bench", "content-length": Buffer.byteLength(body) });
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "request-id": "req_bench",
+        "content-length": Buffer.byteLength(body),
+      });
       res.end(body);
     });
   });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fileSink } from "../lambda/audit/sink";
 import { sha256Hex } from "../lambda/core/vault-key";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
@@ -34,7 +34,16 @@ async function main(): Promise<void> {
   const table = "bench";
   let ledgerCalls = 0;
   const counted: DynamoDBClient = createDynamoClient(localDynamoConfig(ddb.endpoint));
-  counted.middlewareStack.add((next) => (args) => (ledgerCalls++, next(args)), { step: "initialize", name: "countLedgerCalls" });
+  counted.middlewareStack.add(
+    (next) => (args) => {
+      ledgerCalls++;
+      return next(args);
+    },
+    {
+      step: "initialize",
+      name: "countLedgerCalls",
+    },
+  );
   const raw = createDynamoClient(localDynamoConfig(ddb.endpoint));
   await ensureLedgerTable(raw, table);
 
@@ -47,12 +56,31 @@ async function main(): Promise<void> {
     audit: fileSink(join(auditDir, "audit.jsonl")),
   });
   const issue = () =>
-    request(`${server.url}/vault/keys`, "POST", { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
-      JSON.stringify({ vendor: "stripe", daily_usd_cap: 1_000_000, allowed_endpoints: ["POST /v1/payment_intents"], expires_in: "1h", agent_run_label: "bench/run" }));
+    request(
+      `${server.url}/vault/keys`,
+      "POST",
+      { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
+      JSON.stringify({
+        vendor: "stripe",
+        daily_usd_cap: 1_000_000,
+        allowed_endpoints: ["POST /v1/payment_intents"],
+        expires_in: "1h",
+        agent_run_label: "bench/run",
+      }),
+    );
   const vaultKey = (JSON.parse((await issue()).body) as { vault_key: string }).vault_key;
   let idem = 0;
   const charge = (base: string, auth: string) => () =>
-    request(`${base}/v1/payment_intents`, "POST", { authorization: auth, "content-type": "application/x-www-form-urlencoded", "idempotency-key": `bench-${idem++}` }, "amount=1&currency=usd&customer=cus_bench");
+    request(
+      `${base}/v1/payment_intents`,
+      "POST",
+      {
+        authorization: auth,
+        "content-type": "application/x-www-form-urlencoded",
+        "idempotency-key": `bench-${idem++}`,
+      },
+      "amount=1&currency=usd&customer=cus_bench",
+    );
   const viaProxy = charge(server.url, `Bearer ${vaultKey}`);
   const direct = charge(stripe.url, "Bearer sk_test_bench");
   const condWrite = rawConditionalWrite(raw, table, "raw-hot");
@@ -81,7 +109,10 @@ async function main(): Promise<void> {
 
   const rssKey = (JSON.parse((await issue()).body) as { vault_key: string }).vault_key;
   const rssCall = charge(server.url, `Bearer ${rssKey}`);
-  const rss = () => (global.gc?.(), process.memoryUsage().rss);
+  const rss = () => {
+    global.gc?.();
+    return process.memoryUsage().rss;
+  };
   await throughput(N.rssFirst, 16, rssCall);
   const rssFirst = rss();
   await throughput(N.rssTotal - N.rssFirst, 16, rssCall);
@@ -92,7 +123,11 @@ async function main(): Promise<void> {
   await stripe.close();
   raw.destroy();
   await ddb.stop();
-  const cold = await measureColdStart(N.init, { ...process.env, KEYBRAKE_TABLE: table, KEYBRAKE_ISSUERS: JSON.stringify({ bench: { token_sha256: sha256Hex(ISSUER_TOKEN) } }) });
+  const cold = await measureColdStart(N.init, {
+    ...process.env,
+    KEYBRAKE_TABLE: table,
+    KEYBRAKE_ISSUERS: JSON.stringify({ bench: { token_sha256: sha256Hex(ISSUER_TOKEN) } }),
+  });
 
   const figures = {
     overhead_p50_ratio: overhead(50),
@@ -119,16 +154,24 @@ async function main(): Promise<void> {
     rss_growth_ratio: "<= 1.3",
   };
   const ms = (x: number) => `${x.toFixed(2)} ms`;
-  console.log(`keybrake bench${smoke ? " (smoke: tiny counts, figures are not meaningful)" : ""} — node ${process.version}, ${N.latency} sequential samples`);
-  console.log(`baselines on this DynamoDB Local: conditional UpdateItem p50 ${ms(percentile(writes, 50))} p99 ${ms(percentile(writes, 99))}; ` +
-    `${rawRate.toFixed(0)} conditional writes/s on one item at 64 callers; PutItem p99 ${ms(percentile(puts, 99))}`);
-  console.log(`PaymentIntent create: via proxy p50 ${ms(percentile(proxied, 50))} p99 ${ms(percentile(proxied, 99))}; direct p50 ${ms(percentile(straight, 50))} p99 ${ms(percentile(straight, 99))}; ` +
-    `hot key ${proxyRate.toFixed(0)} decisions/s; issuance p99 ${ms(percentile(issuance, 99))}; RSS ${(rssFirst / 2 ** 20).toFixed(0)} → ${(rssLast / 2 ** 20).toFixed(0)} MiB`);
+  console.log(
+    `keybrake bench${smoke ? " (smoke: tiny counts, figures are not meaningful)" : ""} — node ${process.version}, ${N.latency} sequential samples`,
+  );
+  console.log(
+    `baselines on this DynamoDB Local: conditional UpdateItem p50 ${ms(percentile(writes, 50))} p99 ${ms(percentile(writes, 99))}; ` +
+      `${rawRate.toFixed(0)} conditional writes/s on one item at 64 callers; PutItem p99 ${ms(percentile(puts, 99))}`,
+  );
+  console.log(
+    `PaymentIntent create: via proxy p50 ${ms(percentile(proxied, 50))} p99 ${ms(percentile(proxied, 99))}; direct p50 ${ms(percentile(straight, 50))} p99 ${ms(percentile(straight, 99))}; ` +
+      `hot key ${proxyRate.toFixed(0)} decisions/s; issuance p99 ${ms(percentile(issuance, 99))}; RSS ${(rssFirst / 2 ** 20).toFixed(0)} → ${(rssLast / 2 ** 20).toFixed(0)} MiB`,
+  );
   console.log("");
   console.log("| figure | value | target |");
   console.log("| --- | --- | --- |");
-  for (const [name, value] of Object.entries(figures)) console.log(`| \`${name}\` | ${value.toFixed(2)} | ${targets[name as keyof typeof figures]} |`);
-  if (process.env.KEYBRAKE_BENCH_OUT) writeFileSync(process.env.KEYBRAKE_BENCH_OUT, `${JSON.stringify(figures, null, 2)}\n`);
+  for (const [name, value] of Object.entries(figures))
+    console.log(`| \`${name}\` | ${value.toFixed(2)} | ${targets[name as keyof typeof figures]} |`);
+  if (process.env.KEYBRAKE_BENCH_OUT)
+    writeFileSync(process.env.KEYBRAKE_BENCH_OUT, `${JSON.stringify(figures, null, 2)}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -16,7 +16,11 @@ export async function sequentialLatencies(count: number, fn: (i: number) => Prom
 }
 
 /** Runs `total` calls of `fn` from `concurrency` callers at once; returns completed calls per second. */
-export async function throughput(total: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+export async function throughput(
+  total: number,
+  concurrency: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const t = performance.now();
   await Promise.all(

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-"use strict";
+
 // The `keybrake` command. An installed (built) package runs the compiled CLI; a checkout runs the
 // TypeScript sources through tsx, so `npx keybrake` works in both without a build step.
 const { existsSync } = require("node:fs");

@@ -28,7 +28,8 @@ function baseUrl(value: string, name: string): URL {
   } catch {
     throw new UsageError(`${name} is not a URL: ${value}`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${name} must be an http(s) URL: ${value}`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new UsageError(`${name} must be an http(s) URL: ${value}`);
   return url;
 }
 
@@ -59,7 +60,8 @@ export interface SourceFlags {
 /** Local mode when `--local` is given or KEYBRAKE_URL is a loopback address; CloudWatch Logs Insights otherwise. */
 export function openAuditSource(flags: SourceFlags, ctx: CliContext): AuditSource {
   const warn = (message: string) => void ctx.stderr.write(`keybrake: ${message}\n`);
-  const local = flags.local || (ctx.env.KEYBRAKE_URL ? isLoopback(baseUrl(ctx.env.KEYBRAKE_URL, "KEYBRAKE_URL")) : false);
+  const local =
+    flags.local || (ctx.env.KEYBRAKE_URL ? isLoopback(baseUrl(ctx.env.KEYBRAKE_URL, "KEYBRAKE_URL")) : false);
   if (local) return localAuditSource(flags.auditFile ?? auditFilePath(ctx.env), warn);
   return insightsAuditSource({
     client: ctx.logsClient(flags.region),

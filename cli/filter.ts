@@ -50,11 +50,16 @@ const REGEX_SPECIAL = /[\\^$.|?*+()[\]{}/"]/g;
 
 /** The anchored regex source a label glob stands for, e.g. `a.b/*` → `^a\.b\/.*$`. */
 export function globRegexSource(glob: string): string {
-  return `^${glob.split("*").map((part) => part.replace(REGEX_SPECIAL, "\\$&")).join(".*")}$`;
+  return `^${glob
+    .split("*")
+    .map((part) => part.replace(REGEX_SPECIAL, "\\$&"))
+    .join(".*")}$`;
 }
 
 export function labelMatch(pattern: string): LabelMatch {
-  return pattern.includes("*") ? { kind: "glob", glob: pattern, regex: globRegexSource(pattern) } : { kind: "exact", label: pattern };
+  return pattern.includes("*")
+    ? { kind: "glob", glob: pattern, regex: globRegexSource(pattern) }
+    : { kind: "exact", label: pattern };
 }
 
 const compiled = new Map<string, RegExp>();
@@ -62,7 +67,10 @@ export function matchesLabel(match: LabelMatch, label: string | undefined): bool
   if (label === undefined) return false;
   if (match.kind === "exact") return label === match.label;
   let regex = compiled.get(match.regex);
-  if (!regex) compiled.set(match.regex, (regex = new RegExp(match.regex)));
+  if (!regex) {
+    regex = new RegExp(match.regex);
+    compiled.set(match.regex, regex);
+  }
   return regex.test(label);
 }
 

@@ -6,7 +6,9 @@ import { MICRO_PER_USD } from "../lambda/core/money";
 export function formatUsd(value: number): string {
   const micro = Math.round(Math.abs(value) * MICRO_PER_USD); // audit amounts have at most 6 decimals
   const whole = Math.floor(micro / MICRO_PER_USD);
-  const fraction = String(micro % MICRO_PER_USD).padStart(6, "0").replace(/0{1,4}$/, "");
+  const fraction = String(micro % MICRO_PER_USD)
+    .padStart(6, "0")
+    .replace(/0{1,4}$/, "");
   return `${value < 0 && micro > 0 ? "-" : ""}${whole}.${fraction}`;
 }
 
@@ -23,16 +25,17 @@ export function renderTable(columns: Column[], rows: string[][]): string {
       .map((cell, i) => (columns[i]?.align === "right" ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join("  ")
       .trimEnd();
-  return [line(columns.map((c) => c.header)), ...rows.map(line)].join("\n") + "\n";
+  return `${[line(columns.map((c) => c.header)), ...rows.map(line)].join("\n")}\n`;
 }
 
 /** A key/value block (`keys show`, `keys issue`). */
 export function renderFields(fields: [string, string][]): string {
   const width = Math.max(...fields.map(([k]) => k.length));
-  return fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+  return `${fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`;
 }
 
-export const dash = (value: unknown): string => (value === undefined || value === null || value === "" ? "-" : String(value));
+export const dash = (value: unknown): string =>
+  value === undefined || value === null || value === "" ? "-" : String(value);
 
 /** `--json` output: keybrake's answer or the CLI's result, pretty-printed. */
 export const toJson = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;

@@ -1,5 +1,5 @@
 import { hasControlCharacters } from "../lambda/core/text";
-import { SPEND_EVENTS, type AuditFilter } from "./filter";
+import { type AuditFilter, SPEND_EVENTS } from "./filter";
 
 /**
  * The CloudWatch Logs Insights queries behind `keybrake audit` and `keybrake spend`, as exact strings (the
@@ -38,9 +38,9 @@ export const RECORD_FIELDS = [
 /** Logs Insights caps `limit` at 10,000 rows; a totals query asks for all of them (one row per label). */
 export const MAX_ROWS = 10_000;
 
-
 function refuseControl(value: string): string {
-  if (hasControlCharacters(value)) throw new Error(`a query value may not contain control characters: ${JSON.stringify(value)}`);
+  if (hasControlCharacters(value))
+    throw new Error(`a query value may not contain control characters: ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -56,7 +56,8 @@ function filterLines(filter: QueryFilter): string[] {
   const lines = [`filter audit.event in [${SPEND_EVENTS.map((e) => `"${e}"`).join(", ")}]`];
   if (filter.vendor) lines.push(`filter audit.vendor = ${quoteString(filter.vendor)}`);
   if (filter.label?.kind === "exact") lines.push(`filter audit.agent_run_label = ${quoteString(filter.label.label)}`);
-  if (filter.label?.kind === "glob") lines.push(`filter audit.agent_run_label like /${refuseControl(filter.label.regex)}/`);
+  if (filter.label?.kind === "glob")
+    lines.push(`filter audit.agent_run_label like /${refuseControl(filter.label.regex)}/`);
   if (filter.keyId) lines.push(`filter audit.key_id = ${quoteString(filter.keyId)}`);
   return lines;
 }

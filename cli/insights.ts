@@ -1,17 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type CloudWatchLogsClient,
   GetQueryResultsCommand,
+  type ResultField,
   StartQueryCommand,
   StopQueryCommand,
-  type CloudWatchLogsClient,
-  type ResultField,
 } from "@aws-sdk/client-cloudwatch-logs";
 import { sumUsd } from "../lambda/core/money";
 import type { AuditSource } from "./audit-source";
 import { IncompleteError, UsageError } from "./errors";
 import type { AuditFilter, SpendRecord } from "./filter";
 import { MAX_ROWS, RECORD_FIELDS, recordsQuery, totalsQuery } from "./insights-queries";
-import { queryProgress, type ProgressStream } from "./progress";
+import { type ProgressStream, queryProgress } from "./progress";
 import { bySpend, type LabelTotals } from "./totals";
 
 /**
@@ -27,7 +27,14 @@ export interface InsightsOptions {
   warn(message: string): void;
 }
 
-const NUMERIC = new Set<string>(["reserved_usd", "settled_usd", "unsettled_usd", "spent_usd", "upstream_status", "latency_ms"]);
+const NUMERIC = new Set<string>([
+  "reserved_usd",
+  "settled_usd",
+  "unsettled_usd",
+  "spent_usd",
+  "upstream_status",
+  "latency_ms",
+]);
 const FINISHED_BADLY = new Set(["Failed", "Cancelled", "Timeout", "Unknown"]);
 
 export function insightsAuditSource(options: InsightsOptions): AuditSource {
@@ -36,7 +43,11 @@ export function insightsAuditSource(options: InsightsOptions): AuditSource {
     async audit(filter, limit) {
       const [records, totals] = await run(filter, [recordsQuery(filter, limit), totalsQuery(filter, "label")]);
       warnIfCapped(options, totals!);
-      return { records: records!.map(toRecord), totals: bySpend(totals!.map(toLabelTotals)), truncated: records!.length >= limit };
+      return {
+        records: records!.map(toRecord),
+        totals: bySpend(totals!.map(toLabelTotals)),
+        truncated: records!.length >= limit,
+      };
     },
     async spend(filter) {
       const [rows] = await run(filter, [totalsQuery(filter, "vendor_label")]);
@@ -58,7 +69,9 @@ async function runQueries(options: InsightsOptions, filter: AuditFilter, queries
   const abandon = new AbortController();
   const stopRunning = () =>
     Promise.race([
-      Promise.all([...running].map((queryId) => options.client.send(new StopQueryCommand({ queryId })).catch(() => undefined))),
+      Promise.all(
+        [...running].map((queryId) => options.client.send(new StopQueryCommand({ queryId })).catch(() => undefined)),
+      ),
       sleep(2000, undefined, { ref: false }),
     ]);
   const interrupt = () => {
@@ -103,7 +116,12 @@ async function runQueries(options: InsightsOptions, filter: AuditFilter, queries
   }
 }
 
-async function poll(options: InsightsOptions, queryId: string, abandon: AbortSignal, scanned: (records: number) => void): Promise<ResultField[][]> {
+async function poll(
+  options: InsightsOptions,
+  queryId: string,
+  abandon: AbortSignal,
+  scanned: (records: number) => void,
+): Promise<ResultField[][]> {
   let wait = 300; // then ×1.5 per poll, up to 2 s
   for (;;) {
     await sleep(wait, undefined, { signal: abandon }).catch(() => {
@@ -169,5 +187,6 @@ function toLabelTotals(row: Row): LabelTotals {
 }
 
 function warnIfCapped(options: InsightsOptions, rows: unknown[]): void {
-  if (rows.length >= MAX_ROWS) options.warn(`totals cover the first ${MAX_ROWS.toLocaleString("en-US")} labels only; narrow --label or --since`);
+  if (rows.length >= MAX_ROWS)
+    options.warn(`totals cover the first ${MAX_ROWS.toLocaleString("en-US")} labels only; narrow --label or --since`);
 }

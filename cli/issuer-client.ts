@@ -18,7 +18,10 @@ export async function issuerRequest<T>(config: IssuerConfig, method: string, pat
   try {
     response = await fetch(`${config.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${config.apiKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${config.apiKey}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
@@ -33,7 +36,8 @@ export async function issuerRequest<T>(config: IssuerConfig, method: string, pat
     parsed = undefined;
   }
   if (response.ok) {
-    if (parsed === undefined) throw new IncompleteError(`${method} ${path} answered ${response.status} without a JSON body`);
+    if (parsed === undefined)
+      throw new IncompleteError(`${method} ${path} answered ${response.status} without a JSON body`);
     return parsed as T;
   }
   const { code, message } = refusal(parsed, text, response);

@@ -1,8 +1,8 @@
 import { open } from "node:fs/promises";
 import type { AuditRecord } from "../lambda/audit/record";
-import { IncompleteError } from "./errors";
-import { matchesFilter, type AuditFilter, type SpendRecord } from "./filter";
 import type { AuditSource } from "./audit-source";
+import { IncompleteError } from "./errors";
+import { type AuditFilter, matchesFilter, type SpendRecord } from "./filter";
 import { totalsByLabel, totalsByVendorLabel } from "./totals";
 
 /** Local mode's audit trail: KEYBRAKE_AUDIT_FILE, one JSON record a line, filtered and totalled here. */
@@ -17,7 +17,11 @@ export function localAuditSource(path: string, warn: (message: string) => void):
   };
 }
 
-async function readMatching(path: string, filter: AuditFilter, warn: (message: string) => void): Promise<SpendRecord[]> {
+async function readMatching(
+  path: string,
+  filter: AuditFilter,
+  warn: (message: string) => void,
+): Promise<SpendRecord[]> {
   const matching: SpendRecord[] = [];
   let malformed = 0;
   try {

@@ -4,7 +4,7 @@ import { parseEndpointPattern } from "../lambda/core/endpoints";
 import { usdNumberToMicro } from "../lambda/core/money";
 import { hasControlCharacters } from "../lambda/core/text";
 import { isVendor, VENDORS, type Vendor } from "../lambda/core/vendors";
-import { labelMatch, parseSince, type LabelMatch, type Since } from "./filter";
+import { type LabelMatch, labelMatch, parseSince, type Since } from "./filter";
 import { MAX_ROWS } from "./insights-queries";
 
 /**
@@ -20,25 +20,31 @@ export function parseVendor(value: string): Vendor {
 /** A USD amount as keybrake takes it: > 0, at most 6 decimals. */
 export function parseUsd(value: string): number {
   const usd = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
-  if (!(usd > 0) || usdNumberToMicro(usd) === undefined) throw new InvalidArgumentError("expected a USD amount > 0 with at most 6 decimals");
+  if (!(usd > 0) || usdNumberToMicro(usd) === undefined)
+    throw new InvalidArgumentError("expected a USD amount > 0 with at most 6 decimals");
   return usd;
 }
 
 /** `--expires-in`: passed on as written ("5m", "300"), once it reads as a duration. */
 export function parseExpiresIn(value: string): string {
-  if (parseDurationSeconds(value) === undefined) throw new InvalidArgumentError('expected a duration such as "30s", "5m", "2h", "1d" or seconds');
+  if (parseDurationSeconds(value) === undefined)
+    throw new InvalidArgumentError('expected a duration such as "30s", "5m", "2h", "1d" or seconds');
   return value;
 }
 
 /** `--endpoint "POST /v1/payment_intents"`, repeatable. */
 export function collectEndpoint(value: string, previous: string[] = []): string[] {
-  if (!parseEndpointPattern(value)) throw new InvalidArgumentError('expected "METHOD /path", e.g. "POST /v1/payment_intents" (* matches one segment)');
+  if (!parseEndpointPattern(value))
+    throw new InvalidArgumentError('expected "METHOD /path", e.g. "POST /v1/payment_intents" (* matches one segment)');
   return [...previous, value];
 }
 
 export function parseSinceOption(value: string): Since {
   const since = parseSince(value);
-  if (!since) throw new InvalidArgumentError('expected a duration ("30s", "5m", "24h", "7d") or an ISO 8601 time ("2026-11-22T09:00:00Z")');
+  if (!since)
+    throw new InvalidArgumentError(
+      'expected a duration ("30s", "5m", "24h", "7d") or an ISO 8601 time ("2026-11-22T09:00:00Z")',
+    );
   return since;
 }
 
@@ -59,7 +65,11 @@ export function parseLimit(value: string): number {
 }
 
 export function parseLogGroups(value: string): string[] {
-  const groups = value.split(",").map((g) => g.trim()).filter(Boolean);
-  if (!groups.length || groups.some((g) => hasControlCharacters(g))) throw new InvalidArgumentError("expected a comma-separated list of log group names");
+  const groups = value
+    .split(",")
+    .map((g) => g.trim())
+    .filter(Boolean);
+  if (!groups.length || groups.some((g) => hasControlCharacters(g)))
+    throw new InvalidArgumentError("expected a comma-separated list of log group names");
   return groups;
 }

@@ -41,7 +41,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     return 0;
   } catch (error) {
     // commander has already printed its own message (or the help it was asked for).
-    if (error instanceof CommanderError) return error.code === "commander.helpDisplayed" || error.code === "commander.version" ? 0 : 2;
+    if (error instanceof CommanderError)
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" ? 0 : 2;
     if (error instanceof CliError) {
       ctx.stderr.write(`keybrake: ${error.message}\n`);
       return error.exitCode;

@@ -30,7 +30,9 @@ export function queryProgress(stream: ProgressStream, logGroups: number, now: ()
     // Concurrent queries scan the same events: show the furthest one, not a sum.
     const records = Math.max(0, ...scanned.values());
     const seconds = Math.floor((now() - started) / 1000);
-    stream.write(`\r\x1b[K${FRAMES[frame++ % FRAMES.length]} ${what} ${seconds}s, ${records.toLocaleString("en-US")} records scanned`);
+    stream.write(
+      `\r\x1b[K${FRAMES[frame++ % FRAMES.length]} ${what} ${seconds}s, ${records.toLocaleString("en-US")} records scanned`,
+    );
   };
   draw();
   const timer = setInterval(draw, 100);

@@ -33,7 +33,7 @@ function combine(parts: Totals[]): Totals {
     refused: parts.reduce((n, p) => n + p.refused, 0),
     spent_usd: sumUsd(parts.map((p) => p.spent_usd)),
     unsettled_usd: sumUsd(parts.map((p) => p.unsettled_usd)),
-    last_at: times.length ? times.reduce((a, b) => (a > b ? a : b)) : null,
+    last_at: times.sort().at(-1) ?? null, // ISO 8601 UTC strings sort as times do
   };
 }
 
@@ -72,10 +72,16 @@ export function totalsByLabel(records: SpendRecord[]): LabelTotals[] {
 }
 
 export function totalsByVendorLabel(records: SpendRecord[]): VendorLabelTotals[] {
-  return bySpend(group(records, (r) => ({ vendor: r.vendor, agent_run_label: r.agent_run_label ?? null }), recordTotals));
+  return bySpend(
+    group(records, (r) => ({ vendor: r.vendor, agent_run_label: r.agent_run_label ?? null }), recordTotals),
+  );
 }
 
 /** The per-vendor lines under `keybrake spend`, from its per-label rows (either source). */
 export function totalsByVendor(rows: VendorLabelTotals[]): VendorTotals[] {
-  return group(rows, (r) => ({ vendor: r.vendor }), (r) => r).sort((a, b) => a.vendor.localeCompare(b.vendor));
+  return group(
+    rows,
+    (r) => ({ vendor: r.vendor }),
+    (r) => r,
+  ).sort((a, b) => a.vendor.localeCompare(b.vendor));
 }

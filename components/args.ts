@@ -3,9 +3,9 @@ import { METRICS_NAMESPACE } from "../lambda/audit/metrics";
 import { parseDurationSeconds } from "../lambda/core/duration";
 import { parseEndpointPattern } from "../lambda/core/endpoints";
 import { usdNumberToMicro } from "../lambda/core/money";
-import { parsePricing, type PricingInput } from "../lambda/core/pricing";
-import { LIMITS } from "../lambda/issuer/validate";
+import { type PricingInput, parsePricing } from "../lambda/core/pricing";
 import { isVendor, type Vendor } from "../lambda/core/vendors";
+import { LIMITS } from "../lambda/issuer/validate";
 
 /**
  * Ceilings of one issuer ("caps as code"): what keys it may grant. Plain values, not Inputs, because they are
@@ -109,7 +109,8 @@ export const DEFAULT_ISSUERS: Record<string, IssuerCeilings> = { default: {} };
 export function enabledVendors(args: VaultKeyProxyArgs): Vendor[] {
   const vendors: Vendor[] = [];
   if (args.stripeSecretKey !== undefined || args.stripeSecretArn !== undefined) vendors.push("stripe");
-  if ((args.twilioAccountSid !== undefined && args.twilioAuthToken !== undefined) || args.twilioSecretArn !== undefined) vendors.push("twilio");
+  if ((args.twilioAccountSid !== undefined && args.twilioAuthToken !== undefined) || args.twilioSecretArn !== undefined)
+    vendors.push("twilio");
   if (args.resendApiKey !== undefined || args.resendSecretArn !== undefined) vendors.push("resend");
   return vendors;
 }
@@ -119,17 +120,27 @@ export function enabledVendors(args: VaultKeyProxyArgs): Vendor[] {
  * expressions, so it may not hold quotes or backslashes.
  */
 export function validateName(name: string): void {
-  if (!name || /["'\\]/.test(name)) throw new Error(`VaultKeyProxy name must be non-empty without quotes or backslashes (it is the metrics' service dimension), got ${name}`);
+  if (!name || /["'\\]/.test(name))
+    throw new Error(
+      `VaultKeyProxy name must be non-empty without quotes or backslashes (it is the metrics' service dimension), got ${name}`,
+    );
 }
 
 /** Validates the args synchronously; every error names its field. */
 export function validateArgs(args: VaultKeyProxyArgs): void {
-  if (args.stripeSecretKey !== undefined && args.stripeSecretArn !== undefined) throw new Error("set only one of stripeSecretKey and stripeSecretArn");
-  if (args.resendApiKey !== undefined && args.resendSecretArn !== undefined) throw new Error("set only one of resendApiKey and resendSecretArn");
-  if ((args.twilioAccountSid === undefined) !== (args.twilioAuthToken === undefined)) throw new Error("twilioAccountSid and twilioAuthToken go together");
-  if (args.twilioAccountSid !== undefined && args.twilioSecretArn !== undefined) throw new Error("set only one of twilioAccountSid/twilioAuthToken and twilioSecretArn");
+  if (args.stripeSecretKey !== undefined && args.stripeSecretArn !== undefined)
+    throw new Error("set only one of stripeSecretKey and stripeSecretArn");
+  if (args.resendApiKey !== undefined && args.resendSecretArn !== undefined)
+    throw new Error("set only one of resendApiKey and resendSecretArn");
+  if ((args.twilioAccountSid === undefined) !== (args.twilioAuthToken === undefined))
+    throw new Error("twilioAccountSid and twilioAuthToken go together");
+  if (args.twilioAccountSid !== undefined && args.twilioSecretArn !== undefined)
+    throw new Error("set only one of twilioAccountSid/twilioAuthToken and twilioSecretArn");
   const vendors = enabledVendors(args);
-  if (vendors.length === 0) throw new Error("VaultKeyProxy needs at least one vendor: set stripeSecretKey, twilioAccountSid + twilioAuthToken, or resendApiKey (or their *SecretArn)");
+  if (vendors.length === 0)
+    throw new Error(
+      "VaultKeyProxy needs at least one vendor: set stripeSecretKey, twilioAccountSid + twilioAuthToken, or resendApiKey (or their *SecretArn)",
+    );
   const issuers = args.issuers ?? DEFAULT_ISSUERS;
   if (Object.keys(issuers).length === 0) throw new Error("issuers must declare at least one issuer");
   for (const [name, c] of Object.entries(issuers)) validateIssuer(name, c, vendors);
@@ -140,7 +151,10 @@ export function validateArgs(args: VaultKeyProxyArgs): void {
       throw new Error(`pricing: ${(error as Error).message}`);
     }
   }
-  if (args.vpc && args.customDomain) throw new Error("customDomain applies to the public entry point only; with vpc, map a private custom domain yourself");
+  if (args.vpc && args.customDomain)
+    throw new Error(
+      "customDomain applies to the public entry point only; with vpc, map a private custom domain yourself",
+    );
   validateObservability(args, vendors);
 }
 
@@ -148,24 +162,32 @@ function validateObservability(args: VaultKeyProxyArgs, enabled: Vendor[]): void
   const ns = args.metricsNamespace;
   // A subset of what CloudWatch takes (1-255 ASCII characters, "AWS/" reserved for AWS): no quotes or
   // backslashes, because the dashboard quotes the namespace inside its SEARCH expressions.
-  if (ns !== undefined && (typeof ns !== "string" || !/^[A-Za-z0-9 .\-_/#:]{1,255}$/.test(ns) || ns.startsWith("AWS/"))) {
-    throw new Error(`metricsNamespace must be 1-255 letters, digits, spaces or . - _ / # : and not start with "AWS/", got ${String(ns)}`);
+  if (
+    ns !== undefined &&
+    (typeof ns !== "string" || !/^[A-Za-z0-9 .\-_/#:]{1,255}$/.test(ns) || ns.startsWith("AWS/"))
+  ) {
+    throw new Error(
+      `metricsNamespace must be 1-255 letters, digits, spaces or . - _ / # : and not start with "AWS/", got ${String(ns)}`,
+    );
   }
   if (typeof args.alarmEmail === "string" && !/^[^@\s]+@[^@\s]+$/.test(args.alarmEmail)) {
     throw new Error(`alarmEmail must be an e-mail address, got ${args.alarmEmail}`);
   }
   for (const field of ["refusalAlarmThreshold", "ledgerErrorAlarmThreshold"] as const) {
     const value = args[field];
-    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new Error(`${field} must be a whole number >= 1 (a count of events), got ${String(value)}`);
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1))
+      throw new Error(`${field} must be a whole number >= 1 (a count of events), got ${String(value)}`);
   }
   const spend = args.dailySpendAlarmUsd;
   if (spend === undefined) return;
-  if (spend === null || typeof spend !== "object" || Array.isArray(spend)) throw new Error("dailySpendAlarmUsd must map vendors to USD, e.g. { stripe: 500 }");
+  if (spend === null || typeof spend !== "object" || Array.isArray(spend))
+    throw new Error("dailySpendAlarmUsd must map vendors to USD, e.g. { stripe: 500 }");
   for (const [vendor, usd] of Object.entries(spend)) {
     const at = `dailySpendAlarmUsd.${vendor}`;
     if (!isVendor(vendor)) throw new Error(`${at}: unknown vendor ${vendor} (stripe, twilio or resend)`);
     if (!enabled.includes(vendor)) throw new Error(`${at}: ${vendor} is not enabled (no secret for it)`);
-    if (typeof usd !== "number" || !Number.isFinite(usd) || usd <= 0) throw new Error(`${at}: must be a positive number of USD, got ${String(usd)}`);
+    if (typeof usd !== "number" || !Number.isFinite(usd) || usd <= 0)
+      throw new Error(`${at}: must be a positive number of USD, got ${String(usd)}`);
   }
 }
 
@@ -187,11 +209,14 @@ function validateIssuer(name: string, c: IssuerCeilings, enabled: Vendor[]): voi
   if (c.max_expires_in !== undefined) {
     const seconds = parseDurationSeconds(c.max_expires_in);
     if (seconds === undefined || seconds > LIMITS.maxExpiresInSeconds) {
-      throw new Error(`${at}.max_expires_in must be a duration like "1d" or seconds, at most 30 days, got ${c.max_expires_in}`);
+      throw new Error(
+        `${at}.max_expires_in must be a duration like "1d" or seconds, at most 30 days, got ${c.max_expires_in}`,
+      );
     }
   }
   (c.allowed_endpoints ?? []).forEach((text, i) => {
-    if (!parseEndpointPattern(text)) throw new Error(`${at}.allowed_endpoints[${i}] must look like "POST /v1/payment_intents", got ${text}`);
+    if (!parseEndpointPattern(text))
+      throw new Error(`${at}.allowed_endpoints[${i}] must look like "POST /v1/payment_intents", got ${text}`);
   });
   if (c.label_prefix !== undefined && (c.label_prefix.length === 0 || c.label_prefix.length > LIMITS.maxLabelLength)) {
     throw new Error(`${at}.label_prefix must be 1 to ${LIMITS.maxLabelLength} characters`);

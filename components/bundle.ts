@@ -1,6 +1,6 @@
-import { buildSync } from "esbuild";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { buildSync } from "esbuild";
 
 /**
  * Bundles one Lambda handler into a single minified CommonJS file. Deterministic: same sources, same

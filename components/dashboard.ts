@@ -21,7 +21,8 @@ export interface DashboardSpec {
   alarmArns: string[];
 }
 
-export interface DashboardInputs extends Omit<DashboardSpec, "region" | "functions" | "tableName" | "logGroupNames" | "alarmArns"> {
+export interface DashboardInputs
+  extends Omit<DashboardSpec, "region" | "functions" | "tableName" | "logGroupNames" | "alarmArns"> {
   functions: { issuer: pulumi.Input<string>; proxy: pulumi.Input<string>; sweep: pulumi.Input<string> };
   tableName: pulumi.Input<string>;
   logGroupNames: pulumi.Input<string>[];
@@ -40,9 +41,26 @@ export function dashboard(name: string, inputs: DashboardInputs, parent: pulumi.
       // Dashboards are global to the account, not regional: the region in the name keeps two regions apart.
       dashboardName: region.apply((r) => dashboardName(name, r)),
       dashboardBody: pulumi
-        .all([region, issuer, proxy, sweep, inputs.tableName, pulumi.all(inputs.logGroupNames), pulumi.all(inputs.alarmArns)])
+        .all([
+          region,
+          issuer,
+          proxy,
+          sweep,
+          inputs.tableName,
+          pulumi.all(inputs.logGroupNames),
+          pulumi.all(inputs.alarmArns),
+        ])
         .apply(([region, issuer, proxy, sweep, tableName, logGroupNames, alarmArns]) =>
-          JSON.stringify({ widgets: dashboardWidgets({ ...inputs, region, functions: { issuer, proxy, sweep }, tableName, logGroupNames, alarmArns }) }),
+          JSON.stringify({
+            widgets: dashboardWidgets({
+              ...inputs,
+              region,
+              functions: { issuer, proxy, sweep },
+              tableName,
+              logGroupNames,
+              alarmArns,
+            }),
+          }),
         ),
     },
     { parent },
@@ -68,8 +86,15 @@ export function dashboardWidgets(spec: DashboardSpec): object[] {
     ...Object.entries(dims).flat(),
     { period: DASHBOARD_PERIOD, ...options },
   ];
-  const sum = (metric: string, dims: Record<string, string>, label: string) => ours(metric, dims, { stat: "Sum", label });
-  const lambda = (metric: string, fn: string, stat: string, label: string): MetricLine => ["AWS/Lambda", metric, "FunctionName", fn, { stat, period: DASHBOARD_PERIOD, label }];
+  const sum = (metric: string, dims: Record<string, string>, label: string) =>
+    ours(metric, dims, { stat: "Sum", label });
+  const lambda = (metric: string, fn: string, stat: string, label: string): MetricLine => [
+    "AWS/Lambda",
+    metric,
+    "FunctionName",
+    fn,
+    { stat, period: DASHBOARD_PERIOD, label },
+  ];
   const graph = (title: string, x: number, y: number, metrics: MetricLine[], extra: Record<string, unknown> = {}) => ({
     type: "metric",
     x,
@@ -87,7 +112,14 @@ export function dashboardWidgets(spec: DashboardSpec): object[] {
   });
 
   return [
-    { type: "alarm", x: 0, y: 0, width: 24, height: 4, properties: { title: "Alarms", alarms: spec.alarmArns, sortBy: "stateUpdatedTimestamp" } },
+    {
+      type: "alarm",
+      x: 0,
+      y: 0,
+      width: 24,
+      height: 4,
+      properties: { title: "Alarms", alarms: spec.alarmArns, sortBy: "stateUpdatedTimestamp" },
+    },
     graph(
       "Spend per vendor (USD)",
       0,
@@ -99,27 +131,57 @@ export function dashboardWidgets(spec: DashboardSpec): object[] {
       "Calls and refusals per vendor",
       12,
       4,
-      vendors.flatMap((v) => [sum(METRIC.calls, { [DIMENSION.vendor]: v }, `${v} calls`), sum(METRIC.refusals, { [DIMENSION.vendor]: v }, `${v} refusals`)]),
+      vendors.flatMap((v) => [
+        sum(METRIC.calls, { [DIMENSION.vendor]: v }, `${v} calls`),
+        sum(METRIC.refusals, { [DIMENSION.vendor]: v }, `${v} refusals`),
+      ]),
     ),
     graph("Refusals by reason", 0, 10, [
-      [search("reasons", `{${schemaName(namespace)},${DIMENSION.service},${DIMENSION.reason}}`, { MetricName: METRIC.refusals, [DIMENSION.service]: service }, "${PROP('Dim.reason')}")],
+      [
+        search(
+          "reasons",
+          `{${schemaName(namespace)},${DIMENSION.service},${DIMENSION.reason}}`,
+          { MetricName: METRIC.refusals, [DIMENSION.service]: service },
+          "${PROP('Dim.reason')}",
+        ),
+      ],
     ]),
     graph(
       "Proxy latency",
       12,
       10,
       [
-        ...vendors.flatMap((v) => ["p50", "p99"].map((stat) => ours(METRIC.latencyMs, { [DIMENSION.vendor]: v }, { stat, label: `${v} ${stat}` }))),
+        ...vendors.flatMap((v) =>
+          ["p50", "p99"].map((stat) =>
+            ours(METRIC.latencyMs, { [DIMENSION.vendor]: v }, { stat, label: `${v} ${stat}` }),
+          ),
+        ),
         lambda("Duration", spec.functions.proxy, "p99", "proxy Lambda p99"),
       ],
       { yAxis: { left: { min: 0, label: "ms" } } },
     ),
     graph("Ledger errors", 0, 16, [
       sum(METRIC.ledgerErrors, {}, "ledger errors (503 or failed settlement)"),
-      ...(["issuer", "proxy", "sweep"] as const).map((fn) => lambda("Errors", spec.functions[fn], "Sum", `${fn} Lambda errors`)),
+      ...(["issuer", "proxy", "sweep"] as const).map((fn) =>
+        lambda("Errors", spec.functions[fn], "Sum", `${fn} Lambda errors`),
+      ),
       // DynamoDB reports these per table and operation: the search finds every operation the handlers use.
-      [search("throttled", "{AWS/DynamoDB,TableName,Operation}", { MetricName: "ThrottledRequests", TableName: spec.tableName }, "throttled ${PROP('Dim.Operation')}")],
-      [search("systemerrors", "{AWS/DynamoDB,TableName,Operation}", { MetricName: "SystemErrors", TableName: spec.tableName }, "DynamoDB system errors ${PROP('Dim.Operation')}")],
+      [
+        search(
+          "throttled",
+          "{AWS/DynamoDB,TableName,Operation}",
+          { MetricName: "ThrottledRequests", TableName: spec.tableName },
+          "throttled ${PROP('Dim.Operation')}",
+        ),
+      ],
+      [
+        search(
+          "systemerrors",
+          "{AWS/DynamoDB,TableName,Operation}",
+          { MetricName: "SystemErrors", TableName: spec.tableName },
+          "DynamoDB system errors ${PROP('Dim.Operation')}",
+        ),
+      ],
     ]),
     graph("Settlement outcomes", 12, 16, [
       ...[METRIC.settled, METRIC.released, METRIC.unsettled, METRIC.retried, METRIC.swept].map((m) => sum(m, {}, m)),

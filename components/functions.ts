@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { LABEL_INDEX } from "../lambda/ledger/keys";
-import { HANDLERS, bundleHandler } from "./bundle";
+import { bundleHandler, HANDLERS } from "./bundle";
 
 /**
  * The three Lambdas, each with its own role (least privilege, exact statements), its own log group (the
@@ -31,9 +31,18 @@ export interface FunctionDefaults {
   vpc?: { subnetIds: pulumi.Input<string>[]; securityGroupIds: pulumi.Input<string>[] };
 }
 
-export function deployFunction(component: string, spec: FunctionSpec, defaults: FunctionDefaults, parent: pulumi.Resource): DeployedFunction {
+export function deployFunction(
+  component: string,
+  spec: FunctionSpec,
+  defaults: FunctionDefaults,
+  parent: pulumi.Resource,
+): DeployedFunction {
   const id = `${component}-${spec.name}`;
-  const logGroup = new aws.cloudwatch.LogGroup(id, { name: `/keybrake/${component}/${spec.name}`, retentionInDays: defaults.logRetentionDays }, { parent });
+  const logGroup = new aws.cloudwatch.LogGroup(
+    id,
+    { name: `/keybrake/${component}/${spec.name}`, retentionInDays: defaults.logRetentionDays },
+    { parent },
+  );
   const role = new aws.iam.Role(
     id,
     {
@@ -64,7 +73,11 @@ export function deployFunction(component: string, spec: FunctionSpec, defaults: 
   if (defaults.vpc) {
     // ENI management for VPC Lambdas: these EC2 actions do not support resource-level permissions.
     dependsOn.push(
-      new aws.iam.RolePolicyAttachment(id, { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" }, { parent }),
+      new aws.iam.RolePolicyAttachment(
+        id,
+        { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" },
+        { parent },
+      ),
     );
   }
   const bundle = bundleHandler(HANDLERS[spec.name]);
@@ -88,7 +101,9 @@ export function deployFunction(component: string, spec: FunctionSpec, defaults: 
         },
       },
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
-      vpcConfig: defaults.vpc ? { subnetIds: defaults.vpc.subnetIds, securityGroupIds: defaults.vpc.securityGroupIds } : undefined,
+      vpcConfig: defaults.vpc
+        ? { subnetIds: defaults.vpc.subnetIds, securityGroupIds: defaults.vpc.securityGroupIds }
+        : undefined,
     },
     { parent, dependsOn },
   );
@@ -96,7 +111,11 @@ export function deployFunction(component: string, spec: FunctionSpec, defaults: 
 }
 
 /** The ledger statements: exactly these actions, on the table (and its label index where queried). */
-export function tableStatement(actions: string[], tableArn: pulumi.Output<string>, withIndex = false): pulumi.Output<aws.iam.PolicyStatement> {
+export function tableStatement(
+  actions: string[],
+  tableArn: pulumi.Output<string>,
+  withIndex = false,
+): pulumi.Output<aws.iam.PolicyStatement> {
   return tableArn.apply((arn) => ({
     Effect: "Allow" as const,
     Action: actions.map((a) => `dynamodb:${a}`),
@@ -105,10 +124,22 @@ export function tableStatement(actions: string[], tableArn: pulumi.Output<string
 }
 
 /** Runs the orphan sweep every five minutes. */
-export function scheduleSweep(component: string, sweep: aws.lambda.Function, parent: pulumi.Resource): aws.cloudwatch.EventRule {
+export function scheduleSweep(
+  component: string,
+  sweep: aws.lambda.Function,
+  parent: pulumi.Resource,
+): aws.cloudwatch.EventRule {
   const id = `${component}-sweep`;
-  const rule = new aws.cloudwatch.EventRule(id, { scheduleExpression: "rate(5 minutes)", description: "keybrake orphan reservation sweep" }, { parent });
+  const rule = new aws.cloudwatch.EventRule(
+    id,
+    { scheduleExpression: "rate(5 minutes)", description: "keybrake orphan reservation sweep" },
+    { parent },
+  );
   new aws.cloudwatch.EventTarget(id, { rule: rule.name, arn: sweep.arn }, { parent });
-  new aws.lambda.Permission(id, { action: "lambda:InvokeFunction", function: sweep.name, principal: "events.amazonaws.com", sourceArn: rule.arn }, { parent });
+  new aws.lambda.Permission(
+    id,
+    { action: "lambda:InvokeFunction", function: sweep.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
+    { parent },
+  );
   return rule;
 }

@@ -1,3 +1,3 @@
-export { VaultKeyProxy } from "./vault-key-proxy";
 export type { IssuerCeilings, VaultKeyProxyArgs, VpcArgs } from "./args";
 export { bundleHandler, HANDLERS } from "./bundle";
+export { VaultKeyProxy } from "./vault-key-proxy";

@@ -15,7 +15,11 @@ export interface IssuerTokens {
   issuersEnv: pulumi.Output<string>;
 }
 
-export function issuerTokens(name: string, issuers: Record<string, IssuerCeilings>, parent: pulumi.Resource): IssuerTokens {
+export function issuerTokens(
+  name: string,
+  issuers: Record<string, IssuerCeilings>,
+  parent: pulumi.Resource,
+): IssuerTokens {
   const entries = Object.entries(issuers).map(([issuer, ceilings]) => {
     const password = new random.RandomPassword(`${name}-issuer-${issuer}`, { length: 48, special: false }, { parent });
     const token = pulumi.interpolate`kbt_${password.result}`;
@@ -24,9 +28,17 @@ export function issuerTokens(name: string, issuers: Record<string, IssuerCeiling
     return { issuer, ceilings, token, tokenSha256 };
   });
   return {
-    tokens: pulumi.secret(pulumi.all(entries.map((e) => e.token)).apply((values) => Object.fromEntries(entries.map((e, i) => [e.issuer, values[i]!])))),
+    tokens: pulumi.secret(
+      pulumi
+        .all(entries.map((e) => e.token))
+        .apply((values) => Object.fromEntries(entries.map((e, i) => [e.issuer, values[i]!]))),
+    ),
     issuersEnv: pulumi
       .all(entries.map((e) => e.tokenSha256))
-      .apply((hashes) => JSON.stringify(Object.fromEntries(entries.map((e, i) => [e.issuer, { token_sha256: hashes[i], ...e.ceilings }])))),
+      .apply((hashes) =>
+        JSON.stringify(
+          Object.fromEntries(entries.map((e, i) => [e.issuer, { token_sha256: hashes[i], ...e.ceilings }])),
+        ),
+      ),
   };
 }

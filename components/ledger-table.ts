@@ -1,5 +1,5 @@
 import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { LABEL_INDEX } from "../lambda/ledger/keys";
 
 /**
@@ -21,7 +21,9 @@ export function ledgerTable(
         { name: "gsi1pk", type: "S" },
         { name: "gsi1sk", type: "S" },
       ],
-      globalSecondaryIndexes: [{ name: LABEL_INDEX, hashKey: "gsi1pk", rangeKey: "gsi1sk", projectionType: "KEYS_ONLY" }],
+      globalSecondaryIndexes: [
+        { name: LABEL_INDEX, hashKey: "gsi1pk", rangeKey: "gsi1sk", projectionType: "KEYS_ONLY" },
+      ],
       ttl: { attributeName: "ttl", enabled: true },
       pointInTimeRecovery: { enabled: true },
       serverSideEncryption: { enabled: true, kmsKeyArn: args.kmsKeyArn },

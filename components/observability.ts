@@ -1,5 +1,5 @@
 import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { DIMENSION, METRIC } from "../lambda/audit/metrics";
 import type { Vendor } from "../lambda/core/vendors";
 import { dashboard } from "./dashboard";
@@ -38,7 +38,11 @@ export function observability(name: string, args: ObservabilityArgs, parent: pul
       service: name,
       namespace: args.namespace,
       vendors: args.vendors,
-      functions: { issuer: args.functions.issuer.name, proxy: args.functions.proxy.name, sweep: args.functions.sweep.name },
+      functions: {
+        issuer: args.functions.issuer.name,
+        proxy: args.functions.proxy.name,
+        sweep: args.functions.sweep.name,
+      },
       tableName: args.tableName,
       logGroupNames: args.logGroupNames,
       alarmArns: alarms.map((a) => a.arn),
@@ -52,7 +56,11 @@ function alarmTopic(name: string, email: pulumi.Input<string> | undefined, paren
   const topic = new aws.sns.Topic(`${name}-alarms`, { displayName: `keybrake ${name} alarms` }, { parent });
   if (email !== undefined) {
     // Stays "pending confirmation" until the link SNS mails is clicked; deleting the topic removes it either way.
-    new aws.sns.TopicSubscription(`${name}-alarms-email`, { topic: topic.arn, protocol: "email", endpoint: email }, { parent });
+    new aws.sns.TopicSubscription(
+      `${name}-alarms-email`,
+      { topic: topic.arn, protocol: "email", endpoint: email },
+      { parent },
+    );
   }
   return topic;
 }
@@ -67,7 +75,12 @@ interface AlarmSpec {
   comparisonOperator: "GreaterThanOrEqualToThreshold" | "GreaterThanThreshold";
 }
 
-function metricAlarms(name: string, args: ObservabilityArgs, topicArn: pulumi.Output<string>, parent: pulumi.Resource): aws.cloudwatch.MetricAlarm[] {
+function metricAlarms(
+  name: string,
+  args: ObservabilityArgs,
+  topicArn: pulumi.Output<string>,
+  parent: pulumi.Resource,
+): aws.cloudwatch.MetricAlarm[] {
   const specs: AlarmSpec[] = [
     {
       suffix: "ledger-errors",
@@ -91,15 +104,17 @@ function metricAlarms(name: string, args: ObservabilityArgs, topicArn: pulumi.Ou
     // EvaluationPeriods at 604,800 s (7 days). The window is the default sliding one: the Sum of SpendUSD over
     // the 24 hours before each evaluation — a rolling day, not the UTC day the keys' caps reset on (the
     // @pulumi/aws version used here has no setting for CloudWatch's wall-clock window).
-    ...(Object.entries(args.dailySpendAlarmUsd) as Array<[Vendor, number]>).map(([vendor, usd]): AlarmSpec => ({
-      suffix: `daily-spend-${vendor}`,
-      description: `keybrake ${name}: ${vendor} spend through the proxy over the last 24 hours is above ${usd} USD (settled plus kept-as-spent, all keys).`,
-      metricName: METRIC.spendUsd,
-      dimensions: { [DIMENSION.vendor]: vendor },
-      period: 86400,
-      threshold: usd,
-      comparisonOperator: "GreaterThanThreshold",
-    })),
+    ...(Object.entries(args.dailySpendAlarmUsd) as Array<[Vendor, number]>).map(
+      ([vendor, usd]): AlarmSpec => ({
+        suffix: `daily-spend-${vendor}`,
+        description: `keybrake ${name}: ${vendor} spend through the proxy over the last 24 hours is above ${usd} USD (settled plus kept-as-spent, all keys).`,
+        metricName: METRIC.spendUsd,
+        dimensions: { [DIMENSION.vendor]: vendor },
+        period: 86400,
+        threshold: usd,
+        comparisonOperator: "GreaterThanThreshold",
+      }),
+    ),
   ];
   return specs.map(
     (spec) =>

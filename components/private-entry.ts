@@ -19,7 +19,12 @@ export function privateEntry(
   const service = (s: string) => pulumi.interpolate`com.amazonaws.${region}.${s}`;
   new aws.ec2.VpcEndpoint(
     `${name}-dynamodb`,
-    { vpcId: args.vpc.vpcId, serviceName: service("dynamodb"), vpcEndpointType: "Gateway", routeTableIds: args.vpc.routeTableIds },
+    {
+      vpcId: args.vpc.vpcId,
+      serviceName: service("dynamodb"),
+      vpcEndpointType: "Gateway",
+      routeTableIds: args.vpc.routeTableIds,
+    },
     { parent },
   );
   const interfaceEndpoint = (suffix: string, serviceName: string) =>
@@ -49,23 +54,52 @@ export function privateEntry(
           Version: "2012-10-17",
           Statement: [
             { Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*" },
-            { Effect: "Deny", Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*", Condition: { StringNotEquals: { "aws:SourceVpce": vpce } } },
+            {
+              Effect: "Deny",
+              Principal: "*",
+              Action: "execute-api:Invoke",
+              Resource: "execute-api:/*",
+              Condition: { StringNotEquals: { "aws:SourceVpce": vpce } },
+            },
           ],
         }),
       ),
     },
     { parent },
   );
-  const vault = new aws.apigateway.Resource(`${name}-vault`, { restApi: api.id, parentId: api.rootResourceId, pathPart: "vault" }, { parent });
-  const vaultAll = new aws.apigateway.Resource(`${name}-vault-all`, { restApi: api.id, parentId: vault.id, pathPart: "{proxy+}" }, { parent });
-  const all = new aws.apigateway.Resource(`${name}-all`, { restApi: api.id, parentId: api.rootResourceId, pathPart: "{proxy+}" }, { parent });
+  const vault = new aws.apigateway.Resource(
+    `${name}-vault`,
+    { restApi: api.id, parentId: api.rootResourceId, pathPart: "vault" },
+    { parent },
+  );
+  const vaultAll = new aws.apigateway.Resource(
+    `${name}-vault-all`,
+    { restApi: api.id, parentId: vault.id, pathPart: "{proxy+}" },
+    { parent },
+  );
+  const all = new aws.apigateway.Resource(
+    `${name}-all`,
+    { restApi: api.id, parentId: api.rootResourceId, pathPart: "{proxy+}" },
+    { parent },
+  );
   const integrations: pulumi.Resource[] = [];
   const anyMethod = (suffix: string, resourceId: pulumi.Input<string>, fn: aws.lambda.Function) => {
-    const method = new aws.apigateway.Method(`${name}-${suffix}`, { restApi: api.id, resourceId, httpMethod: "ANY", authorization: "NONE" }, { parent });
+    const method = new aws.apigateway.Method(
+      `${name}-${suffix}`,
+      { restApi: api.id, resourceId, httpMethod: "ANY", authorization: "NONE" },
+      { parent },
+    );
     integrations.push(
       new aws.apigateway.Integration(
         `${name}-${suffix}`,
-        { restApi: api.id, resourceId, httpMethod: method.httpMethod, type: "AWS_PROXY", integrationHttpMethod: "POST", uri: fn.invokeArn },
+        {
+          restApi: api.id,
+          resourceId,
+          httpMethod: method.httpMethod,
+          type: "AWS_PROXY",
+          integrationHttpMethod: "POST",
+          uri: fn.invokeArn,
+        },
         { parent },
       ),
     );
@@ -73,10 +107,18 @@ export function privateEntry(
   anyMethod("vault-any", vaultAll.id, args.issuer);
   anyMethod("proxy-any", all.id, args.proxy);
   anyMethod("root-any", api.rootResourceId, args.proxy);
-  for (const [suffix, fn] of [["issuer", args.issuer], ["proxy", args.proxy]] as const) {
+  for (const [suffix, fn] of [
+    ["issuer", args.issuer],
+    ["proxy", args.proxy],
+  ] as const) {
     new aws.lambda.Permission(
       `${name}-${suffix}-private-invoke`,
-      { action: "lambda:InvokeFunction", function: fn.name, principal: "apigateway.amazonaws.com", sourceArn: pulumi.interpolate`${api.executionArn}/*/*` },
+      {
+        action: "lambda:InvokeFunction",
+        function: fn.name,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: pulumi.interpolate`${api.executionArn}/*/*`,
+      },
       { parent },
     );
   }
@@ -85,6 +127,10 @@ export function privateEntry(
     { restApi: api.id, triggers: { redeployment: "keybrake-routes-v1" } },
     { parent, dependsOn: integrations },
   );
-  new aws.apigateway.Stage(`${name}-private`, { restApi: api.id, deployment: deployment.id, stageName: PRIVATE_STAGE }, { parent });
+  new aws.apigateway.Stage(
+    `${name}-private`,
+    { restApi: api.id, deployment: deployment.id, stageName: PRIVATE_STAGE },
+    { parent },
+  );
   return pulumi.interpolate`https://${api.id}-${executeApi.id}.execute-api.${region}.amazonaws.com/${PRIVATE_STAGE}`;
 }

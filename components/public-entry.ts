@@ -14,17 +14,30 @@ export interface PublicEntryArgs {
 }
 
 export function publicEntry(name: string, args: PublicEntryArgs, parent: pulumi.Resource): pulumi.Output<string> {
-  const api = new aws.apigatewayv2.Api(`${name}-http`, { protocolType: "HTTP", description: "keybrake issuer and proxy" }, { parent });
+  const api = new aws.apigatewayv2.Api(
+    `${name}-http`,
+    { protocolType: "HTTP", description: "keybrake issuer and proxy" },
+    { parent },
+  );
   const route = (fn: aws.lambda.Function, suffix: string, routeKey: string) => {
     const integration = new aws.apigatewayv2.Integration(
       `${name}-${suffix}`,
       { apiId: api.id, integrationType: "AWS_PROXY", integrationUri: fn.invokeArn, payloadFormatVersion: "2.0" },
       { parent },
     );
-    new aws.apigatewayv2.Route(`${name}-${suffix}`, { apiId: api.id, routeKey, target: pulumi.interpolate`integrations/${integration.id}` }, { parent });
+    new aws.apigatewayv2.Route(
+      `${name}-${suffix}`,
+      { apiId: api.id, routeKey, target: pulumi.interpolate`integrations/${integration.id}` },
+      { parent },
+    );
     new aws.lambda.Permission(
       `${name}-${suffix}-invoke`,
-      { action: "lambda:InvokeFunction", function: fn.name, principal: "apigateway.amazonaws.com", sourceArn: pulumi.interpolate`${api.executionArn}/*/*` },
+      {
+        action: "lambda:InvokeFunction",
+        function: fn.name,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: pulumi.interpolate`${api.executionArn}/*/*`,
+      },
       { parent },
     );
   };
@@ -48,10 +61,18 @@ export function publicEntry(name: string, args: PublicEntryArgs, parent: pulumi.
     `${name}-domain`,
     {
       domainName: args.customDomain.domainName,
-      domainNameConfiguration: { certificateArn: args.customDomain.certificateArn, endpointType: "REGIONAL", securityPolicy: "TLS_1_2" },
+      domainNameConfiguration: {
+        certificateArn: args.customDomain.certificateArn,
+        endpointType: "REGIONAL",
+        securityPolicy: "TLS_1_2",
+      },
     },
     { parent },
   );
-  new aws.apigatewayv2.ApiMapping(`${name}-domain`, { apiId: api.id, domainName: domain.domainName, stage: stage.name }, { parent });
+  new aws.apigatewayv2.ApiMapping(
+    `${name}-domain`,
+    { apiId: api.id, domainName: domain.domainName, stage: stage.name },
+    { parent },
+  );
   return pulumi.interpolate`https://${domain.domainName}`;
 }

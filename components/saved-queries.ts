@@ -11,8 +11,17 @@ export const SAVED_QUERIES = {
   "spend-by-label": totalsQuery({}, "vendor_label"),
 };
 
-export function savedQueries(name: string, logGroupNames: pulumi.Input<string>[], parent: pulumi.Resource): aws.cloudwatch.QueryDefinition[] {
+export function savedQueries(
+  name: string,
+  logGroupNames: pulumi.Input<string>[],
+  parent: pulumi.Resource,
+): aws.cloudwatch.QueryDefinition[] {
   return Object.entries(SAVED_QUERIES).map(
-    ([query, queryString]) => new aws.cloudwatch.QueryDefinition(`${name}-${query}`, { name: `keybrake/${name}/${query}`, logGroupNames, queryString }, { parent }),
+    ([query, queryString]) =>
+      new aws.cloudwatch.QueryDefinition(
+        `${name}-${query}`,
+        { name: `keybrake/${name}/${query}`, logGroupNames, queryString },
+        { parent },
+      ),
   );
 }

@@ -1,7 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Vendor } from "../lambda/core/vendors";
-import { DEFAULT_ALARMS, DEFAULT_ISSUERS, enabledVendors, metricsNamespace, validateArgs, validateName, type VaultKeyProxyArgs } from "./args";
-import { deployFunction, scheduleSweep, tableStatement, type DeployedFunction } from "./functions";
+import {
+  DEFAULT_ALARMS,
+  DEFAULT_ISSUERS,
+  enabledVendors,
+  metricsNamespace,
+  type VaultKeyProxyArgs,
+  validateArgs,
+  validateName,
+} from "./args";
+import { type DeployedFunction, deployFunction, scheduleSweep, tableStatement } from "./functions";
 import { issuerTokens } from "./issuer-tokens";
 import { ledgerTable } from "./ledger-table";
 import { observability } from "./observability";
@@ -51,7 +59,13 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
     const namespace = metricsNamespace(args);
     const defaults = { logRetentionDays: args.logRetentionDays ?? 365, metricsNamespace: namespace, vpc: args.vpc };
     const kms = args.kmsKeyArn
-      ? [pulumi.output(args.kmsKeyArn).apply((arn) => ({ Effect: "Allow" as const, Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], Resource: arn }))]
+      ? [
+          pulumi.output(args.kmsKeyArn).apply((arn) => ({
+            Effect: "Allow" as const,
+            Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            Resource: arn,
+          })),
+        ]
       : [];
 
     const issuer = deployFunction(
@@ -60,8 +74,15 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         name: "issuer",
         memoryMb: args.issuerMemoryMb ?? 256,
         timeoutSeconds: 10,
-        environment: { KEYBRAKE_TABLE: table.name, KEYBRAKE_ISSUERS: tokens.issuersEnv, KEYBRAKE_ENABLED_VENDORS: vendors.join(",") },
-        statements: pulumi.all([tableStatement(["GetItem", "PutItem", "UpdateItem", "Query"], table.arn, true), ...kms]),
+        environment: {
+          KEYBRAKE_TABLE: table.name,
+          KEYBRAKE_ISSUERS: tokens.issuersEnv,
+          KEYBRAKE_ENABLED_VENDORS: vendors.join(","),
+        },
+        statements: pulumi.all([
+          tableStatement(["GetItem", "PutItem", "UpdateItem", "Query"], table.arn, true),
+          ...kms,
+        ]),
       },
       defaults,
       this,
@@ -74,10 +95,16 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         name: "proxy",
         memoryMb: args.proxyMemoryMb ?? 512,
         timeoutSeconds: 30,
-        environment: { KEYBRAKE_TABLE: table.name, ...secretEnv, ...(args.pricing ? { KEYBRAKE_PRICING: JSON.stringify(args.pricing) } : {}) },
+        environment: {
+          KEYBRAKE_TABLE: table.name,
+          ...secretEnv,
+          ...(args.pricing ? { KEYBRAKE_PRICING: JSON.stringify(args.pricing) } : {}),
+        },
         statements: pulumi.all([
           tableStatement(["GetItem", "UpdateItem"], table.arn),
-          pulumi.all(vendors.map((v) => secretArns[v]!)).apply((arns) => ({ Effect: "Allow" as const, Action: ["secretsmanager:GetSecretValue"], Resource: arns })),
+          pulumi
+            .all(vendors.map((v) => secretArns[v]!))
+            .apply((arns) => ({ Effect: "Allow" as const, Action: ["secretsmanager:GetSecretValue"], Resource: arns })),
           ...kms,
         ]),
       },
@@ -139,6 +166,7 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
 }
 
 function logGroups(fns: Record<"issuer" | "proxy" | "sweep", DeployedFunction>) {
-  return pulumi.all([fns.issuer.logGroup.name, fns.proxy.logGroup.name, fns.sweep.logGroup.name]).apply(([issuer, proxy, sweep]) => ({ issuer, proxy, sweep }));
+  return pulumi
+    .all([fns.issuer.logGroup.name, fns.proxy.logGroup.name, fns.sweep.logGroup.name])
+    .apply(([issuer, proxy, sweep]) => ({ issuer, proxy, sweep }));
 }
-

@@ -20,18 +20,28 @@ export function vendorSecretArns(
       { description: `keybrake: the real ${vendor} credential, read only by the proxy`, recoveryWindowInDays: 7 },
       { parent },
     );
-    new aws.secretsmanager.SecretVersion(`${name}-${vendor}`, { secretId: secret.id, secretString: pulumi.secret(value) }, { parent });
+    new aws.secretsmanager.SecretVersion(
+      `${name}-${vendor}`,
+      { secretId: secret.id, secretString: pulumi.secret(value) },
+      { parent },
+    );
     return secret.arn;
   };
   for (const vendor of vendors) {
-    if (vendor === "stripe") arns.stripe = args.stripeSecretArn ? pulumi.output(args.stripeSecretArn) : create("stripe", args.stripeSecretKey!);
-    if (vendor === "resend") arns.resend = args.resendSecretArn ? pulumi.output(args.resendSecretArn) : create("resend", args.resendApiKey!);
+    if (vendor === "stripe")
+      arns.stripe = args.stripeSecretArn
+        ? pulumi.output(args.stripeSecretArn)
+        : create("stripe", args.stripeSecretKey!);
+    if (vendor === "resend")
+      arns.resend = args.resendSecretArn ? pulumi.output(args.resendSecretArn) : create("resend", args.resendApiKey!);
     if (vendor === "twilio") {
       arns.twilio = args.twilioSecretArn
         ? pulumi.output(args.twilioSecretArn)
         : create(
             "twilio",
-            pulumi.all([args.twilioAccountSid!, args.twilioAuthToken!]).apply(([accountSid, authToken]) => JSON.stringify({ accountSid, authToken })),
+            pulumi
+              .all([args.twilioAccountSid!, args.twilioAuthToken!])
+              .apply(([accountSid, authToken]) => JSON.stringify({ accountSid, authToken })),
           );
     }
   }

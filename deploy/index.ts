@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { VaultKeyProxy, type IssuerCeilings, type VaultKeyProxyArgs, type VpcArgs } from "../components";
+import { type IssuerCeilings, VaultKeyProxy, type VaultKeyProxyArgs, type VpcArgs } from "../components";
 
 /**
  * The root program: `pulumi config set --secret keybrake:stripeSecretKey sk_live_…` then `pulumi up`.

@@ -6,7 +6,7 @@ import { cloudWatchSink } from "./audit/sink";
 import { systemClock } from "./core/clock";
 import { requiredEnv, vendorList } from "./core/env";
 import { createIssuerApp } from "./http/issuer-app";
-import { parseIssuers, type IssuerInput } from "./issuer/ceilings";
+import { type IssuerInput, parseIssuers } from "./issuer/ceilings";
 import { createDynamoClient } from "./ledger/dynamo";
 
 /** Issuer Lambda: `/vault/*`. Issuer tokens arrive only as SHA-256 hashes with their ceilings. */

@@ -1,11 +1,11 @@
 import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { fileSink, type AuditSink } from "./audit/sink";
+import { type AuditSink, fileSink } from "./audit/sink";
 import { runSweep } from "./audit/sweep-records";
-import { systemClock, type Clock } from "./core/clock";
-import { UPSTREAM_TIMEOUT_MS, auditFilePath, pricingFromEnv, upstreamsFromEnv } from "./core/env";
+import { type Clock, systemClock } from "./core/clock";
+import { auditFilePath, pricingFromEnv, UPSTREAM_TIMEOUT_MS, upstreamsFromEnv } from "./core/env";
 import { envSecretSource } from "./core/secrets";
 import { sha256Hex } from "./core/vault-key";
 import { VENDORS, type Vendor } from "./core/vendors";
@@ -96,7 +96,9 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   app.all("*", (c) => proxyApp.fetch(c.req.raw, c.env));
 
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: options.host ?? "127.0.0.1" }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: options.host ?? "127.0.0.1" }, () =>
+      resolve(s),
+    );
     s.once("error", reject); // e.g. the port is taken: a one-line error, not a crash
   });
   const port = (server.address() as AddressInfo).port;

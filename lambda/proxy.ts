@@ -4,7 +4,7 @@ import { handle } from "hono/aws-lambda";
 import { metricsOptions } from "./audit/metrics";
 import { cloudWatchSink } from "./audit/sink";
 import { systemClock } from "./core/clock";
-import { UPSTREAM_TIMEOUT_MS, pricingFromEnv, requiredEnv, upstreamsFromEnv } from "./core/env";
+import { pricingFromEnv, requiredEnv, UPSTREAM_TIMEOUT_MS, upstreamsFromEnv } from "./core/env";
 import { secretsManagerSource } from "./core/secrets";
 import { createProxyApp } from "./http/proxy-app";
 import { createDynamoClient } from "./ledger/dynamo";

@@ -1,8 +1,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { metricsOptions } from "./audit/metrics";
 import { cloudWatchSink } from "./audit/sink";
 import { runSweep } from "./audit/sweep-records";
-import { metricsOptions } from "./audit/metrics";
 import { requiredEnv } from "./core/env";
 import { createDynamoClient } from "./ledger/dynamo";
 

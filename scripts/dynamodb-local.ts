@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -43,12 +43,19 @@ export async function ensureDynamoDbLocal(): Promise<string> {
   if (existsSync(join(CACHE, "DynamoDBLocal.jar"))) return CACHE;
   const work = mkdtempSync(join(tmpdir(), "keybrake-ddb-"));
   try {
-    const { stdout } = await run("npm", ["pack", `amplify-dynamodb-simulator@${VERSION}`, "--pack-destination", work, "--silent"]);
+    const { stdout } = await run("npm", [
+      "pack",
+      `amplify-dynamodb-simulator@${VERSION}`,
+      "--pack-destination",
+      work,
+      "--silent",
+    ]);
     const tarball = join(work, stdout.trim().split("\n").pop()!);
     const unpacked = join(work, "emulator");
     mkdirSync(unpacked);
     await run("tar", ["xzf", tarball, "-C", unpacked, "--strip-components=2", "package/emulator"]);
-    if (!existsSync(join(unpacked, "DynamoDBLocal.jar"))) throw new Error(`DynamoDBLocal.jar is missing from ${tarball}`);
+    if (!existsSync(join(unpacked, "DynamoDBLocal.jar")))
+      throw new Error(`DynamoDBLocal.jar is missing from ${tarball}`);
     mkdirSync(join(CACHE, ".."), { recursive: true });
     try {
       renameSync(unpacked, CACHE);
@@ -76,7 +83,15 @@ export async function startDynamoDbLocal(options: { dataDir?: string; port?: num
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const child: ChildProcess = spawn(
     "java",
-    ["-Xmx512m", `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`, "-jar", join(dir, "DynamoDBLocal.jar"), "-port", String(port), ...storage],
+    [
+      "-Xmx512m",
+      `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
+      "-jar",
+      join(dir, "DynamoDBLocal.jar"),
+      "-port",
+      String(port),
+      ...storage,
+    ],
     { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -105,7 +120,8 @@ export async function startDynamoDbLocal(options: { dataDir?: string; port?: num
         await client.send(new ListTablesCommand({}));
         return { endpoint, port, stop };
       } catch {
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s:\n${output}`);
+        if (Date.now() > deadline)
+          throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s:\n${output}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { startLocalServer } from "../lambda/local";
-import { JavaMissingError, assertJava, startDynamoDbLocal } from "./dynamodb-local";
+import { assertJava, JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
 
 /**
  * `npm start`: local mode as the contract's env table describes it. Starts DynamoDB Local unless

@@ -7,7 +7,15 @@ import twilio from "twilio";
 import type { AuditRecord, CallRecord } from "../lambda/audit/record";
 import { sumUsd } from "../lambda/core/money";
 import { SECRETS } from "./support/fake-vendors";
-import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, postPaymentIntent, startStack, stripeVia, type IssuedKey, type Stack } from "./support/stack";
+import {
+  ISSUER_TOKEN,
+  type IssuedKey,
+  postPaymentIntent,
+  STRIPE_KEY_REQUEST,
+  type Stack,
+  startStack,
+  stripeVia,
+} from "./support/stack";
 
 /**
  * The audit trail of every decision path, read back from the JSON-lines file local mode writes (the same
@@ -36,7 +44,12 @@ describe("audit records", () => {
   after(close);
 
   const issue = async (label: string, overrides: Record<string, unknown> = {}) => {
-    const key = await stack.issue({ ...STRIPE_KEY_REQUEST, expires_in: "1d", agent_run_label: `audit/${label}`, ...overrides });
+    const key = await stack.issue({
+      ...STRIPE_KEY_REQUEST,
+      expires_in: "1d",
+      agent_run_label: `audit/${label}`,
+      ...overrides,
+    });
     keys.set(label, key);
     vaultKeys.push(key.vault_key);
     return key;
@@ -99,13 +112,19 @@ describe("audit records", () => {
     const cap = await issue("cap", { daily_usd_cap: 10 });
     assert.equal((await postPaymentIntent(stack.url, cap.vault_key, "amount=1001&currency=usd")).status, 429);
     const allow = await issue("allowlist");
-    const other = await fetch(`${stack.url}/v1/refunds`, { method: "POST", headers: { authorization: `Bearer ${allow.vault_key}` }, body: "payment_intent=pi_1" });
+    const other = await fetch(`${stack.url}/v1/refunds`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${allow.vault_key}` },
+      body: "payment_intent=pi_1",
+    });
     assert.equal(other.status, 403);
     const revoked = await issue("revoked");
     assert.equal((await stack.issuer("DELETE", `/vault/keys/${revoked.key_id}`)).status, 200);
     assert.equal((await postPaymentIntent(stack.url, revoked.vault_key, "amount=100&currency=usd")).status, 401);
     await issue("prefix/a");
-    assert.deepEqual((await stack.issuer("POST", "/vault/revoke", { agent_run_label_prefix: "audit/prefix/" })).body, { revoked: 1 });
+    assert.deepEqual((await stack.issuer("POST", "/vault/revoke", { agent_run_label_prefix: "audit/prefix/" })).body, {
+      revoked: 1,
+    });
     const bad = await issue("bad-input");
     assert.equal((await postPaymentIntent(stack.url, bad.vault_key, "amount=12.5&currency=usd")).status, 400);
     const big = await fetch(`${stack.url}/stripe/v1/payment_intents`, {
@@ -118,7 +137,11 @@ describe("audit records", () => {
 
     // Vendor outcomes: a definitive refusal (released), a 5xx (unknown, kept), a timeout the sweep ends first.
     const declined = await issue("declined");
-    stack.vendors.stripe.respond = () => ({ status: 402, headers: { "request-id": "req_declined" }, body: { error: { type: "card_error", code: "card_declined" } } });
+    stack.vendors.stripe.respond = () => ({
+      status: 402,
+      headers: { "request-id": "req_declined" },
+      body: { error: { type: "card_error", code: "card_declined" } },
+    });
     assert.equal((await postPaymentIntent(stack.url, declined.vault_key, "amount=500&currency=usd")).status, 402);
     const unknown = await issue("unknown");
     stack.vendors.stripe.respond = () => ({ status: 503, body: { error: { type: "api_error" } } });
@@ -128,7 +151,9 @@ describe("audit records", () => {
     const orphan = await issue("swept", { vendor: "twilio", allowed_endpoints: [`POST ${TWILIO_MESSAGES}`] });
     stack.vendors.twilio.respond = () => "hang";
     const received = stack.vendors.twilio.received.length;
-    const hanging = twilioVia(orphan).messages.create({ to: "+15005550006", from: "+15005550001", body: "hi" }).catch((e: unknown) => e);
+    const hanging = twilioVia(orphan)
+      .messages.create({ to: "+15005550006", from: "+15005550001", body: "hi" })
+      .catch((e: unknown) => e);
     while (stack.vendors.twilio.received.length === received) await new Promise((r) => setTimeout(r, 10));
     stack.clock.shift(20 * 60_000); // past the pending marker's expiry: the sweep ends it while the call still waits
     assert.deepEqual(await stack.server.sweep(), { swept: 1, expired: 0 });
@@ -145,12 +170,19 @@ describe("audit records", () => {
     const spentByKey = new Map<string, number>();
     for (const [label, key] of keys) spentByKey.set(label, (await stack.keyState(key.key_id)).spent_today_usd);
     await close(); // flushes the audit file
-    records = readFileSync(auditFile, "utf8").trim().split("\n").map((line) => JSON.parse(line) as AuditRecord);
+    records = readFileSync(auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as AuditRecord);
     assert.ok(records.length >= 25);
 
     // Spend in the audit trail is what the ledger kept, key by key: each reservation counted exactly once.
     for (const [label, key] of keys) {
-      const spent = sumUsd(records.filter((r) => r.key_id === key.key_id && "spent_usd" in r).map((r) => (r as { spent_usd: number }).spent_usd));
+      const spent = sumUsd(
+        records
+          .filter((r) => r.key_id === key.key_id && "spent_usd" in r)
+          .map((r) => (r as { spent_usd: number }).spent_usd),
+      );
       assert.equal(spent, spentByKey.get(label), `audit spend of ${label} matches the ledger`);
     }
   });
@@ -188,15 +220,29 @@ describe("audit records", () => {
   });
 
   it("records each refusal with its reason and nothing reserved", () => {
-    assertCall(onlyCall("cap"), "cap", { decision: "refused", reason: "cap_exceeded", priced_from: { endpoint: "v1/payment_intents", amount: "1001", currency: "usd" } });
-    assertCall(onlyCall("allowlist"), "allowlist", { decision: "refused", reason: "endpoint_not_allowed", endpoint: "/v1/refunds", ledger_writes: 0 });
+    assertCall(onlyCall("cap"), "cap", {
+      decision: "refused",
+      reason: "cap_exceeded",
+      priced_from: { endpoint: "v1/payment_intents", amount: "1001", currency: "usd" },
+    });
+    assertCall(onlyCall("allowlist"), "allowlist", {
+      decision: "refused",
+      reason: "endpoint_not_allowed",
+      endpoint: "/v1/refunds",
+      ledger_writes: 0,
+    });
     assertCall(onlyCall("revoked"), "revoked", { decision: "refused", reason: "revoked_key", ledger_writes: 0 });
     assertCall(onlyCall("expired"), "expired", { decision: "refused", reason: "expired_key", ledger_writes: 0 });
-    assertCall(onlyCall("bad-input"), "bad-input", { decision: "refused", reason: "unpriceable_request", ledger_writes: 0 });
+    assertCall(onlyCall("bad-input"), "bad-input", {
+      decision: "refused",
+      reason: "unpriceable_request",
+      ledger_writes: 0,
+    });
     // Over the size limit the body is never read, so neither is the key: only the request line is known.
     const anonymous = records.filter((r): r is CallRecord => r.event === "call" && r.key_id === undefined);
     assert.deepEqual(anonymous.map((r) => r.reason).sort(), ["missing_key", "payload_too_large"]);
-    for (const record of anonymous) assertCall(record, "", { decision: "refused", reason: record.reason, ledger_writes: 0 });
+    for (const record of anonymous)
+      assertCall(record, "", { decision: "refused", reason: record.reason, ledger_writes: 0 });
   });
 
   it("records vendor outcomes: released on a definitive refusal, kept on an unknown one", () => {
@@ -248,22 +294,32 @@ describe("audit records", () => {
   it("records key events: issued, revoked by id and by prefix, expired", () => {
     const settled = keys.get("settled")!;
     const issued = records.find((r) => r.event === "key_issued" && r.key_id === settled.key_id)!;
-    assert.deepEqual({ ...issued, time: undefined }, {
-      event: "key_issued",
-      time: undefined,
-      key_id: settled.key_id,
-      issuer: "local",
-      agent_run_label: "audit/settled",
-      vendor: "stripe",
-      daily_usd_cap: 50,
-      allowed_endpoints: ["POST /v1/payment_intents"],
-      expires_at: settled.expires_at,
-    });
+    assert.deepEqual(
+      { ...issued, time: undefined },
+      {
+        event: "key_issued",
+        time: undefined,
+        key_id: settled.key_id,
+        issuer: "local",
+        agent_run_label: "audit/settled",
+        vendor: "stripe",
+        daily_usd_cap: 50,
+        allowed_endpoints: ["POST /v1/payment_intents"],
+        expires_at: settled.expires_at,
+      },
+    );
     assert.equal(records.filter((r) => r.event === "key_issued").length, keys.size);
 
     const revokes = records.filter((r) => r.event === "key_revoked").map(({ time: _t, ...r }) => r);
     assert.deepEqual(revokes, [
-      { event: "key_revoked", key_id: keys.get("revoked")!.key_id, issuer: "local", agent_run_label: "audit/revoked", vendor: "stripe", revoked_by: "key_id" },
+      {
+        event: "key_revoked",
+        key_id: keys.get("revoked")!.key_id,
+        issuer: "local",
+        agent_run_label: "audit/revoked",
+        vendor: "stripe",
+        revoked_by: "key_id",
+      },
       {
         event: "key_revoked",
         key_id: keys.get("prefix/a")!.key_id,
@@ -278,7 +334,16 @@ describe("audit records", () => {
     const expired = records.filter((r) => r.event === "key_expired").map(({ time: _t, ...r }) => r);
     const key = keys.get("expired")!;
     assert.deepEqual(expired, [
-      { event: "key_expired", key_id: key.key_id, issuer: "local", agent_run_label: "audit/expired", vendor: "stripe", daily_usd_cap: 50, expires_at: key.expires_at, unsettled_usd: 0 },
+      {
+        event: "key_expired",
+        key_id: key.key_id,
+        issuer: "local",
+        agent_run_label: "audit/expired",
+        vendor: "stripe",
+        daily_usd_cap: 50,
+        expires_at: key.expires_at,
+        unsettled_usd: 0,
+      },
     ]);
   });
 
@@ -288,7 +353,8 @@ describe("audit records", () => {
       assert.ok(!text.includes(secret), `the audit file does not contain ${secret.slice(0, 6)}…`);
     }
     for (const record of records) {
-      if (record.event === "call") assert.ok(!JSON.stringify(record).includes("cus_123"), "no body field beyond what priced the call");
+      if (record.event === "call")
+        assert.ok(!JSON.stringify(record).includes("cus_123"), "no body field beyond what priced the call");
     }
   });
 });

@@ -1,21 +1,30 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { STRIPE_KEY_REQUEST, startStack, type Stack } from "./support/stack";
+import { STRIPE_KEY_REQUEST, type Stack, startStack } from "./support/stack";
 
 /**
  * Bad input on every route: always a clear 4xx naming the problem, never a 5xx, never a forwarded call.
  * Raw node:http requests are used where fetch would normalise the path before sending it.
  */
-function raw(stack: Stack, method: string, target: string, headers: Record<string, string>, body = ""): Promise<{ status: number; body: string }> {
+function raw(
+  stack: Stack,
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  body = "",
+): Promise<{ status: number; body: string }> {
   const url = new URL(stack.url);
   return new Promise((resolve, reject) => {
     const framing = body ? { "content-length": String(Buffer.byteLength(body)) } : {};
-    const req = request({ host: url.hostname, port: url.port, method, path: target, headers: { ...headers, ...framing } }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode!, body: text }));
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, method, path: target, headers: { ...headers, ...framing } },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
     req.on("error", reject);
     // A refused upload is cut off mid-write (EPIPE) after the answer arrived: that is the expected outcome.
     req.on("socket", (socket) => socket.on("error", () => undefined));
@@ -41,7 +50,11 @@ describe("bad input on the issuer routes", () => {
     ["a cap as a string", { ...STRIPE_KEY_REQUEST, daily_usd_cap: "50" }, "daily_usd_cap"],
     ["a sub-micro cap", { ...STRIPE_KEY_REQUEST, daily_usd_cap: 0.0000001 }, "daily_usd_cap"],
     ["no endpoints", { ...STRIPE_KEY_REQUEST, allowed_endpoints: [] }, "allowed_endpoints"],
-    ["a lowercase method", { ...STRIPE_KEY_REQUEST, allowed_endpoints: ["post /v1/payment_intents"] }, "allowed_endpoints"],
+    [
+      "a lowercase method",
+      { ...STRIPE_KEY_REQUEST, allowed_endpoints: ["post /v1/payment_intents"] },
+      "allowed_endpoints",
+    ],
     ["a relative path", { ...STRIPE_KEY_REQUEST, allowed_endpoints: ["POST v1/payment_intents"] }, "allowed_endpoints"],
     ["a dot-dot path", { ...STRIPE_KEY_REQUEST, allowed_endpoints: ["POST /v1/../customers"] }, "allowed_endpoints"],
     ["a non-string endpoint", { ...STRIPE_KEY_REQUEST, allowed_endpoints: [42] }, "allowed_endpoints"],
@@ -69,7 +82,10 @@ describe("bad input on the issuer routes", () => {
   });
 
   it("refuses a huge body with 413", async () => {
-    const res = await stack.issuer("POST", "/vault/keys", { ...STRIPE_KEY_REQUEST, agent_run_label: "x".repeat(200_000) });
+    const res = await stack.issuer("POST", "/vault/keys", {
+      ...STRIPE_KEY_REQUEST,
+      agent_run_label: "x".repeat(200_000),
+    });
     assert.equal(res.status, 413);
   });
 
@@ -88,7 +104,12 @@ describe("bad input on the proxy routes", () => {
   let vaultKey: string;
   before(async () => {
     stack = await startStack();
-    vaultKey = (await stack.issue({ ...STRIPE_KEY_REQUEST, allowed_endpoints: ["POST /v1/payment_intents", "GET /v1/customers/*"] })).vault_key;
+    vaultKey = (
+      await stack.issue({
+        ...STRIPE_KEY_REQUEST,
+        allowed_endpoints: ["POST /v1/payment_intents", "GET /v1/customers/*"],
+      })
+    ).vault_key;
   });
   after(() => stack.close());
 
@@ -116,20 +137,45 @@ describe("bad input on the proxy routes", () => {
   }
 
   it("refuses missing, malformed and foreign credentials with 401", async () => {
-    for (const authorization of ["", "Bearer", "Bearer sk_live_not_a_vault_key", "Basic !!!", `Bearer ${vaultKey.slice(0, -1)}x`, "Digest abc"]) {
-      const res = await raw(stack, "POST", "/v1/payment_intents", { authorization, "content-type": "application/x-www-form-urlencoded" }, "amount=1&currency=usd");
+    for (const authorization of [
+      "",
+      "Bearer",
+      "Bearer sk_live_not_a_vault_key",
+      "Basic !!!",
+      `Bearer ${vaultKey.slice(0, -1)}x`,
+      "Digest abc",
+    ]) {
+      const res = await raw(
+        stack,
+        "POST",
+        "/v1/payment_intents",
+        { authorization, "content-type": "application/x-www-form-urlencoded" },
+        "amount=1&currency=usd",
+      );
       assert.equal(res.status, 401, authorization);
     }
     assert.equal(stack.vendors.all().length, 0);
   });
 
   it("refuses bodies that cannot be priced, and huge bodies", async () => {
-    const json = await raw(stack, "POST", "/v1/payment_intents", { authorization: `Bearer ${vaultKey}`, "content-type": "application/json" }, '{"amount":100,"currency":"usd"}');
+    const json = await raw(
+      stack,
+      "POST",
+      "/v1/payment_intents",
+      { authorization: `Bearer ${vaultKey}`, "content-type": "application/json" },
+      '{"amount":100,"currency":"usd"}',
+    );
     assert.equal(json.status, 400);
     const missing = await raw(stack, "POST", "/v1/payment_intents", form(), "currency=usd");
     assert.equal(missing.status, 400);
     assert.equal(JSON.parse(missing.body).error.param, "amount");
-    const huge = await raw(stack, "POST", "/v1/payment_intents", form(), `amount=100&currency=usd&description=${"x".repeat(6 * 1024 * 1024)}`);
+    const huge = await raw(
+      stack,
+      "POST",
+      "/v1/payment_intents",
+      form(),
+      `amount=100&currency=usd&description=${"x".repeat(6 * 1024 * 1024)}`,
+    );
     assert.equal(huge.status, 413);
     assert.equal(stack.vendors.all().length, 0);
   });

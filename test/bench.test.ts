@@ -3,8 +3,8 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { describe, it } from "node:test";
+import { promisify } from "node:util";
 
 /** `npm run bench` with tiny counts, so the script cannot rot. It asserts presence, never a timing. */
 const FIGURES = [
@@ -23,10 +23,14 @@ const FIGURES = [
 describe("benchmark smoke run", () => {
   it("prints every figure and writes them as one JSON object of finite numbers", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "keybrake-bench-")), "figures.json");
-    const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", join(__dirname, "..", "bench", "run.ts"), "--smoke"], {
-      env: { ...process.env, KEYBRAKE_BENCH_OUT: out },
-      timeout: 240_000,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--expose-gc", "--import", "tsx", join(__dirname, "..", "bench", "run.ts"), "--smoke"],
+      {
+        env: { ...process.env, KEYBRAKE_BENCH_OUT: out },
+        timeout: 240_000,
+      },
+    );
     const figures = JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>;
     assert.deepEqual(Object.keys(figures).sort(), [...FIGURES].sort());
     for (const name of FIGURES) {

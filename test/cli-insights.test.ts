@@ -8,7 +8,12 @@ import { labelMatch } from "../cli/filter";
 import { recordsQuery, totalsQuery } from "../cli/insights-queries";
 import { queryProgress } from "../cli/progress";
 import { runCli } from "./support/cli";
-import { row, startFakeCloudWatchLogs, type FakeCloudWatchLogs, type StartedQuery } from "./support/fake-cloudwatch-logs";
+import {
+  type FakeCloudWatchLogs,
+  row,
+  type StartedQuery,
+  startFakeCloudWatchLogs,
+} from "./support/fake-cloudwatch-logs";
 
 /**
  * `keybrake audit` and `keybrake spend` on AWS: the real CloudWatchLogsClient, pointed by the standard
@@ -73,17 +78,69 @@ const RECORDS = [
 ];
 
 const TOTALS = [
-  row({ "audit.agent_run_label": "modal-billing/2026-11-22/cus_123", calls: 1, refused: 0, spent_usd: 29.99, unsettled_usd: 0, last_at: "2026-11-22 10:15:03.120" }),
-  row({ "audit.agent_run_label": "modal-billing/2026-11-22/cus_789", calls: 0, refused: 0, spent_usd: 12.5, unsettled_usd: 12.5, last_at: "2026-11-22 10:14:59.001" }),
+  row({
+    "audit.agent_run_label": "modal-billing/2026-11-22/cus_123",
+    calls: 1,
+    refused: 0,
+    spent_usd: 29.99,
+    unsettled_usd: 0,
+    last_at: "2026-11-22 10:15:03.120",
+  }),
+  row({
+    "audit.agent_run_label": "modal-billing/2026-11-22/cus_789",
+    calls: 0,
+    refused: 0,
+    spent_usd: 12.5,
+    unsettled_usd: 12.5,
+    last_at: "2026-11-22 10:14:59.001",
+  }),
   // Logs Insights sums in floating point: 0.1 + 0.2 comes back as 0.30000000000000004.
-  row({ "audit.agent_run_label": "modal-billing/2026-11-22/cus_999", calls: 2, refused: 0, spent_usd: "0.30000000000000004", unsettled_usd: 0, last_at: "2026-11-22 09:02:11.000" }),
-  row({ "audit.agent_run_label": "modal-billing/2026-11-22/cus_456", calls: 1, refused: 1, spent_usd: 0, unsettled_usd: 0, last_at: "2026-11-22 10:15:07.412" }),
+  row({
+    "audit.agent_run_label": "modal-billing/2026-11-22/cus_999",
+    calls: 2,
+    refused: 0,
+    spent_usd: "0.30000000000000004",
+    unsettled_usd: 0,
+    last_at: "2026-11-22 09:02:11.000",
+  }),
+  row({
+    "audit.agent_run_label": "modal-billing/2026-11-22/cus_456",
+    calls: 1,
+    refused: 1,
+    spent_usd: 0,
+    unsettled_usd: 0,
+    last_at: "2026-11-22 10:15:07.412",
+  }),
 ];
 
 const SPEND = [
-  row({ "audit.vendor": "stripe", "audit.agent_run_label": "modal-billing/2026-11-22/cus_123", calls: 1, refused: 0, spent_usd: 29.99, unsettled_usd: 0, last_at: "2026-11-22 10:15:03.120" }),
-  row({ "audit.vendor": "stripe", "audit.agent_run_label": "modal-billing/2026-11-22/cus_789", calls: 0, refused: 0, spent_usd: 12.5, unsettled_usd: 12.5, last_at: "2026-11-22 10:14:59.001" }),
-  row({ "audit.vendor": "twilio", "audit.agent_run_label": "modal-billing/2026-11-22/cus_123", calls: 3, refused: 1, spent_usd: 0.0498, unsettled_usd: 0, last_at: "2026-11-22 10:16:40.500" }),
+  row({
+    "audit.vendor": "stripe",
+    "audit.agent_run_label": "modal-billing/2026-11-22/cus_123",
+    calls: 1,
+    refused: 0,
+    spent_usd: 29.99,
+    unsettled_usd: 0,
+    last_at: "2026-11-22 10:15:03.120",
+  }),
+  row({
+    "audit.vendor": "stripe",
+    "audit.agent_run_label": "modal-billing/2026-11-22/cus_789",
+    calls: 0,
+    refused: 0,
+    spent_usd: 12.5,
+    unsettled_usd: 12.5,
+    last_at: "2026-11-22 10:14:59.001",
+  }),
+  row({
+    "audit.vendor": "twilio",
+    "audit.agent_run_label": "modal-billing/2026-11-22/cus_123",
+    calls: 3,
+    refused: 1,
+    spent_usd: 0.0498,
+    unsettled_usd: 0,
+    last_at: "2026-11-22 10:16:40.500",
+  }),
 ];
 
 describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
@@ -107,7 +164,10 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
   after(() => logs.close());
   beforeEach(() => {
     logs.started.length = 0;
-    logs.script = (query) => ({ status: "Complete", results: query.queryString.includes("| stats") ? TOTALS : RECORDS });
+    logs.script = (query) => ({
+      status: "Complete",
+      results: query.queryString.includes("| stats") ? TOTALS : RECORDS,
+    });
   });
 
   const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { ...env, ...extra });
@@ -134,8 +194,14 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
     for (const query of [records, stats]) {
       assert.deepEqual(query.logGroupNames, DEFAULT_GROUPS);
       assert.equal(query.startTime, Date.UTC(2026, 10, 22) / 1000, "the range is StartQuery's, in epoch seconds");
-      assert.ok(query.endTime >= Math.floor(before / 1000) && query.endTime <= Math.ceil(afterRun / 1000) + 1, `endTime is now: ${query.endTime}`);
-      assert.match(String(query.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/\d{8}\/us-east-1\/logs\/aws4_request/);
+      assert.ok(
+        query.endTime >= Math.floor(before / 1000) && query.endTime <= Math.ceil(afterRun / 1000) + 1,
+        `endTime is now: ${query.endTime}`,
+      );
+      assert.match(
+        String(query.headers.authorization),
+        /^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/\d{8}\/us-east-1\/logs\/aws4_request/,
+      );
       assert.ok(query.polls >= 2, "polled until Complete");
     }
     // Not a terminal: one plain line, no redraws.
@@ -200,7 +266,13 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
     ]);
     assert.deepEqual(totals, [
       { agent_run_label: "modal-billing/2026-11-22/cus_123", calls: 1, refused: 0, spent_usd: 29.99, unsettled_usd: 0 },
-      { agent_run_label: "modal-billing/2026-11-22/cus_789", calls: 0, refused: 0, spent_usd: 12.5, unsettled_usd: 12.5 },
+      {
+        agent_run_label: "modal-billing/2026-11-22/cus_789",
+        calls: 0,
+        refused: 0,
+        spent_usd: 12.5,
+        unsettled_usd: 12.5,
+      },
       { agent_run_label: "modal-billing/2026-11-22/cus_999", calls: 2, refused: 0, spent_usd: 0.3, unsettled_usd: 0 },
       { agent_run_label: "modal-billing/2026-11-22/cus_456", calls: 1, refused: 1, spent_usd: 0, unsettled_usd: 0 },
     ]);
@@ -209,14 +281,33 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
   it("audit prints the records and the totals as tables", async () => {
     const run = await cli(["audit", "--vendor", "stripe", "--key", "3f0c9a1b2c3d4e5f"]);
     assert.equal(run.code, 0, run.stderr);
-    assert.ok(byKind("records").queryString.includes('| filter audit.vendor = "stripe"\n| filter audit.key_id = "3f0c9a1b2c3d4e5f"\n'));
+    assert.ok(
+      byKind("records").queryString.includes(
+        '| filter audit.vendor = "stripe"\n| filter audit.key_id = "3f0c9a1b2c3d4e5f"\n',
+      ),
+    );
     assert.equal(byKind("records").endTime - byKind("records").startTime, 86_400, "--since defaults to 24h");
     const lines = run.stdout.split("\n");
-    assert.match(lines[0]!, /^time +key_id +label +vendor +call +outcome +settlement +spent_usd +status +vendor_object_id$/);
-    assert.match(lines[1]!, /^2026-11-22T10:15:07Z +9a41c0d2e8b3f711 +modal-billing\/2026-11-22\/cus_456 +stripe +POST \/v1\/payment_intents +refused: cap_exceeded +none +0\.00 +- +-$/);
-    assert.match(lines[2]!, /^2026-11-22T10:15:03Z +3f0c9a1b2c3d4e5f +modal-billing\/2026-11-22\/cus_123 +stripe +POST \/v1\/payment_intents +forwarded +settled +29\.99 +200 +pi_3QxYz2LkdIwHu7ix0abc$/);
-    assert.match(lines[3]!, /^2026-11-22T10:14:59Z +c77e01aa5f2b9d40 +modal-billing\/2026-11-22\/cus_789 +stripe +- +swept +unsettled +12\.50 +- +-$/);
-    assert.match(run.stdout, /^label +calls +refused +spent_usd +unsettled_usd\nmodal-billing\/2026-11-22\/cus_123 +1 +0 +29\.99 +0\.00\n/m);
+    assert.match(
+      lines[0]!,
+      /^time +key_id +label +vendor +call +outcome +settlement +spent_usd +status +vendor_object_id$/,
+    );
+    assert.match(
+      lines[1]!,
+      /^2026-11-22T10:15:07Z +9a41c0d2e8b3f711 +modal-billing\/2026-11-22\/cus_456 +stripe +POST \/v1\/payment_intents +refused: cap_exceeded +none +0\.00 +- +-$/,
+    );
+    assert.match(
+      lines[2]!,
+      /^2026-11-22T10:15:03Z +3f0c9a1b2c3d4e5f +modal-billing\/2026-11-22\/cus_123 +stripe +POST \/v1\/payment_intents +forwarded +settled +29\.99 +200 +pi_3QxYz2LkdIwHu7ix0abc$/,
+    );
+    assert.match(
+      lines[3]!,
+      /^2026-11-22T10:14:59Z +c77e01aa5f2b9d40 +modal-billing\/2026-11-22\/cus_789 +stripe +- +swept +unsettled +12\.50 +- +-$/,
+    );
+    assert.match(
+      run.stdout,
+      /^label +calls +refused +spent_usd +unsettled_usd\nmodal-billing\/2026-11-22\/cus_123 +1 +0 +29\.99 +0\.00\n/m,
+    );
     assert.match(run.stdout, /^modal-billing\/2026-11-22\/cus_789 +0 +0 +12\.50 +12\.50$/m);
     assert.match(run.stdout, /^modal-billing\/2026-11-22\/cus_999 +2 +0 +0\.30 +0\.00$/m);
   });
@@ -232,25 +323,77 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
     assert.equal(query!.endTime - query!.startTime, 7 * 86_400, "--since defaults to 7d");
     const { by_label, by_vendor } = JSON.parse(run.stdout);
     assert.deepEqual(by_label, [
-      { vendor: "stripe", agent_run_label: "modal-billing/2026-11-22/cus_123", calls: 1, refused: 0, spent_usd: 29.99, unsettled_usd: 0, last_at: "2026-11-22T10:15:03.120Z" },
-      { vendor: "stripe", agent_run_label: "modal-billing/2026-11-22/cus_789", calls: 0, refused: 0, spent_usd: 12.5, unsettled_usd: 12.5, last_at: "2026-11-22T10:14:59.001Z" },
-      { vendor: "twilio", agent_run_label: "modal-billing/2026-11-22/cus_123", calls: 3, refused: 1, spent_usd: 0.0498, unsettled_usd: 0, last_at: "2026-11-22T10:16:40.500Z" },
+      {
+        vendor: "stripe",
+        agent_run_label: "modal-billing/2026-11-22/cus_123",
+        calls: 1,
+        refused: 0,
+        spent_usd: 29.99,
+        unsettled_usd: 0,
+        last_at: "2026-11-22T10:15:03.120Z",
+      },
+      {
+        vendor: "stripe",
+        agent_run_label: "modal-billing/2026-11-22/cus_789",
+        calls: 0,
+        refused: 0,
+        spent_usd: 12.5,
+        unsettled_usd: 12.5,
+        last_at: "2026-11-22T10:14:59.001Z",
+      },
+      {
+        vendor: "twilio",
+        agent_run_label: "modal-billing/2026-11-22/cus_123",
+        calls: 3,
+        refused: 1,
+        spent_usd: 0.0498,
+        unsettled_usd: 0,
+        last_at: "2026-11-22T10:16:40.500Z",
+      },
     ]);
     assert.deepEqual(by_vendor, [
-      { vendor: "stripe", calls: 1, refused: 0, spent_usd: 42.49, unsettled_usd: 12.5, last_at: "2026-11-22T10:15:03.120Z" },
-      { vendor: "twilio", calls: 3, refused: 1, spent_usd: 0.0498, unsettled_usd: 0, last_at: "2026-11-22T10:16:40.500Z" },
+      {
+        vendor: "stripe",
+        calls: 1,
+        refused: 0,
+        spent_usd: 42.49,
+        unsettled_usd: 12.5,
+        last_at: "2026-11-22T10:15:03.120Z",
+      },
+      {
+        vendor: "twilio",
+        calls: 3,
+        refused: 1,
+        spent_usd: 0.0498,
+        unsettled_usd: 0,
+        last_at: "2026-11-22T10:16:40.500Z",
+      },
     ]);
 
     const table = await cli(["spend", "--label", RUN]);
-    assert.match(table.stdout, /^stripe +modal-billing\/2026-11-22\/cus_789 +0 +0 +12\.50 +12\.50 +2026-11-22T10:14:59Z$/m);
-    assert.match(table.stdout, /^twilio +modal-billing\/2026-11-22\/cus_123 +3 +1 +0\.0498 +0\.00 +2026-11-22T10:16:40Z$/m);
-    assert.match(table.stdout, /^vendor +calls +refused +spent_usd +unsettled_usd\nstripe +1 +0 +42\.49 +12\.50\ntwilio +3 +1 +0\.0498 +0\.00\n$/m);
+    assert.match(
+      table.stdout,
+      /^stripe +modal-billing\/2026-11-22\/cus_789 +0 +0 +12\.50 +12\.50 +2026-11-22T10:14:59Z$/m,
+    );
+    assert.match(
+      table.stdout,
+      /^twilio +modal-billing\/2026-11-22\/cus_123 +3 +1 +0\.0498 +0\.00 +2026-11-22T10:16:40Z$/m,
+    );
+    assert.match(
+      table.stdout,
+      /^vendor +calls +refused +spent_usd +unsettled_usd\nstripe +1 +0 +42\.49 +12\.50\ntwilio +3 +1 +0\.0498 +0\.00\n$/m,
+    );
   });
 
   it("takes the log groups from --log-groups, else KEYBRAKE_LOG_GROUPS, and the region from --region", async () => {
-    assert.equal((await cli(["spend", "--json"], { KEYBRAKE_LOG_GROUPS: "/keybrake/prod/proxy, /keybrake/prod/sweep" })).code, 0);
+    assert.equal(
+      (await cli(["spend", "--json"], { KEYBRAKE_LOG_GROUPS: "/keybrake/prod/proxy, /keybrake/prod/sweep" })).code,
+      0,
+    );
     assert.deepEqual(logs.started[0]!.logGroupNames, ["/keybrake/prod/proxy", "/keybrake/prod/sweep"]);
-    const run = await cli(["spend", "--json", "--log-groups", "/keybrake/eu/proxy", "--region", "eu-west-1"], { KEYBRAKE_LOG_GROUPS: "/ignored" });
+    const run = await cli(["spend", "--json", "--log-groups", "/keybrake/eu/proxy", "--region", "eu-west-1"], {
+      KEYBRAKE_LOG_GROUPS: "/ignored",
+    });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, "querying 1 log group…\n");
     assert.deepEqual(logs.started[1]!.logGroupNames, ["/keybrake/eu/proxy"]);
@@ -261,19 +404,29 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
     logs.script = () => ({ status: "Failed" });
     const failed = await cli(["spend"]);
     assert.equal(failed.code, 3);
-    assert.match(failed.stderr, /^querying 3 log groups…\nkeybrake: the Logs Insights query [0-9a-f-]+ ended Failed\n$/);
+    assert.match(
+      failed.stderr,
+      /^querying 3 log groups…\nkeybrake: the Logs Insights query [0-9a-f-]+ ended Failed\n$/,
+    );
     assert.equal(failed.stdout, "");
 
-    logs.script = (query) => (query.queryString.includes("| stats") ? { status: "Timeout" } : { status: "Complete", results: RECORDS });
+    logs.script = (query) =>
+      query.queryString.includes("| stats") ? { status: "Timeout" } : { status: "Complete", results: RECORDS };
     const timedOut = await cli(["audit", "--json"]);
     assert.equal(timedOut.code, 3);
     assert.match(timedOut.stderr, /ended Timeout\n$/);
     assert.equal(timedOut.stdout, "", "no partial output");
 
-    logs.script = () => ({ error: "ResourceNotFoundException", message: "Log group '/keybrake/keybrake/proxy' does not exist for account ID '123456789012'" });
+    logs.script = () => ({
+      error: "ResourceNotFoundException",
+      message: "Log group '/keybrake/keybrake/proxy' does not exist for account ID '123456789012'",
+    });
     const missing = await cli(["audit"]);
     assert.equal(missing.code, 3);
-    assert.match(missing.stderr, /keybrake: AWS ResourceNotFoundException: Log group '\/keybrake\/keybrake\/proxy' does not exist .*\(check --log-groups \/ KEYBRAKE_LOG_GROUPS\)\n$/);
+    assert.match(
+      missing.stderr,
+      /keybrake: AWS ResourceNotFoundException: Log group '\/keybrake\/keybrake\/proxy' does not exist .*\(check --log-groups \/ KEYBRAKE_LOG_GROUPS\)\n$/,
+    );
   });
 
   it("exits 2 for a bad --log-groups or KEYBRAKE_LOG_GROUPS", async () => {
@@ -306,7 +459,11 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
       ledger_writes: 2,
     };
     writeFileSync(file, `${JSON.stringify(record)}\n`);
-    for (const extra of [{ KEYBRAKE_URL: "http://localhost:8787" }, { KEYBRAKE_URL: "http://127.0.0.1:8787" }, { KEYBRAKE_URL: "http://[::1]:8787" }]) {
+    for (const extra of [
+      { KEYBRAKE_URL: "http://localhost:8787" },
+      { KEYBRAKE_URL: "http://127.0.0.1:8787" },
+      { KEYBRAKE_URL: "http://[::1]:8787" },
+    ]) {
       const run = await cli(["spend", "--json"], { ...extra, KEYBRAKE_AUDIT_FILE: file });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(JSON.parse(run.stdout).by_vendor[0].spent_usd, 0.001);
@@ -317,10 +474,21 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
   });
 
   it("recognises loopback addresses", () => {
-    for (const url of ["http://127.0.0.1:8787", "http://127.1.2.3", "http://localhost:8787", "http://[::1]:8787", "http://api.localhost"]) {
+    for (const url of [
+      "http://127.0.0.1:8787",
+      "http://127.1.2.3",
+      "http://localhost:8787",
+      "http://[::1]:8787",
+      "http://api.localhost",
+    ]) {
       assert.equal(isLoopback(new URL(url)), true, url);
     }
-    for (const url of ["https://abc123.execute-api.us-east-1.amazonaws.com", "http://10.0.0.5:8787", "http://128.0.0.1", "http://localhost.example.com"]) {
+    for (const url of [
+      "https://abc123.execute-api.us-east-1.amazonaws.com",
+      "http://10.0.0.5:8787",
+      "http://128.0.0.1",
+      "http://localhost.example.com",
+    ]) {
       assert.equal(isLoopback(new URL(url)), false, url);
     }
   });
@@ -333,7 +501,11 @@ describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {
     clock += 4_200;
     live.scanned("q1", 1200);
     live.scanned("q2", 45_000);
-    assert.equal(tty.at(-1), "\r\x1b[K⠹ querying 3 log groups… 4s, 45,000 records scanned", "the furthest of the concurrent queries");
+    assert.equal(
+      tty.at(-1),
+      "\r\x1b[K⠹ querying 3 log groups… 4s, 45,000 records scanned",
+      "the furthest of the concurrent queries",
+    );
     live.done();
     assert.equal(tty.at(-1), "\r\x1b[K", "the line is cleared before results print");
     live.scanned("q1", 99);

@@ -5,12 +5,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { fileSink } from "../lambda/audit/sink";
-import { startLocalServer, type LocalServer } from "../lambda/local";
-import { runCli, type CliRun } from "./support/cli";
-import { startFakeVendors, type FakeVendors } from "./support/fake-vendors";
-import { ISSUER_TOKEN, dynamoEndpoint, stripeVia } from "./support/stack";
+import { type LocalServer, startLocalServer } from "../lambda/local";
+import { type CliRun, runCli } from "./support/cli";
+import { type FakeVendors, startFakeVendors } from "./support/fake-vendors";
+import { dynamoEndpoint, ISSUER_TOKEN, stripeVia } from "./support/stack";
 
 /**
  * The `keybrake` CLI as a user runs it, a separate process, against the real local-mode server: keys issued
@@ -108,8 +108,14 @@ describe("keybrake CLI against local mode", () => {
       (e: unknown) => e as Stripe.errors.StripeError,
     );
     assert.equal(refused.statusCode, 429);
-    await stripeVia(server.url, key2.vault_key, { maxNetworkRetries: 0 }).paymentIntents.create({ amount: 1000, currency: "usd" });
-    await stripeVia(server.url, key3.vault_key, { maxNetworkRetries: 0 }).paymentIntents.create({ amount: 150, currency: "usd" });
+    await stripeVia(server.url, key2.vault_key, { maxNetworkRetries: 0 }).paymentIntents.create({
+      amount: 1000,
+      currency: "usd",
+    });
+    await stripeVia(server.url, key3.vault_key, { maxNetworkRetries: 0 }).paymentIntents.create({
+      amount: 150,
+      currency: "usd",
+    });
     await settled();
   });
 
@@ -117,22 +123,42 @@ describe("keybrake CLI against local mode", () => {
     const { records, totals } = JSON.parse((await report(["audit", "--label", "modal-billing/*", "--json"])).stdout);
     assert.equal(records.length, 3, "key events and other labels are left out");
     const times = records.map((r: { time: string }) => Date.parse(r.time));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+      "newest first",
+    );
 
     const [paid2, refused, paid1] = records;
-    assert.deepEqual(pick(paid1, "event", "key_id", "agent_run_label", "vendor", "method", "endpoint", "decision", "settlement", "spent_usd", "upstream_status", "vendor_object_id"), {
-      event: "call",
-      key_id: key1.key_id,
-      agent_run_label: "modal-billing/cus_1",
-      vendor: "stripe",
-      method: "POST",
-      endpoint: "/v1/payment_intents",
-      decision: "forwarded",
-      settlement: "settled",
-      spent_usd: 29.99,
-      upstream_status: 200,
-      vendor_object_id: charged.id,
-    });
+    assert.deepEqual(
+      pick(
+        paid1,
+        "event",
+        "key_id",
+        "agent_run_label",
+        "vendor",
+        "method",
+        "endpoint",
+        "decision",
+        "settlement",
+        "spent_usd",
+        "upstream_status",
+        "vendor_object_id",
+      ),
+      {
+        event: "call",
+        key_id: key1.key_id,
+        agent_run_label: "modal-billing/cus_1",
+        vendor: "stripe",
+        method: "POST",
+        endpoint: "/v1/payment_intents",
+        decision: "forwarded",
+        settlement: "settled",
+        spent_usd: 29.99,
+        upstream_status: 200,
+        vendor_object_id: charged.id,
+      },
+    );
     assert.equal(paid1.reason, undefined);
     assert.deepEqual(pick(refused, "key_id", "decision", "reason", "spent_usd", "unsettled_usd", "upstream_status"), {
       key_id: key1.key_id,
@@ -142,7 +168,11 @@ describe("keybrake CLI against local mode", () => {
       unsettled_usd: 0,
       upstream_status: undefined,
     });
-    assert.deepEqual(pick(paid2, "key_id", "decision", "spent_usd"), { key_id: key2.key_id, decision: "forwarded", spent_usd: 10 });
+    assert.deepEqual(pick(paid2, "key_id", "decision", "spent_usd"), {
+      key_id: key2.key_id,
+      decision: "forwarded",
+      spent_usd: 10,
+    });
 
     assert.deepEqual(totals, [
       { agent_run_label: "modal-billing/cus_1", calls: 2, refused: 1, spent_usd: 29.99, unsettled_usd: 0 },
@@ -153,10 +183,21 @@ describe("keybrake CLI against local mode", () => {
   it("audit prints a table of the calls and a total per label", async () => {
     const { stdout } = await report(["audit"]);
     const lines = stdout.split("\n");
-    assert.match(lines[0]!, /^time +key_id +label +vendor +call +outcome +settlement +spent_usd +status +vendor_object_id$/);
+    assert.match(
+      lines[0]!,
+      /^time +key_id +label +vendor +call +outcome +settlement +spent_usd +status +vendor_object_id$/,
+    );
     const row = lines.find((l) => l.includes(charged.id))!;
-    assert.match(row, new RegExp(`^\\S+Z +${key1.key_id} +modal-billing/cus_1 +stripe +POST /v1/payment_intents +forwarded +settled +29\\.99 +200 +${charged.id}$`));
-    assert.ok(lines.some((l) => / refused: cap_exceeded +none +0\.00 +- +-$/.test(l)), stdout);
+    assert.match(
+      row,
+      new RegExp(
+        `^\\S+Z +${key1.key_id} +modal-billing/cus_1 +stripe +POST /v1/payment_intents +forwarded +settled +29\\.99 +200 +${charged.id}$`,
+      ),
+    );
+    assert.ok(
+      lines.some((l) => / refused: cap_exceeded +none +0\.00 +- +-$/.test(l)),
+      stdout,
+    );
     assert.match(stdout, /^label +calls +refused +spent_usd +unsettled_usd$/m);
     assert.match(stdout, /^modal-billing\/cus_1 +2 +1 +29\.99 +0\.00$/m);
     assert.match(stdout, /^modal-billing\/cus_2 +1 +0 +10\.00 +0\.00$/m);
@@ -164,8 +205,12 @@ describe("keybrake CLI against local mode", () => {
   });
 
   it("audit filters by key, exact label, vendor, time and count", async () => {
-    const records = async (...args: string[]) => JSON.parse((await report(["audit", "--json", ...args])).stdout).records as { key_id: string }[];
-    assert.deepEqual((await records("--key", key2.key_id)).map((r) => r.key_id), [key2.key_id]);
+    const records = async (...args: string[]) =>
+      JSON.parse((await report(["audit", "--json", ...args])).stdout).records as { key_id: string }[];
+    assert.deepEqual(
+      (await records("--key", key2.key_id)).map((r) => r.key_id),
+      [key2.key_id],
+    );
     assert.equal((await records("--label", "modal-billing/cus_1")).length, 2);
     assert.equal((await records("--label", "modal-billing")).length, 0, "without `*` the label is exact");
     assert.equal((await records("--vendor", "twilio")).length, 0);
@@ -193,16 +238,36 @@ describe("keybrake CLI against local mode", () => {
     assert.equal(error.code, "keybrake_revoked_key");
     await settled();
     const { records } = JSON.parse((await report(["audit", "--json", "--key", key1.key_id, "--limit", "1"])).stdout);
-    assert.deepEqual(pick(records[0], "decision", "reason", "spent_usd"), { decision: "refused", reason: "revoked_key", spent_usd: 0 });
+    assert.deepEqual(pick(records[0], "decision", "reason", "spent_usd"), {
+      decision: "refused",
+      reason: "revoked_key",
+      spent_usd: 0,
+    });
   });
 
   it("spend --json: per vendor and label, and each vendor's total", async () => {
     const { by_label, by_vendor } = JSON.parse((await report(["spend", "--json"])).stdout);
     assert.deepEqual(
-      by_label.map((r: Record<string, unknown>) => pick(r, "vendor", "agent_run_label", "calls", "refused", "spent_usd", "unsettled_usd")),
+      by_label.map((r: Record<string, unknown>) =>
+        pick(r, "vendor", "agent_run_label", "calls", "refused", "spent_usd", "unsettled_usd"),
+      ),
       [
-        { vendor: "stripe", agent_run_label: "modal-billing/cus_1", calls: 3, refused: 2, spent_usd: 29.99, unsettled_usd: 0 },
-        { vendor: "stripe", agent_run_label: "modal-billing/cus_2", calls: 1, refused: 0, spent_usd: 10, unsettled_usd: 0 },
+        {
+          vendor: "stripe",
+          agent_run_label: "modal-billing/cus_1",
+          calls: 3,
+          refused: 2,
+          spent_usd: 29.99,
+          unsettled_usd: 0,
+        },
+        {
+          vendor: "stripe",
+          agent_run_label: "modal-billing/cus_2",
+          calls: 1,
+          refused: 0,
+          spent_usd: 10,
+          unsettled_usd: 0,
+        },
         { vendor: "stripe", agent_run_label: "nightly/report", calls: 1, refused: 0, spent_usd: 1.5, unsettled_usd: 0 },
       ],
     );
@@ -226,7 +291,11 @@ describe("keybrake CLI against local mode", () => {
   it("keys show: the revoked key, with what it spent today", async () => {
     const json = await cli(["keys", "show", key1.key_id, "--json"]);
     assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual(pick(JSON.parse(json.stdout), "key_id", "status", "spent_today_usd"), { key_id: key1.key_id, status: "revoked", spent_today_usd: 29.99 });
+    assert.deepEqual(pick(JSON.parse(json.stdout), "key_id", "status", "spent_today_usd"), {
+      key_id: key1.key_id,
+      status: "revoked",
+      spent_today_usd: 29.99,
+    });
     const human = await cli(["keys", "show", key1.key_id]);
     assert.match(human.stdout, /^status +revoked$/m);
     assert.match(human.stdout, /^spent_today +29\.99$/m);
@@ -245,7 +314,10 @@ describe("keybrake CLI against local mode", () => {
     assert.ok(reports.length >= 10);
     for (const run of reports) {
       for (const key of [key1, key2, key3]) {
-        assert.ok(!run.stdout.includes(key.vault_key) && !run.stderr.includes(key.vault_key), `a vault key in: keybrake ${run.args.join(" ")}`);
+        assert.ok(
+          !run.stdout.includes(key.vault_key) && !run.stderr.includes(key.vault_key),
+          `a vault key in: keybrake ${run.args.join(" ")}`,
+        );
       }
       assert.ok(!run.stdout.includes("vk_"));
     }
@@ -263,11 +335,91 @@ describe("keybrake CLI against local mode", () => {
         [issueArgs("x", "-1"), "--cap"],
         [issueArgs("x", "1.0000001"), "--cap"],
         [[...issueArgs("x", "5"), "--max-request", "0"], "--max-request"],
-        [["keys", "issue", "--vendor", "paypal", "--cap", "5", "--endpoint", "POST /v1/x", "--expires-in", "5m", "--label", "x"], "--vendor"],
-        [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "POST /v1/x", "--expires-in", "soon", "--label", "x"], "--expires-in"],
-        [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "/v1/x", "--expires-in", "5m", "--label", "x"], "--endpoint"],
-        [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "post /v1/x", "--expires-in", "5m", "--label", "x"], "--endpoint"],
-        [["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "GET /v1/../x", "--expires-in", "5m", "--label", "x"], "--endpoint"],
+        [
+          [
+            "keys",
+            "issue",
+            "--vendor",
+            "paypal",
+            "--cap",
+            "5",
+            "--endpoint",
+            "POST /v1/x",
+            "--expires-in",
+            "5m",
+            "--label",
+            "x",
+          ],
+          "--vendor",
+        ],
+        [
+          [
+            "keys",
+            "issue",
+            "--vendor",
+            "stripe",
+            "--cap",
+            "5",
+            "--endpoint",
+            "POST /v1/x",
+            "--expires-in",
+            "soon",
+            "--label",
+            "x",
+          ],
+          "--expires-in",
+        ],
+        [
+          [
+            "keys",
+            "issue",
+            "--vendor",
+            "stripe",
+            "--cap",
+            "5",
+            "--endpoint",
+            "/v1/x",
+            "--expires-in",
+            "5m",
+            "--label",
+            "x",
+          ],
+          "--endpoint",
+        ],
+        [
+          [
+            "keys",
+            "issue",
+            "--vendor",
+            "stripe",
+            "--cap",
+            "5",
+            "--endpoint",
+            "post /v1/x",
+            "--expires-in",
+            "5m",
+            "--label",
+            "x",
+          ],
+          "--endpoint",
+        ],
+        [
+          [
+            "keys",
+            "issue",
+            "--vendor",
+            "stripe",
+            "--cap",
+            "5",
+            "--endpoint",
+            "GET /v1/../x",
+            "--expires-in",
+            "5m",
+            "--label",
+            "x",
+          ],
+          "--endpoint",
+        ],
         [["audit", "--since", "yesterday"], "--since"],
         [["spend", "--since", "-5m"], "--since"],
         [["audit", "--limit", "0"], "--limit"],
@@ -281,11 +433,33 @@ describe("keybrake CLI against local mode", () => {
     });
 
     it("2 for a missing flag, naming it", async () => {
-      const noEndpoint = await cli(["keys", "issue", "--vendor", "stripe", "--cap", "5", "--expires-in", "5m", "--label", "x"]);
+      const noEndpoint = await cli([
+        "keys",
+        "issue",
+        "--vendor",
+        "stripe",
+        "--cap",
+        "5",
+        "--expires-in",
+        "5m",
+        "--label",
+        "x",
+      ]);
       assert.equal(noEndpoint.code, 2);
       assert.match(noEndpoint.stderr, /--endpoint/);
       oneLine(noEndpoint);
-      const noLabel = await cli(["keys", "issue", "--vendor", "stripe", "--cap", "5", "--endpoint", "POST /v1/x", "--expires-in", "5m"]);
+      const noLabel = await cli([
+        "keys",
+        "issue",
+        "--vendor",
+        "stripe",
+        "--cap",
+        "5",
+        "--endpoint",
+        "POST /v1/x",
+        "--expires-in",
+        "5m",
+      ]);
       assert.equal(noLabel.code, 2);
       assert.match(noLabel.stderr, /--label/);
       oneLine(noLabel);
@@ -298,7 +472,10 @@ describe("keybrake CLI against local mode", () => {
       const noUrl = await runCli(["revoke", "--label-prefix", "x/"], { KEYBRAKE_API_KEY: ISSUER_TOKEN });
       assert.equal(noUrl.code, 2);
       assert.equal(noUrl.stderr, "keybrake: KEYBRAKE_URL is not set (or pass --url)\n");
-      const flags = await runCli(["keys", "show", key1.key_id, "--json", "--url", server.url, "--api-key", ISSUER_TOKEN], {});
+      const flags = await runCli(
+        ["keys", "show", key1.key_id, "--json", "--url", server.url, "--api-key", ISSUER_TOKEN],
+        {},
+      );
       assert.equal(flags.code, 0, "--url and --api-key stand in for the variables");
     });
 
@@ -324,8 +501,13 @@ describe("keybrake CLI against local mode", () => {
       const port = await closedPort();
       const unreachable = await cli(["keys", "show", key1.key_id], { KEYBRAKE_URL: `http://127.0.0.1:${port}` });
       assert.equal(unreachable.code, 3);
-      assert.match(unreachable.stderr, new RegExp(`^keybrake: cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED\\n$`));
-      const noFile = await cli(["audit"], { KEYBRAKE_AUDIT_FILE: join(tmpdir(), `missing-${randomBytes(4).toString("hex")}.jsonl`) });
+      assert.match(
+        unreachable.stderr,
+        new RegExp(`^keybrake: cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED\\n$`),
+      );
+      const noFile = await cli(["audit"], {
+        KEYBRAKE_AUDIT_FILE: join(tmpdir(), `missing-${randomBytes(4).toString("hex")}.jsonl`),
+      });
       assert.equal(noFile.code, 3);
       assert.match(noFile.stderr, /^keybrake: cannot read the audit file .+ \(ENOENT\)/);
       oneLine(noFile);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { globRegexSource, labelMatch, matchesLabel, parseSince, timeWindow, type AuditFilter } from "../cli/filter";
+import { type AuditFilter, globRegexSource, labelMatch, matchesLabel, parseSince, timeWindow } from "../cli/filter";
 import { recordsQuery, totalsQuery } from "../cli/insights-queries";
 
 /**
@@ -35,25 +35,45 @@ describe("Logs Insights records query", () => {
   it("with an exact label (no `*`)", () => {
     assert.equal(
       recordsQuery(f({ label: labelMatch("modal-billing/cus_1") }), 50),
-      [FIELDS, EVENTS, '| filter audit.agent_run_label = "modal-billing/cus_1"', "| sort @timestamp desc", "| limit 50"].join("\n"),
+      [
+        FIELDS,
+        EVENTS,
+        '| filter audit.agent_run_label = "modal-billing/cus_1"',
+        "| sort @timestamp desc",
+        "| limit 50",
+      ].join("\n"),
     );
   });
 
   it("with a label glob: a regex literal, metacharacters and `/` escaped", () => {
     assert.equal(
       recordsQuery(f({ label: labelMatch("modal-billing/*") }), 1000),
-      [FIELDS, EVENTS, "| filter audit.agent_run_label like /^modal-billing\\/.*$/", "| sort @timestamp desc", "| limit 1000"].join("\n"),
+      [
+        FIELDS,
+        EVENTS,
+        "| filter audit.agent_run_label like /^modal-billing\\/.*$/",
+        "| sort @timestamp desc",
+        "| limit 1000",
+      ].join("\n"),
     );
     assert.equal(
       recordsQuery(f({ label: labelMatch("a.b/*") }), 1000),
-      [FIELDS, EVENTS, "| filter audit.agent_run_label like /^a\\.b\\/.*$/", "| sort @timestamp desc", "| limit 1000"].join("\n"),
+      [
+        FIELDS,
+        EVENTS,
+        "| filter audit.agent_run_label like /^a\\.b\\/.*$/",
+        "| sort @timestamp desc",
+        "| limit 1000",
+      ].join("\n"),
     );
   });
 
   it("with a key id", () => {
     assert.equal(
       recordsQuery(f({ keyId: "3f0c9a1b2c3d4e5f" }), 1000),
-      [FIELDS, EVENTS, '| filter audit.key_id = "3f0c9a1b2c3d4e5f"', "| sort @timestamp desc", "| limit 1000"].join("\n"),
+      [FIELDS, EVENTS, '| filter audit.key_id = "3f0c9a1b2c3d4e5f"', "| sort @timestamp desc", "| limit 1000"].join(
+        "\n",
+      ),
     );
   });
 
@@ -85,7 +105,13 @@ describe("Logs Insights records query", () => {
     );
     assert.equal(
       recordsQuery(f({ label: labelMatch('a/b"c/ | limit 1 /*') }), 10),
-      [FIELDS, EVENTS, '| filter audit.agent_run_label like /^a\\/b\\"c\\/ \\| limit 1 \\/.*$/', "| sort @timestamp desc", "| limit 10"].join("\n"),
+      [
+        FIELDS,
+        EVENTS,
+        '| filter audit.agent_run_label like /^a\\/b\\"c\\/ \\| limit 1 \\/.*$/',
+        "| sort @timestamp desc",
+        "| limit 10",
+      ].join("\n"),
     );
   });
 
@@ -152,7 +178,8 @@ describe("label globs", () => {
       const match = labelMatch(pattern);
       assert.equal(matchesLabel(match, label), expected, `${pattern} vs ${label}`);
       // The regex the query sends, read by a regex engine, agrees (exact labels are string equality there).
-      if (match.kind === "glob") assert.equal(new RegExp(match.regex).test(label), expected, `query regex ${match.regex} vs ${label}`);
+      if (match.kind === "glob")
+        assert.equal(new RegExp(match.regex).test(label), expected, `query regex ${match.regex} vs ${label}`);
     }
     assert.equal(matchesLabel(labelMatch("*"), undefined), false, "a record with no label matches no label filter");
   });
@@ -167,12 +194,19 @@ describe("--since", () => {
     assert.deepEqual(parseSince("2026-11-22T09:00"), { at: Date.UTC(2026, 10, 22, 9) });
     assert.deepEqual(parseSince("2026-11-22"), { at: Date.UTC(2026, 10, 22) });
     assert.deepEqual(parseSince("2026-11-22T10:00:00+01:00"), { at: Date.UTC(2026, 10, 22, 9) });
-    for (const bad of ["yesterday", "-5m", "5w", "", "Nov 22", "2026-13-45"]) assert.equal(parseSince(bad), undefined, bad);
+    for (const bad of ["yesterday", "-5m", "5w", "", "Nov 22", "2026-13-45"])
+      assert.equal(parseSince(bad), undefined, bad);
   });
 
   it("makes a window of whole seconds ending now", () => {
     const now = Date.UTC(2026, 10, 22, 12, 0, 0, 250);
-    assert.deepEqual(timeWindow({ seconds: 86_400 }, now), { since: Date.UTC(2026, 10, 21, 12, 0, 1), until: Date.UTC(2026, 10, 22, 12, 0, 1) });
-    assert.deepEqual(timeWindow({ at: Date.UTC(2026, 10, 22, 9, 0, 0, 900) }, now), { since: Date.UTC(2026, 10, 22, 9), until: Date.UTC(2026, 10, 22, 12, 0, 1) });
+    assert.deepEqual(timeWindow({ seconds: 86_400 }, now), {
+      since: Date.UTC(2026, 10, 21, 12, 0, 1),
+      until: Date.UTC(2026, 10, 22, 12, 0, 1),
+    });
+    assert.deepEqual(timeWindow({ at: Date.UTC(2026, 10, 22, 9, 0, 0, 900) }, now), {
+      since: Date.UTC(2026, 10, 22, 9),
+      until: Date.UTC(2026, 10, 22, 12, 0, 1),
+    });
   });
 });

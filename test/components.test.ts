@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { bundleHandler, HANDLERS } from "../components/bundle";
-import type { VaultKeyProxy as VaultKeyProxyType, VaultKeyProxyArgs } from "../components";
-import type * as DashboardModule from "../components/dashboard";
 import { recordsQuery, totalsQuery } from "../cli/insights-queries";
+import type { VaultKeyProxyArgs, VaultKeyProxy as VaultKeyProxyType } from "../components";
+import { bundleHandler, HANDLERS } from "../components/bundle";
+import type * as DashboardModule from "../components/dashboard";
 import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../lambda/audit/metrics";
 import { childrenOf, installMocks, one, unwrap } from "./support/pulumi-mocks";
 
@@ -47,10 +47,18 @@ function alarmOf(children: pulumi.runtime.MockResourceArgs[], name: string) {
 
 interface Widget {
   type: string;
-  properties: { title: string; region?: string; metrics?: unknown[]; alarms?: string[]; stacked?: boolean; [k: string]: unknown };
+  properties: {
+    title: string;
+    region?: string;
+    metrics?: unknown[];
+    alarms?: string[];
+    stacked?: boolean;
+    [k: string]: unknown;
+  };
 }
 const widgetsOf = (children: pulumi.runtime.MockResourceArgs[], name: string) =>
-  (JSON.parse(one(children, DASHBOARD, `${name}-dashboard`).inputs.dashboardBody as string) as { widgets: Widget[] }).widgets;
+  (JSON.parse(one(children, DASHBOARD, `${name}-dashboard`).inputs.dashboardBody as string) as { widgets: Widget[] })
+    .widgets;
 const widget = (widgets: Widget[], title: string) => {
   const found = widgets.filter((w) => w.properties.title === title);
   assert.equal(found.length, 1, `one widget titled ${title}`);
@@ -111,7 +119,9 @@ describe("VaultKeyProxy", () => {
     assert.deepEqual(table.ttl, { attributeName: "ttl", enabled: true });
     assert.deepEqual(table.serverSideEncryption, { enabled: true });
     assert.equal(table.deletionProtectionEnabled, true);
-    assert.deepEqual(table.globalSecondaryIndexes, [{ name: "by_label", hashKey: "gsi1pk", rangeKey: "gsi1sk", projectionType: "KEYS_ONLY" }]);
+    assert.deepEqual(table.globalSecondaryIndexes, [
+      { name: "by_label", hashKey: "gsi1pk", rangeKey: "gsi1sk", projectionType: "KEYS_ONLY" },
+    ]);
 
     for (const fn of ["issuer", "proxy", "sweep"]) {
       const inputs = one(children, FN, `kb-${fn}`).inputs;
@@ -130,27 +140,52 @@ describe("VaultKeyProxy", () => {
       KEYBRAKE_TABLE: "kb-ledger-physical",
       KEYBRAKE_STRIPE_SECRET_ARN: "arn:aws:mock:aws:secretsmanager/secret:Secret:kb-stripe",
     });
-    const lambdas = JSON.stringify(children.filter((r) => r.type !== "aws:secretsmanager/secretVersion:SecretVersion").map((r) => r.inputs));
+    const lambdas = JSON.stringify(
+      children.filter((r) => r.type !== "aws:secretsmanager/secretVersion:SecretVersion").map((r) => r.inputs),
+    );
     assert.ok(!lambdas.includes(STRIPE_KEY), "the Stripe key appears only in its secret version");
-    assert.equal(one(children, "aws:secretsmanager/secretVersion:SecretVersion", "kb-stripe").inputs.secretString.value, STRIPE_KEY, "stored as a secret");
+    assert.equal(
+      one(children, "aws:secretsmanager/secretVersion:SecretVersion", "kb-stripe").inputs.secretString.value,
+      STRIPE_KEY,
+      "stored as a secret",
+    );
     assert.equal(await unwrap(kb.url), "https://kb-http.execute-api.us-east-1.amazonaws.com");
-    assert.deepEqual(await unwrap(kb.logGroupNames), { issuer: "/keybrake/kb/issuer", proxy: "/keybrake/kb/proxy", sweep: "/keybrake/kb/sweep" });
+    assert.deepEqual(await unwrap(kb.logGroupNames), {
+      issuer: "/keybrake/kb/issuer",
+      proxy: "/keybrake/kb/proxy",
+      sweep: "/keybrake/kb/sweep",
+    });
     const stage = one(children, "aws:apigatewayv2/stage:Stage", "kb-default").inputs;
     assert.equal(stage.name, "$default");
     assert.deepEqual(stage.defaultRouteSettings, { throttlingRateLimit: 1000, throttlingBurstLimit: 2000 });
     assert.deepEqual(
-      children.filter((r) => r.type === "aws:apigatewayv2/route:Route").map((r) => r.inputs.routeKey).sort(),
+      children
+        .filter((r) => r.type === "aws:apigatewayv2/route:Route")
+        .map((r) => r.inputs.routeKey)
+        .sort(),
       ["$default", "ANY /vault/{proxy+}"],
     );
   });
 
   it("gives each role exactly its statements: the issuer cannot read vendor secrets", async () => {
-    const { children } = await deploy("iam", { stripeSecretKey: "sk", resendApiKey: "re", twilioSecretArn: "arn:aws:secretsmanager:us-east-1:1:secret:tw" });
+    const { children } = await deploy("iam", {
+      stripeSecretKey: "sk",
+      resendApiKey: "re",
+      twilioSecretArn: "arn:aws:secretsmanager:us-east-1:1:secret:tw",
+    });
     const table = "arn:aws:mock:aws:dynamodb/table:Table:iam-ledger";
-    const logs = (fn: string) => ({ Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `arn:aws:mock:aws:cloudwatch/logGroup:LogGroup:iam-${fn}:*` });
+    const logs = (fn: string) => ({
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: `arn:aws:mock:aws:cloudwatch/logGroup:LogGroup:iam-${fn}:*`,
+    });
     assert.deepEqual(statementsOf(children, "iam-issuer"), [
       logs("issuer"),
-      { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: [table, `${table}/index/by_label`] },
+      {
+        Effect: "Allow",
+        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+        Resource: [table, `${table}/index/by_label`],
+      },
     ]);
     assert.deepEqual(statementsOf(children, "iam-proxy"), [
       logs("proxy"),
@@ -158,25 +193,50 @@ describe("VaultKeyProxy", () => {
       {
         Effect: "Allow",
         Action: ["secretsmanager:GetSecretValue"],
-        Resource: ["arn:aws:mock:aws:secretsmanager/secret:Secret:iam-stripe", "arn:aws:secretsmanager:us-east-1:1:secret:tw", "arn:aws:mock:aws:secretsmanager/secret:Secret:iam-resend"],
+        Resource: [
+          "arn:aws:mock:aws:secretsmanager/secret:Secret:iam-stripe",
+          "arn:aws:secretsmanager:us-east-1:1:secret:tw",
+          "arn:aws:mock:aws:secretsmanager/secret:Secret:iam-resend",
+        ],
       },
     ]);
-    assert.deepEqual(statementsOf(children, "iam-sweep"), [logs("sweep"), { Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:UpdateItem"], Resource: table }]);
+    assert.deepEqual(statementsOf(children, "iam-sweep"), [
+      logs("sweep"),
+      { Effect: "Allow", Action: ["dynamodb:Scan", "dynamodb:UpdateItem"], Resource: table },
+    ]);
     for (const fn of ["issuer", "proxy", "sweep"]) {
       const text = JSON.stringify(statementsOf(children, `iam-${fn}`));
       assert.ok(!text.includes('"*"'), `no wildcard in the ${fn} policy`);
     }
-    assert.equal(children.filter((r) => r.type === "aws:secretsmanager/secret:Secret").length, 2, "an existing Twilio secret is referenced, not created");
+    assert.equal(
+      children.filter((r) => r.type === "aws:secretsmanager/secret:Secret").length,
+      2,
+      "an existing Twilio secret is referenced, not created",
+    );
   });
 
   it("puts everything in the VPC with endpoints and a private entry point", async () => {
-    const vpc = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"], securityGroupIds: ["sg-1"], routeTableIds: ["rtb-1"] };
+    const vpc = {
+      vpcId: "vpc-1",
+      subnetIds: ["subnet-a", "subnet-b"],
+      securityGroupIds: ["sg-1"],
+      routeTableIds: ["rtb-1"],
+    };
     const { kb, children } = await deploy("vpc", { stripeSecretKey: "sk", vpc });
     for (const fn of ["issuer", "proxy", "sweep"]) {
-      assert.deepEqual(one(children, FN, `vpc-${fn}`).inputs.vpcConfig, { subnetIds: ["subnet-a", "subnet-b"], securityGroupIds: ["sg-1"] });
-      assert.equal(one(children, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `vpc-${fn}`).inputs.policyArn, "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole");
+      assert.deepEqual(one(children, FN, `vpc-${fn}`).inputs.vpcConfig, {
+        subnetIds: ["subnet-a", "subnet-b"],
+        securityGroupIds: ["sg-1"],
+      });
+      assert.equal(
+        one(children, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `vpc-${fn}`).inputs.policyArn,
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+      );
     }
-    const endpoints = children.filter((r) => r.type === "aws:ec2/vpcEndpoint:VpcEndpoint").map((r) => [r.inputs.serviceName, r.inputs.vpcEndpointType]).sort();
+    const endpoints = children
+      .filter((r) => r.type === "aws:ec2/vpcEndpoint:VpcEndpoint")
+      .map((r) => [r.inputs.serviceName, r.inputs.vpcEndpointType])
+      .sort();
     assert.deepEqual(endpoints, [
       ["com.amazonaws.us-east-1.dynamodb", "Gateway"],
       ["com.amazonaws.us-east-1.execute-api", "Interface"],
@@ -188,12 +248,21 @@ describe("VaultKeyProxy", () => {
     const policy = JSON.parse(api.policy as string);
     assert.deepEqual(policy.Statement[1].Condition, { StringNotEquals: { "aws:SourceVpce": "vpc-execute-api-id" } });
     assert.equal(children.filter((r) => r.type === "aws:apigatewayv2/api:Api").length, 0, "no public entry point");
-    assert.equal(await unwrap(kb.url), "https://vpc-private-id-vpc-execute-api-id.execute-api.us-east-1.amazonaws.com/v1");
+    assert.equal(
+      await unwrap(kb.url),
+      "https://vpc-private-id-vpc-execute-api-id.execute-api.us-east-1.amazonaws.com/v1",
+    );
   });
 
   it("hands the issuer Lambda each issuer's ceilings with its token's hash, and the tokens as a secret output", async () => {
     const issuers = {
-      billing: { vendors: ["stripe" as const], max_daily_usd_cap: 150, max_expires_in: "1h", allowed_endpoints: ["POST /v1/payment_intents"], label_prefix: "modal-billing/" },
+      billing: {
+        vendors: ["stripe" as const],
+        max_daily_usd_cap: 150,
+        max_expires_in: "1h",
+        allowed_endpoints: ["POST /v1/payment_intents"],
+        label_prefix: "modal-billing/",
+      },
       ops: {},
     };
     const { kb, children } = await deploy("caps", { stripeSecretKey: "sk", issuers });
@@ -204,25 +273,41 @@ describe("VaultKeyProxy", () => {
       ops: { token_sha256: sha("kbt_token-of-caps-issuer-ops") },
     });
     assert.equal(env.KEYBRAKE_ENABLED_VENDORS, "stripe");
-    assert.deepEqual(await unwrap(kb.issuerTokens), { billing: "kbt_token-of-caps-issuer-billing", ops: "kbt_token-of-caps-issuer-ops" });
+    assert.deepEqual(await unwrap(kb.issuerTokens), {
+      billing: "kbt_token-of-caps-issuer-billing",
+      ops: "kbt_token-of-caps-issuer-ops",
+    });
     assert.equal(await pulumi.isSecret(kb.issuerTokens), true);
   });
 
   it("refuses invalid args synchronously, naming the field", () => {
     const cases: Array<[VaultKeyProxyArgs, RegExp]> = [
       [{}, /at least one vendor/],
-      [{ stripeSecretKey: "sk", issuers: { x: { vendors: ["paypal" as never] } } }, /issuers\.x\.vendors: unknown vendor paypal/],
-      [{ stripeSecretKey: "sk", issuers: { x: { vendors: ["twilio"] } } }, /issuers\.x\.vendors: twilio is not enabled/],
-      [{ stripeSecretKey: "sk", issuers: { x: { max_daily_usd_cap: 0 } } }, /issuers\.x\.max_daily_usd_cap must be > 0/],
+      [
+        { stripeSecretKey: "sk", issuers: { x: { vendors: ["paypal" as never] } } },
+        /issuers\.x\.vendors: unknown vendor paypal/,
+      ],
+      [
+        { stripeSecretKey: "sk", issuers: { x: { vendors: ["twilio"] } } },
+        /issuers\.x\.vendors: twilio is not enabled/,
+      ],
+      [
+        { stripeSecretKey: "sk", issuers: { x: { max_daily_usd_cap: 0 } } },
+        /issuers\.x\.max_daily_usd_cap must be > 0/,
+      ],
       [{ stripeSecretKey: "sk", issuers: { x: { max_daily_usd_cap: -5 } } }, /issuers\.x\.max_daily_usd_cap/],
       [{ stripeSecretKey: "sk", issuers: { x: { max_expires_in: "forever" } } }, /issuers\.x\.max_expires_in/],
-      [{ stripeSecretKey: "sk", issuers: { x: { allowed_endpoints: ["payment_intents"] } } }, /issuers\.x\.allowed_endpoints\[0\]/],
+      [
+        { stripeSecretKey: "sk", issuers: { x: { allowed_endpoints: ["payment_intents"] } } },
+        /issuers\.x\.allowed_endpoints\[0\]/,
+      ],
       [{ stripeSecretKey: "sk", issuers: {} }, /issuers must declare/],
       [{ stripeSecretKey: "sk", stripeSecretArn: "arn" }, /only one of stripeSecretKey and stripeSecretArn/],
       [{ twilioAccountSid: "AC1" }, /twilioAccountSid and twilioAuthToken go together/],
       [{ stripeSecretKey: "sk", pricing: { twilio_mms_usd: "-1" } }, /pricing: pricing\.twilio_mms_usd/],
     ];
-    for (const [args, message] of cases) assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
+    for (const [args, message] of cases)
+      assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
   });
 
   it("names every function's metrics after the deployment: KEYBRAKE_DEPLOYMENT and the namespace on all three", async () => {
@@ -235,10 +320,21 @@ describe("VaultKeyProxy", () => {
   });
 
   it("alarms on ledger errors and refusal spikes with exact inputs, notifying the alarm topic", async () => {
-    const { kb, children } = await deploy("alarm", { stripeSecretKey: "sk", twilioAccountSid: "AC1", twilioAuthToken: "tok" });
+    const { kb, children } = await deploy("alarm", {
+      stripeSecretKey: "sk",
+      twilioAccountSid: "AC1",
+      twilioAuthToken: "tok",
+    });
     const topicArn = "arn:aws:mock:aws:sns/topic:Topic:alarm-alarms";
     assert.equal(await unwrap(kb.alarmTopicArn), topicArn);
-    const common = { namespace: "Keybrake", statistic: "Sum", evaluationPeriods: 1, treatMissingData: "notBreaching", alarmActions: [topicArn], okActions: [topicArn] };
+    const common = {
+      namespace: "Keybrake",
+      statistic: "Sum",
+      evaluationPeriods: 1,
+      treatMissingData: "notBreaching",
+      alarmActions: [topicArn],
+      okActions: [topicArn],
+    };
     const ledger = alarmOf(children, "alarm-ledger-errors");
     assert.deepEqual(ledger.inputs, {
       ...common,
@@ -260,16 +356,28 @@ describe("VaultKeyProxy", () => {
     });
     assert.match(refusals.description, /100 proxy calls refused in 5 minutes/);
     assert.deepEqual(
-      children.filter((r) => r.type === ALARM).map((r) => r.name).sort(),
+      children
+        .filter((r) => r.type === ALARM)
+        .map((r) => r.name)
+        .sort(),
       ["alarm-ledger-errors", "alarm-refusal-spike"],
       "no spend alarm unless dailySpendAlarmUsd asks for one",
     );
-    assert.equal(children.filter((r) => r.type === SUBSCRIPTION).length, 0, "no e-mail subscription without alarmEmail");
+    assert.equal(
+      children.filter((r) => r.type === SUBSCRIPTION).length,
+      0,
+      "no e-mail subscription without alarmEmail",
+    );
     assert.equal(one(children, "aws:sns/topic:Topic", "alarm-alarms").inputs.displayName, "keybrake alarm alarms");
   });
 
   it("takes the alarm thresholds and e-mail from args; the subscription exists only with alarmEmail", async () => {
-    const { children } = await deploy("mail", { stripeSecretKey: "sk", alarmEmail: "oncall@example.com", refusalAlarmThreshold: 25, ledgerErrorAlarmThreshold: 3 });
+    const { children } = await deploy("mail", {
+      stripeSecretKey: "sk",
+      alarmEmail: "oncall@example.com",
+      refusalAlarmThreshold: 25,
+      ledgerErrorAlarmThreshold: 3,
+    });
     assert.deepEqual(one(children, SUBSCRIPTION, "mail-alarms-email").inputs, {
       topic: "arn:aws:mock:aws:sns/topic:Topic:mail-alarms",
       protocol: "email",
@@ -288,7 +396,10 @@ describe("VaultKeyProxy", () => {
       dailySpendAlarmUsd: { stripe: 250, resend: 12.5 },
     });
     const topicArn = "arn:aws:mock:aws:sns/topic:Topic:spend-alarms";
-    for (const [vendor, usd] of [["stripe", 250], ["resend", 12.5]] as const) {
+    for (const [vendor, usd] of [
+      ["stripe", 250],
+      ["resend", 12.5],
+    ] as const) {
       const alarm = alarmOf(children, `spend-daily-spend-${vendor}`);
       assert.deepEqual(alarm.inputs, {
         namespace: "Keybrake",
@@ -306,16 +417,26 @@ describe("VaultKeyProxy", () => {
       assert.match(alarm.description, new RegExp(`${vendor} spend .* last 24 hours is above ${usd} USD`));
     }
     assert.deepEqual(
-      children.filter((r) => r.type === ALARM).map((r) => r.name).sort(),
+      children
+        .filter((r) => r.type === ALARM)
+        .map((r) => r.name)
+        .sort(),
       ["spend-daily-spend-resend", "spend-daily-spend-stripe", "spend-ledger-errors", "spend-refusal-spike"],
       "twilio is enabled but not listed: no alarm for it",
     );
   });
 
   it("sends a custom metricsNamespace to the functions, the alarms and the dashboard alike", async () => {
-    const { children } = await deploy("ns", { stripeSecretKey: "sk", metricsNamespace: "Acme Keybrake", dailySpendAlarmUsd: { stripe: 50 } });
+    const { children } = await deploy("ns", {
+      stripeSecretKey: "sk",
+      metricsNamespace: "Acme Keybrake",
+      dailySpendAlarmUsd: { stripe: 50 },
+    });
     for (const fn of ["issuer", "proxy", "sweep"]) {
-      assert.equal(one(children, FN, `ns-${fn}`).inputs.environment.variables.POWERTOOLS_METRICS_NAMESPACE, "Acme Keybrake");
+      assert.equal(
+        one(children, FN, `ns-${fn}`).inputs.environment.variables.POWERTOOLS_METRICS_NAMESPACE,
+        "Acme Keybrake",
+      );
     }
     const alarms = children.filter((r) => r.type === ALARM);
     assert.equal(alarms.length, 3);
@@ -336,7 +457,12 @@ describe("VaultKeyProxy", () => {
   });
 
   it("builds the dashboard: spend, calls, refusal reasons, latency, ledger health, settlements and the alarms", async () => {
-    const { kb, children } = await deploy("dash", { stripeSecretKey: "sk", twilioAccountSid: "AC1", twilioAuthToken: "tok", dailySpendAlarmUsd: { twilio: 20 } });
+    const { kb, children } = await deploy("dash", {
+      stripeSecretKey: "sk",
+      twilioAccountSid: "AC1",
+      twilioAuthToken: "tok",
+      dailySpendAlarmUsd: { twilio: 20 },
+    });
     assert.equal(await unwrap(kb.dashboardName), "dash-us-east-1");
     assert.equal(one(children, DASHBOARD, "dash-dashboard").inputs.dashboardName, "dash-us-east-1");
     const widgets = widgetsOf(children, "dash");
@@ -353,7 +479,8 @@ describe("VaultKeyProxy", () => {
         ["log", "Spend per vendor and run label (audit log)"],
       ],
     );
-    for (const w of widgets.filter((w) => w.type !== "alarm")) assert.equal(w.properties.region, "us-east-1", `${w.properties.title} has a region`);
+    for (const w of widgets.filter((w) => w.type !== "alarm"))
+      assert.equal(w.properties.region, "us-east-1", `${w.properties.title} has a region`);
     assert.equal(
       widget(widgets, "Spend per vendor and run label (audit log)").properties.query,
       `SOURCE '/keybrake/dash/proxy' | SOURCE '/keybrake/dash/sweep' | SOURCE '/keybrake/dash/issuer' | ${totalsQuery({}, "vendor_label")}`,
@@ -376,20 +503,50 @@ describe("VaultKeyProxy", () => {
       [ns, "Refusals", "service", "dash", "vendor", "twilio", sum("twilio refusals")],
     ]);
     assert.deepEqual(widget(widgets, "Refusals by reason").properties.metrics, [
-      [{ id: "reasons", label: "${PROP('Dim.reason')}", expression: `SEARCH('{Keybrake,service,reason} MetricName="Refusals" service="dash"', 'Sum', 300)` }],
+      [
+        {
+          id: "reasons",
+          label: "${PROP('Dim.reason')}",
+          expression: `SEARCH('{Keybrake,service,reason} MetricName="Refusals" service="dash"', 'Sum', 300)`,
+        },
+      ],
     ]);
     assert.deepEqual(widget(widgets, "Proxy latency").properties.metrics, [
       [ns, "LatencyMs", "service", "dash", "vendor", "stripe", { period: 300, stat: "p50", label: "stripe p50" }],
       [ns, "LatencyMs", "service", "dash", "vendor", "stripe", { period: 300, stat: "p99", label: "stripe p99" }],
       [ns, "LatencyMs", "service", "dash", "vendor", "twilio", { period: 300, stat: "p50", label: "twilio p50" }],
       [ns, "LatencyMs", "service", "dash", "vendor", "twilio", { period: 300, stat: "p99", label: "twilio p99" }],
-      ["AWS/Lambda", "Duration", "FunctionName", "dash-proxy-physical", { stat: "p99", period: 300, label: "proxy Lambda p99" }],
+      [
+        "AWS/Lambda",
+        "Duration",
+        "FunctionName",
+        "dash-proxy-physical",
+        { stat: "p99", period: 300, label: "proxy Lambda p99" },
+      ],
     ]);
     assert.deepEqual(widget(widgets, "Ledger errors").properties.metrics, [
       [ns, "LedgerErrors", "service", "dash", sum("ledger errors (503 or failed settlement)")],
-      ["AWS/Lambda", "Errors", "FunctionName", "dash-issuer-physical", { stat: "Sum", period: 300, label: "issuer Lambda errors" }],
-      ["AWS/Lambda", "Errors", "FunctionName", "dash-proxy-physical", { stat: "Sum", period: 300, label: "proxy Lambda errors" }],
-      ["AWS/Lambda", "Errors", "FunctionName", "dash-sweep-physical", { stat: "Sum", period: 300, label: "sweep Lambda errors" }],
+      [
+        "AWS/Lambda",
+        "Errors",
+        "FunctionName",
+        "dash-issuer-physical",
+        { stat: "Sum", period: 300, label: "issuer Lambda errors" },
+      ],
+      [
+        "AWS/Lambda",
+        "Errors",
+        "FunctionName",
+        "dash-proxy-physical",
+        { stat: "Sum", period: 300, label: "proxy Lambda errors" },
+      ],
+      [
+        "AWS/Lambda",
+        "Errors",
+        "FunctionName",
+        "dash-sweep-physical",
+        { stat: "Sum", period: 300, label: "sweep Lambda errors" },
+      ],
       [
         {
           id: "throttled",
@@ -411,7 +568,13 @@ describe("VaultKeyProxy", () => {
       [ns, "Unsettled", "service", "dash", sum("Unsettled")],
       [ns, "Retried", "service", "dash", sum("Retried")],
       [ns, "Swept", "service", "dash", sum("Swept")],
-      [ns, "UnsettledUSD", "service", "dash", { period: 300, stat: "Sum", label: "kept as spent, outcome unknown (USD)", yAxis: "right" }],
+      [
+        ns,
+        "UnsettledUSD",
+        "service",
+        "dash",
+        { period: 300, stat: "Sum", label: "kept as spent, outcome unknown (USD)", yAxis: "right" },
+      ],
     ]);
     const alarmArns = children.filter((r) => r.type === ALARM).map((r) => `arn:aws:mock:${ALARM}:${r.name}`);
     assert.equal(alarmArns.length, 3);
@@ -421,7 +584,11 @@ describe("VaultKeyProxy", () => {
   it("saves the CLI's Logs Insights queries in the console with the deployment's log groups", async () => {
     const { children } = await deploy("saved", { stripeSecretKey: "sk" });
     const groups = ["/keybrake/saved/proxy", "/keybrake/saved/sweep", "/keybrake/saved/issuer"];
-    assert.deepEqual(one(children, QUERY, "saved-calls").inputs, { name: "keybrake/saved/calls", logGroupNames: groups, queryString: recordsQuery({}, 1000) });
+    assert.deepEqual(one(children, QUERY, "saved-calls").inputs, {
+      name: "keybrake/saved/calls",
+      logGroupNames: groups,
+      queryString: recordsQuery({}, 1000),
+    });
     assert.deepEqual(one(children, QUERY, "saved-spend-by-label").inputs, {
       name: "keybrake/saved/spend-by-label",
       logGroupNames: groups,
@@ -440,23 +607,48 @@ describe("VaultKeyProxy", () => {
 
   it("refuses invalid observability args synchronously, naming the field", () => {
     const cases: Array<[VaultKeyProxyArgs, RegExp]> = [
-      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { twilio: 10 } }, /^Error: dailySpendAlarmUsd\.twilio: twilio is not enabled/],
-      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { paypal: 10 } as never }, /dailySpendAlarmUsd\.paypal: unknown vendor paypal/],
-      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: 0 } }, /dailySpendAlarmUsd\.stripe: must be a positive number of USD, got 0/],
-      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: -5 } }, /dailySpendAlarmUsd\.stripe: must be a positive number of USD, got -5/],
-      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: "100" as never } }, /dailySpendAlarmUsd\.stripe: must be a positive number/],
-      [{ stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: Number.NaN } }, /dailySpendAlarmUsd\.stripe: must be a positive number/],
+      [
+        { stripeSecretKey: "sk", dailySpendAlarmUsd: { twilio: 10 } },
+        /^Error: dailySpendAlarmUsd\.twilio: twilio is not enabled/,
+      ],
+      [
+        { stripeSecretKey: "sk", dailySpendAlarmUsd: { paypal: 10 } as never },
+        /dailySpendAlarmUsd\.paypal: unknown vendor paypal/,
+      ],
+      [
+        { stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: 0 } },
+        /dailySpendAlarmUsd\.stripe: must be a positive number of USD, got 0/,
+      ],
+      [
+        { stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: -5 } },
+        /dailySpendAlarmUsd\.stripe: must be a positive number of USD, got -5/,
+      ],
+      [
+        { stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: "100" as never } },
+        /dailySpendAlarmUsd\.stripe: must be a positive number/,
+      ],
+      [
+        { stripeSecretKey: "sk", dailySpendAlarmUsd: { stripe: Number.NaN } },
+        /dailySpendAlarmUsd\.stripe: must be a positive number/,
+      ],
       [{ stripeSecretKey: "sk", dailySpendAlarmUsd: [100] as never }, /dailySpendAlarmUsd must map vendors to USD/],
       [{ stripeSecretKey: "sk", refusalAlarmThreshold: 0 }, /refusalAlarmThreshold must be a whole number >= 1/],
       [{ stripeSecretKey: "sk", refusalAlarmThreshold: 2.5 }, /refusalAlarmThreshold must be a whole number >= 1/],
-      [{ stripeSecretKey: "sk", ledgerErrorAlarmThreshold: -1 }, /ledgerErrorAlarmThreshold must be a whole number >= 1/],
+      [
+        { stripeSecretKey: "sk", ledgerErrorAlarmThreshold: -1 },
+        /ledgerErrorAlarmThreshold must be a whole number >= 1/,
+      ],
       [{ stripeSecretKey: "sk", metricsNamespace: "AWS/Lambda" }, /metricsNamespace must .* not start with "AWS\/"/],
       [{ stripeSecretKey: "sk", metricsNamespace: "" }, /metricsNamespace must be 1-255/],
       [{ stripeSecretKey: "sk", metricsNamespace: "it's" }, /metricsNamespace must be 1-255/],
       [{ stripeSecretKey: "sk", alarmEmail: "oncall" }, /alarmEmail must be an e-mail address, got oncall/],
     ];
-    for (const [args, message] of cases) assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
-    assert.throws(() => new VaultKeyProxy(`it's-${Math.random().toString(36).slice(2)}`, { stripeSecretKey: "sk" }), /VaultKeyProxy name must be non-empty without quotes/);
+    for (const [args, message] of cases)
+      assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
+    assert.throws(
+      () => new VaultKeyProxy(`it's-${Math.random().toString(36).slice(2)}`, { stripeSecretKey: "sk" }),
+      /VaultKeyProxy name must be non-empty without quotes/,
+    );
   });
 
   it("ships each Lambda its bundled handler, byte for byte the same when bundled twice", async () => {

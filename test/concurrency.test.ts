@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { startFakeVendors, type FakeVendors } from "./support/fake-vendors";
-import { spawnLocal, type LocalProcess } from "./support/processes";
-import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+import { type FakeVendors, startFakeVendors } from "./support/fake-vendors";
+import { type LocalProcess, spawnLocal } from "./support/processes";
+import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "./support/stack";
 
 /**
  * The hard cap under load (DESIGN guarantee 1): a key whose cap fits exactly N calls gets exactly N
@@ -16,7 +16,11 @@ const PRICE_CENTS = 125; // 1.25 USD; the cap is FITS x 1.25 USD
 function charge(baseUrl: string, vaultKey: string, n: number): Promise<number> {
   return fetch(`${baseUrl}/v1/payment_intents`, {
     method: "POST",
-    headers: { authorization: `Bearer ${vaultKey}`, "content-type": "application/x-www-form-urlencoded", "idempotency-key": `call-${n}` },
+    headers: {
+      authorization: `Bearer ${vaultKey}`,
+      "content-type": "application/x-www-form-urlencoded",
+      "idempotency-key": `call-${n}`,
+    },
     body: `amount=${PRICE_CENTS}&currency=usd`,
   }).then(async (res) => {
     await res.arrayBuffer();
@@ -25,7 +29,9 @@ function charge(baseUrl: string, vaultKey: string, n: number): Promise<number> {
 }
 
 function tally(statuses: number[]): Record<number, number> {
-  return statuses.reduce<Record<number, number>>((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
+  const counts: Record<number, number> = {};
+  for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+  return counts;
 }
 
 const keyRequest = { ...STRIPE_KEY_REQUEST, daily_usd_cap: (FITS * PRICE_CENTS) / 100 };
@@ -83,7 +89,9 @@ describe("hard cap across several proxy processes sharing one table", () => {
     assert.deepEqual(tally(statuses), { 200: FITS, 429: CALLS - FITS });
     assert.equal(vendors.stripe.received.length, FITS);
     const state = (await (
-      await fetch(`${instances[1]!.url}/vault/keys/${key.key_id}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } })
+      await fetch(`${instances[1]!.url}/vault/keys/${key.key_id}`, {
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+      })
     ).json()) as { spent_today_usd: number; remaining_today_usd: number };
     assert.equal(state.spent_today_usd, (FITS * PRICE_CENTS) / 100);
     assert.equal(state.remaining_today_usd, 0);

@@ -17,11 +17,27 @@ describe("root Pulumi program", () => {
   });
 
   it("deploys one Stripe-only VaultKeyProxy with a default issuer", async () => {
-    const outputs = ["url", "tableName", "issuerFunctionName", "proxyFunctionName", "sweepFunctionName", "logGroupNames", "issuerTokens", "dashboardName", "alarmTopicArn"];
-    const created = await childrenOf("keybrake", outputs.map((o) => program[o] as pulumi.Output<unknown>));
+    const outputs = [
+      "url",
+      "tableName",
+      "issuerFunctionName",
+      "proxyFunctionName",
+      "sweepFunctionName",
+      "logGroupNames",
+      "issuerTokens",
+      "dashboardName",
+      "alarmTopicArn",
+    ];
+    const created = await childrenOf(
+      "keybrake",
+      outputs.map((o) => program[o] as pulumi.Output<unknown>),
+    );
     assert.match(String(await unwrap(program.url as string)), /^https:\/\/keybrake-http\./);
     const components = created.filter((r) => r.type === "keybrake:index:VaultKeyProxy");
-    assert.deepEqual(components.map((c) => c.name), ["keybrake"]);
+    assert.deepEqual(
+      components.map((c) => c.name),
+      ["keybrake"],
+    );
     assert.deepEqual(Object.keys(await unwrap(program.issuerTokens as Record<string, string>)), ["default"]);
     const secrets = created.filter((r) => r.type === "aws:secretsmanager/secret:Secret").map((r) => r.name);
     assert.deepEqual(secrets, ["keybrake-stripe"]);
@@ -33,9 +49,18 @@ describe("root Pulumi program", () => {
   });
 
   it("passes the alarm settings from stack config to the component", async () => {
-    const created = await childrenOf("keybrake", [program.alarmTopicArn as pulumi.Output<unknown>, program.dashboardName as pulumi.Output<unknown>]);
-    const alarms = new Map(created.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.name, r.inputs]));
-    assert.deepEqual([...alarms.keys()].sort(), ["keybrake-daily-spend-stripe", "keybrake-ledger-errors", "keybrake-refusal-spike"]);
+    const created = await childrenOf("keybrake", [
+      program.alarmTopicArn as pulumi.Output<unknown>,
+      program.dashboardName as pulumi.Output<unknown>,
+    ]);
+    const alarms = new Map(
+      created.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.name, r.inputs]),
+    );
+    assert.deepEqual([...alarms.keys()].sort(), [
+      "keybrake-daily-spend-stripe",
+      "keybrake-ledger-errors",
+      "keybrake-refusal-spike",
+    ]);
     assert.equal(alarms.get("keybrake-daily-spend-stripe")!.threshold, 400);
     assert.equal(alarms.get("keybrake-refusal-spike")!.threshold, 25);
     const email = created.find((r) => r.type === "aws:sns/topicSubscription:TopicSubscription")!;

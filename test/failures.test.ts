@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import Stripe from "stripe";
-import { memorySink } from "../lambda/audit/sink";
-import type { AuditRecord } from "../lambda/audit/record";
 import { METRIC, metricsFor } from "../lambda/audit/metrics";
+import type { AuditRecord } from "../lambda/audit/record";
+import { memorySink } from "../lambda/audit/sink";
 import { startLocalServer } from "../lambda/local";
 import { startDynamoDbLocal } from "../scripts/dynamodb-local";
 import { startFakeVendors } from "./support/fake-vendors";
-import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, dynamoEndpoint, postPaymentIntent, startStack, stripeVia, type Stack } from "./support/stack";
+import {
+  dynamoEndpoint,
+  ISSUER_TOKEN,
+  postPaymentIntent,
+  STRIPE_KEY_REQUEST,
+  type Stack,
+  startStack,
+  stripeVia,
+} from "./support/stack";
 
 /** Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage. */
 const state = (stack: Stack, keyId: string) => stack.keyState(keyId);
@@ -75,11 +82,19 @@ describe("vendor failures", () => {
       const res = await post(server.url, key.vault_key, "amount=1000&currency=usd");
       assert.equal(res.status, 502);
       await server.idle();
-      const s = (await (await fetch(`${server.url}/vault/keys/${key.key_id}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } })).json()) as any;
+      const s = (await (
+        await fetch(`${server.url}/vault/keys/${key.key_id}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } })
+      ).json()) as any;
       assert.equal(s.spent_today_usd, 0);
       const record = audit.find((r) => r.event === "call" && r.key_id === key.key_id);
       assert.deepEqual(
-        record?.event === "call" && [record.decision, record.upstream_error, record.upstream_status, record.settlement, record.spent_usd],
+        record?.event === "call" && [
+          record.decision,
+          record.upstream_error,
+          record.upstream_status,
+          record.settlement,
+          record.spent_usd,
+        ],
         ["forwarded", "upstream_unreachable", undefined, "released", 0],
       );
     } finally {
@@ -103,7 +118,11 @@ describe("vendor failures", () => {
     const key = await stack.issue();
     await post(stack.url, key.vault_key, "amount=1000&currency=usd", "replayed-1");
     // Same Idempotency-Key, different bytes: keybrake reserves again; Stripe answers with the stored replay.
-    stack.vendors.stripe.respond = () => ({ status: 200, headers: { "idempotent-replayed": "true" }, body: { id: "pi_replayed" } });
+    stack.vendors.stripe.respond = () => ({
+      status: 200,
+      headers: { "idempotent-replayed": "true" },
+      body: { id: "pi_replayed" },
+    });
     await post(stack.url, key.vault_key, "currency=usd&amount=1000", "replayed-1");
     stack.vendors.stripe.respond = undefined;
     assert.equal((await state(stack, key.key_id)).spent_today_usd, 10);
@@ -138,10 +157,19 @@ describe("ledger outage", () => {
       assert.equal(vendors.stripe.received.length, 1, "nothing was forwarded while the ledger was down");
       const record = audit.at(-1)!;
       assert.deepEqual(
-        record.event === "call" && [record.decision, record.reason, record.reserved_usd, record.spent_usd, record.ledger_writes],
+        record.event === "call" && [
+          record.decision,
+          record.reason,
+          record.reserved_usd,
+          record.spent_usd,
+          record.ledger_writes,
+        ],
         ["refused", "ledger_unavailable", 0, 0, 1],
       );
-      assert.ok(metricsFor(record)[0]!.metrics.some((m) => m.name === METRIC.ledgerErrors), "counted as a ledger error");
+      assert.ok(
+        metricsFor(record)[0]!.metrics.some((m) => m.name === METRIC.ledgerErrors),
+        "counted as a ledger error",
+      );
       const issue = await fetch(`${server.url}/vault/keys`, {
         method: "POST",
         headers: { authorization: `Bearer ${ISSUER_TOKEN}` },

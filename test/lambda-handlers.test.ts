@@ -5,8 +5,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { sha256Hex } from "../lambda/core/vault-key";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { ensureLedgerTable } from "../lambda/ledger/table";
-import { SECRETS, startFakeVendors, type FakeVendors } from "./support/fake-vendors";
-import { startFakeSecretsManager, type FakeSecretsManager } from "./support/fake-secrets-manager";
+import { type FakeSecretsManager, startFakeSecretsManager } from "./support/fake-secrets-manager";
+import { type FakeVendors, SECRETS, startFakeVendors } from "./support/fake-vendors";
 import { dynamoEndpoint } from "./support/stack";
 
 /**
@@ -118,7 +118,15 @@ describe("Lambda handlers behind API Gateway", () => {
     agent_run_label: "modal-billing/cus_9",
   };
   const issue = (body: object) =>
-    issuer(event("POST", "/vault/keys", { authorization: `Bearer ${BILLING_TOKEN}`, "content-type": "application/json" }, JSON.stringify(body)), context);
+    issuer(
+      event(
+        "POST",
+        "/vault/keys",
+        { authorization: `Bearer ${BILLING_TOKEN}`, "content-type": "application/json" },
+        JSON.stringify(body),
+      ),
+      context,
+    );
 
   it("issues within the issuer's ceilings and refuses above each one with 403 naming it", async () => {
     assert.equal((await issue(keyRequest)).statusCode, 201);
@@ -136,7 +144,10 @@ describe("Lambda handlers behind API Gateway", () => {
     }
     const vendor = await issue({ ...keyRequest, vendor: "twilio" });
     assert.equal(vendor.statusCode, 400, "twilio has no secret in this deployment");
-    const stranger = await issuer(event("POST", "/vault/keys", { authorization: "Bearer kbt_nobody" }, JSON.stringify(keyRequest)), context);
+    const stranger = await issuer(
+      event("POST", "/vault/keys", { authorization: "Bearer kbt_nobody" }, JSON.stringify(keyRequest)),
+      context,
+    );
     assert.equal(stranger.statusCode, 401);
   });
 
@@ -144,7 +155,12 @@ describe("Lambda handlers behind API Gateway", () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
     const call = () =>
       proxy(
-        event("POST", "/v1/payment_intents", { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" }, "amount=1500&currency=usd"),
+        event(
+          "POST",
+          "/v1/payment_intents",
+          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+          "amount=1500&currency=usd",
+        ),
         context,
       );
     const first = await call();
@@ -155,10 +171,18 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.equal(vendors.stripe.received[0]!.headers.authorization, `Bearer ${SECRETS.STRIPE_SECRET_KEY}`);
     assert.deepEqual(secretsManager.requests, [STRIPE_ARN], "the secret is cached across invocations");
 
-    const shown = await issuer(event("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }), context);
+    const shown = await issuer(
+      event("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
+      context,
+    );
     assert.equal(JSON.parse(shown.body!).spent_today_usd, 30);
     const over = await proxy(
-      event("POST", "/v1/payment_intents", { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" }, "amount=2001&currency=usd"),
+      event(
+        "POST",
+        "/v1/payment_intents",
+        { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+        "amount=2001&currency=usd",
+      ),
       context,
     );
     assert.equal(over.statusCode, 429);
@@ -170,45 +194,79 @@ describe("Lambda handlers behind API Gateway", () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
     const charge = (amount: number) =>
       proxy(
-        event("POST", "/v1/payment_intents", { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" }, `amount=${amount}&currency=usd`),
+        event(
+          "POST",
+          "/v1/payment_intents",
+          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+          `amount=${amount}&currency=usd`,
+        ),
         context,
       );
     const stdout = await captureStdout(async () => {
       assert.equal((await charge(1500)).statusCode, 200);
       assert.equal((await charge(6000)).statusCode, 429);
     });
-    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, any>);
 
     const audits = lines.filter((l) => l.message === "keybrake.call");
-    assert.deepEqual(audits.map((l) => [l.level, l.service, l.audit.decision, l.audit.reason, l.audit.spent_usd]), [
-      ["INFO", "keybrake-proxy", "forwarded", undefined, 15],
-      ["INFO", "keybrake-proxy", "refused", "cap_exceeded", 0],
-    ]);
+    assert.deepEqual(
+      audits.map((l) => [l.level, l.service, l.audit.decision, l.audit.reason, l.audit.spent_usd]),
+      [
+        ["INFO", "keybrake-proxy", "forwarded", undefined, 15],
+        ["INFO", "keybrake-proxy", "refused", "cap_exceeded", 0],
+      ],
+    );
     assert.equal(audits[0]!.audit.key_id, key.key_id);
     assert.equal(audits[0]!.audit.issuer, "billing");
 
     const emf = lines.filter((l) => l._aws);
     const directive = (l: Record<string, any>) => l._aws.CloudWatchMetrics[0];
     const spendSets = [["service"], ["service", "vendor"], ["service", "issuer"]];
-    assert.deepEqual(emf.map((l) => [directive(l).Namespace, directive(l).Dimensions]), [
-      ["KeybrakeTest", spendSets],
-      ["KeybrakeTest", spendSets],
-      ["KeybrakeTest", [["service", "reason"]]],
-    ]);
-    const [spend, refusal, byReason] = emf;
-    assert.deepEqual(directive(spend!).Metrics.map((m: { Name: string; Unit: string }) => `${m.Name}:${m.Unit}`), [
-      "Calls:Count", "Forwarded:Count", "SpendUSD:None", "LatencyMs:Milliseconds", "Settled:Count",
-    ]);
     assert.deepEqual(
-      { service: spend!.service, vendor: spend!.vendor, issuer: spend!.issuer, Calls: spend!.Calls, Forwarded: spend!.Forwarded, SpendUSD: spend!.SpendUSD, Settled: spend!.Settled },
+      emf.map((l) => [directive(l).Namespace, directive(l).Dimensions]),
+      [
+        ["KeybrakeTest", spendSets],
+        ["KeybrakeTest", spendSets],
+        ["KeybrakeTest", [["service", "reason"]]],
+      ],
+    );
+    const [spend, refusal, byReason] = emf;
+    assert.deepEqual(
+      directive(spend!).Metrics.map((m: { Name: string; Unit: string }) => `${m.Name}:${m.Unit}`),
+      ["Calls:Count", "Forwarded:Count", "SpendUSD:None", "LatencyMs:Milliseconds", "Settled:Count"],
+    );
+    assert.deepEqual(
+      {
+        service: spend!.service,
+        vendor: spend!.vendor,
+        issuer: spend!.issuer,
+        Calls: spend!.Calls,
+        Forwarded: spend!.Forwarded,
+        SpendUSD: spend!.SpendUSD,
+        Settled: spend!.Settled,
+      },
       { service: "kb-test", vendor: "stripe", issuer: "billing", Calls: 1, Forwarded: 1, SpendUSD: 15, Settled: 1 },
     );
     assert.deepEqual(
-      { Calls: refusal!.Calls, Refusals: refusal!.Refusals, SpendUSD: refusal!.SpendUSD, Forwarded: refusal!.Forwarded },
+      {
+        Calls: refusal!.Calls,
+        Refusals: refusal!.Refusals,
+        SpendUSD: refusal!.SpendUSD,
+        Forwarded: refusal!.Forwarded,
+      },
       { Calls: 1, Refusals: 1, SpendUSD: 0, Forwarded: undefined },
     );
-    assert.deepEqual({ service: byReason!.service, reason: byReason!.reason, Refusals: byReason!.Refusals }, { service: "kb-test", reason: "cap_exceeded", Refusals: 1 });
-    assert.ok(!stdout.includes(key.vault_key) && !stdout.includes(SECRETS.STRIPE_SECRET_KEY), "no vault key or secret on stdout");
+    assert.deepEqual(
+      { service: byReason!.service, reason: byReason!.reason, Refusals: byReason!.Refusals },
+      { service: "kb-test", reason: "cap_exceeded", Refusals: 1 },
+    );
+    assert.ok(
+      !stdout.includes(key.vault_key) && !stdout.includes(SECRETS.STRIPE_SECRET_KEY),
+      "no vault key or secret on stdout",
+    );
   });
 
   it("runs the scheduled sweep", async () => {

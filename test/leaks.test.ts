@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { SECRETS } from "./support/fake-vendors";
-import { STRIPE_KEY_REQUEST, dynamoEndpoint, startStack, type Stack } from "./support/stack";
+import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "./support/stack";
 
 /**
  * Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left
@@ -25,7 +25,8 @@ describe("no leaks under many calls", () => {
     // Every third key is Twilio's: its reservations carry pending markers that settlement must close.
     const messages = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
     const twilioKey = { ...STRIPE_KEY_REQUEST, vendor: "twilio", allowed_endpoints: [`POST ${messages}`] };
-    for (let i = 0; i < KEYS; i++) keys.push(await stack.issue({ ...(i % 3 ? STRIPE_KEY_REQUEST : twilioKey), agent_run_label: `leak/${i}` }));
+    for (let i = 0; i < KEYS; i++)
+      keys.push(await stack.issue({ ...(i % 3 ? STRIPE_KEY_REQUEST : twilioKey), agent_run_label: `leak/${i}` }));
     // Some calls the vendor refuses (released), some time out... every ending is exercised.
     stack.vendors.stripe.respond = (req) => {
       const amount = Number(new URLSearchParams(req.body).get("amount"));
@@ -34,7 +35,9 @@ describe("no leaks under many calls", () => {
       return undefined;
     };
     stack.vendors.twilio.respond = (req) =>
-      new URLSearchParams(req.body).get("Body")!.length % 5 === 0 ? { status: 400, body: { code: 21211, message: "invalid To", status: 400 } } : undefined;
+      new URLSearchParams(req.body).get("Body")!.length % 5 === 0
+        ? { status: 400, body: { code: 21211, message: "invalid To", status: 400 } }
+        : undefined;
     let maxCache = 0;
     const statuses: number[] = [];
     for (let round = 0; round < CALLS_PER_KEY; round++) {
@@ -44,7 +47,10 @@ describe("no leaks under many calls", () => {
             i % 3
               ? await fetch(`${stack.url}/v1/payment_intents`, {
                   method: "POST",
-                  headers: { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+                  headers: {
+                    authorization: `Bearer ${key.vault_key}`,
+                    "content-type": "application/x-www-form-urlencoded",
+                  },
                   body: `amount=${100 + ((i + round) % 30)}&currency=usd`,
                 })
               : await fetch(`${stack.url}/twilio${messages}`, {
@@ -68,14 +74,22 @@ describe("no leaks under many calls", () => {
     assert.ok(maxCache <= CACHE, `the key cache stayed within ${CACHE} (max seen ${maxCache})`);
 
     const endings = new Map<string, number>();
-    for (const r of stack.audit) if (r.event === "call") endings.set(r.settlement, (endings.get(r.settlement) ?? 0) + 1);
+    for (const r of stack.audit)
+      if (r.event === "call") endings.set(r.settlement, (endings.get(r.settlement) ?? 0) + 1);
     assert.deepEqual([...endings.keys()].sort(), ["released", "settled", "unsettled"]);
-    assert.equal([...endings.values()].reduce((a, b) => a + b, 0), KEYS * CALLS_PER_KEY);
+    assert.equal(
+      [...endings.values()].reduce((a, b) => a + b, 0),
+      KEYS * CALLS_PER_KEY,
+    );
 
     const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
     try {
       const open = await db.send(
-        new ScanCommand({ TableName: stack.server.table, FilterExpression: "size(p) > :zero", ExpressionAttributeValues: { ":zero": { N: "0" } } }),
+        new ScanCommand({
+          TableName: stack.server.table,
+          FilterExpression: "size(p) > :zero",
+          ExpressionAttributeValues: { ":zero": { N: "0" } },
+        }),
       );
       assert.equal(open.Count, 0, "no pending reservation is left open");
     } finally {

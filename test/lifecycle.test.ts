@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
 import { DAY_MS } from "../lambda/core/clock";
-import { STRIPE_KEY_REQUEST, startStack, stripeVia, type Stack } from "./support/stack";
+import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "./support/stack";
 
 /** Key lifecycle: revocation (one key, a run label prefix, under load), expiry and the UTC-day window. */
 const stripeFor = (stack: Stack, vaultKey: string) => stripeVia(stack.url, vaultKey, { maxNetworkRetries: 0 });
@@ -48,7 +48,8 @@ describe("revocation, expiry and daily windows", () => {
     let revokedAt = Infinity;
     const sentAfterRevoke = new Set<string>();
     stack.vendors.stripe.respond = (req) => {
-      if (sentAfterRevoke.has(String(req.headers["idempotency-key"]))) throw new Error("a call sent after revoke reached Stripe");
+      if (sentAfterRevoke.has(String(req.headers["idempotency-key"])))
+        throw new Error("a call sent after revoke reached Stripe");
       return undefined;
     };
     let n = 0;
@@ -59,7 +60,11 @@ describe("revocation, expiry and daily windows", () => {
         if (Date.now() > revokedAt) sentAfterRevoke.add(id);
         const res = await fetch(`${stack.url}/v1/payment_intents`, {
           method: "POST",
-          headers: { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded", "idempotency-key": id },
+          headers: {
+            authorization: `Bearer ${key.vault_key}`,
+            "content-type": "application/x-www-form-urlencoded",
+            "idempotency-key": id,
+          },
           body: "amount=100&currency=usd",
         });
         await res.arrayBuffer();
@@ -74,7 +79,9 @@ describe("revocation, expiry and daily windows", () => {
     assert.equal(res.status, 200);
     const statuses = (await load).flat();
     stack.vendors.stripe.respond = undefined;
-    const reachedAfter = stack.vendors.stripe.received.filter((r) => sentAfterRevoke.has(String(r.headers["idempotency-key"])));
+    const reachedAfter = stack.vendors.stripe.received.filter((r) =>
+      sentAfterRevoke.has(String(r.headers["idempotency-key"])),
+    );
     assert.equal(reachedAfter.length, 0);
     assert.ok(sentAfterRevoke.size > 100, `the load kept going after revoke (${sentAfterRevoke.size} calls)`);
     assert.ok(statuses.filter((s) => s === 401).length >= sentAfterRevoke.size);

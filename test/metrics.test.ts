@@ -29,12 +29,27 @@ const spendSets = (vendor: string, issuer: string) => [{}, { vendor }, { issuer 
 describe("metricsFor", () => {
   it("counts an unknown outcome as spent and unsettled", () => {
     assert.deepEqual(names(call), [
-      [spendSets("twilio", "billing"), ["Calls=1", "Forwarded=1", "SpendUSD=0.02", "LatencyMs=25000", "Unsettled=1", "UnsettledUSD=0.02"]],
+      [
+        spendSets("twilio", "billing"),
+        ["Calls=1", "Forwarded=1", "SpendUSD=0.02", "LatencyMs=25000", "Unsettled=1", "UnsettledUSD=0.02"],
+      ],
     ]);
   });
 
   it("counts a refusal by reason, under issuer `none` before the key is known", () => {
-    const refused: CallRecord = { ...call, key_id: undefined, issuer: undefined, decision: "refused", reason: "missing_key", reserved_usd: 0, unsettled_usd: 0, spent_usd: 0, settlement: "none", latency_ms: 1, ledger_writes: 0 };
+    const refused: CallRecord = {
+      ...call,
+      key_id: undefined,
+      issuer: undefined,
+      decision: "refused",
+      reason: "missing_key",
+      reserved_usd: 0,
+      unsettled_usd: 0,
+      spent_usd: 0,
+      settlement: "none",
+      latency_ms: 1,
+      ledger_writes: 0,
+    };
     assert.deepEqual(names(refused), [
       [spendSets("twilio", "none"), ["Calls=1", "Refusals=1", "SpendUSD=0", "LatencyMs=1"]],
       [[{ reason: "missing_key" }], ["Refusals=1"]],
@@ -42,14 +57,32 @@ describe("metricsFor", () => {
   });
 
   it("counts a failed settlement write as a ledger error, and an idempotent retry as a retry", () => {
-    const failed: CallRecord = { ...call, settlement: "swept", unsettled_usd: 0, spent_usd: 0, ledger_error: "settlement_write_failed" };
-    assert.deepEqual(names(failed)[0]![1], ["Calls=1", "Forwarded=1", "SpendUSD=0", "LatencyMs=25000", "LedgerErrors=1"]);
+    const failed: CallRecord = {
+      ...call,
+      settlement: "swept",
+      unsettled_usd: 0,
+      spent_usd: 0,
+      ledger_error: "settlement_write_failed",
+    };
+    assert.deepEqual(names(failed)[0]![1], [
+      "Calls=1",
+      "Forwarded=1",
+      "SpendUSD=0",
+      "LatencyMs=25000",
+      "LedgerErrors=1",
+    ]);
     const retry: CallRecord = { ...call, settlement: "retry", reserved_usd: 0, unsettled_usd: 0, spent_usd: 0 };
     assert.deepEqual(names(retry)[0]![1], ["Calls=1", "Forwarded=1", "SpendUSD=0", "LatencyMs=25000", "Retried=1"]);
   });
 
   it("counts a swept reservation's spend; key events have no metrics", () => {
-    const context = { time: call.time, key_id: "0123456789abcdef", issuer: "billing", agent_run_label: "x", vendor: "stripe" as const };
+    const context = {
+      time: call.time,
+      key_id: "0123456789abcdef",
+      issuer: "billing",
+      agent_run_label: "x",
+      vendor: "stripe" as const,
+    };
     assert.deepEqual(names({ event: "reservation_swept", ...context, unsettled_usd: 1.5, spent_usd: 1.5 }), [
       [spendSets("stripe", "billing"), ["Swept=1", "SpendUSD=1.5", "UnsettledUSD=1.5"]],
     ]);

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { SECRETS } from "./support/fake-vendors";
-import { ISSUER_TOKEN, startStack, type Stack } from "./support/stack";
+import { ISSUER_TOKEN, type Stack, startStack } from "./support/stack";
 
 /**
  * The README's Python example (the Modal billing agent rewritten against keybrake), run for real with
@@ -24,7 +24,10 @@ describe("README Python example", () => {
 
   it("is the example the README shows", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    assert.ok(readme.includes(readFileSync(EXAMPLE, "utf8").trim()), "README.md embeds examples/modal_billing.py verbatim");
+    assert.ok(
+      readme.includes(readFileSync(EXAMPLE, "utf8").trim()),
+      "README.md embeds examples/modal_billing.py verbatim",
+    );
   });
 
   it("charges inside the cap and is refused by keybrake past it", async () => {

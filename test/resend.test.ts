@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Resend } from "resend";
 import { SECRETS } from "./support/fake-vendors";
-import { startStack, type Stack } from "./support/stack";
+import { type Stack, startStack } from "./support/stack";
 
 /** resend-node pointed at the proxy with RESEND_BASE_URL, the vault key as its API key. */
 const EMAIL_KEY = {
@@ -70,9 +70,17 @@ describe("Resend through the proxy with the resend npm SDK", () => {
 
   it("releases the reservation when Resend refuses the email", async () => {
     const key = await stack.issue(EMAIL_KEY);
-    stack.vendors.resend.respond = () => ({ status: 422, body: { statusCode: 422, name: "missing_required_field", message: "subject" } });
+    stack.vendors.resend.respond = () => ({
+      status: 422,
+      body: { statusCode: 422, name: "missing_required_field", message: "subject" },
+    });
     try {
-      const { error } = await resendClient(stack, key.vault_key).emails.send({ from: "a@example.com", to: "b@example.com", subject: "", text: "x" });
+      const { error } = await resendClient(stack, key.vault_key).emails.send({
+        from: "a@example.com",
+        to: "b@example.com",
+        subject: "",
+        text: "x",
+      });
       assert.equal(error!.name, "missing_required_field");
     } finally {
       stack.vendors.resend.respond = undefined;

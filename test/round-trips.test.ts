@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { SECRETS } from "./support/fake-vendors";
-import { STRIPE_KEY_REQUEST, dynamoEndpoint, postPaymentIntent, startStack, type Stack } from "./support/stack";
+import { dynamoEndpoint, postPaymentIntent, STRIPE_KEY_REQUEST, type Stack, startStack } from "./support/stack";
 
 /**
  * Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client.
@@ -13,7 +13,15 @@ describe("ledger round trips per call", () => {
   let calls: string[] = [];
   before(async () => {
     const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
-    db.middlewareStack.add((next, context) => (args) => (calls.push(context.commandName!), next(args)), { step: "initialize" });
+    db.middlewareStack.add(
+      (next, context) => (args) => {
+        calls.push(context.commandName!);
+        return next(args);
+      },
+      {
+        step: "initialize",
+      },
+    );
     stack = await startStack({ db });
   });
   after(() => stack.close());
@@ -26,11 +34,15 @@ describe("ledger round trips per call", () => {
     await stack.server.idle();
     return calls;
   }
-  const stripe = (vaultKey: string, body: string, idempotencyKey?: string) => () => postPaymentIntent(stack.url, vaultKey, body, idempotencyKey);
+  const stripe = (vaultKey: string, body: string, idempotencyKey?: string) => () =>
+    postPaymentIntent(stack.url, vaultKey, body, idempotencyKey);
 
   it("exact price: one conditional write, nothing after (plus one read the first time an instance sees the key)", async () => {
     const key = await stack.issue();
-    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "a")), ["GetItemCommand", "UpdateItemCommand"]);
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "a")), [
+      "GetItemCommand",
+      "UpdateItemCommand",
+    ]);
     assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "b")), ["UpdateItemCommand"]);
   });
 
@@ -43,9 +55,15 @@ describe("ledger round trips per call", () => {
   it("definitive vendor refusal: the reservation write, then its release", async () => {
     const key = await stack.issue();
     await count(stripe(key.vault_key, "amount=100&currency=usd", "warm"));
-    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error", message: "declined" } } });
+    stack.vendors.stripe.respond = () => ({
+      status: 402,
+      body: { error: { type: "card_error", message: "declined" } },
+    });
     try {
-      assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "declined")), ["UpdateItemCommand", "UpdateItemCommand"]);
+      assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "declined")), [
+        "UpdateItemCommand",
+        "UpdateItemCommand",
+      ]);
     } finally {
       stack.vendors.stripe.respond = undefined;
     }

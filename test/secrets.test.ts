@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { Resend } from "resend";
 import Stripe from "stripe";
 import twilio from "twilio";
-import { Resend } from "resend";
-import { SECRETS, startFakeVendors, type FakeVendors } from "./support/fake-vendors";
-import { spawnLocal, type LocalProcess } from "./support/processes";
-import { ISSUER_TOKEN, dynamoEndpoint } from "./support/stack";
+import { type FakeVendors, SECRETS, startFakeVendors } from "./support/fake-vendors";
+import { type LocalProcess, spawnLocal } from "./support/processes";
+import { dynamoEndpoint, ISSUER_TOKEN } from "./support/stack";
 
 /**
  * DESIGN guarantee 5: vendor secrets never appear in a response, a log line or an audit record, and vault
@@ -55,12 +55,25 @@ describe("secrets stay put", () => {
   it("never prints, records or answers with a secret or a vault key", async () => {
     const base = { daily_usd_cap: 1, expires_in: "5m", agent_run_label: "secrets/test" };
     const stripeKey = await issue({ ...base, vendor: "stripe", allowed_endpoints: ["POST /v1/payment_intents"] });
-    const twilioKey = await issue({ ...base, vendor: "twilio", allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`] });
+    const twilioKey = await issue({
+      ...base,
+      vendor: "twilio",
+      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+    });
     const resendKey = await issue({ ...base, vendor: "resend", allowed_endpoints: ["POST /emails"] });
     const url = new URL(local.url);
-    const stripe = new Stripe(stripeKey.vault_key, { host: url.hostname, port: Number(url.port), protocol: "http", maxNetworkRetries: 0 });
+    const stripe = new Stripe(stripeKey.vault_key, {
+      host: url.hostname,
+      port: Number(url.port),
+      protocol: "http",
+      maxNetworkRetries: 0,
+    });
 
-    const capture = (p: Promise<unknown>) => p.then((v) => answers.push(JSON.stringify(v)), (e) => answers.push(JSON.stringify(e), String(e)));
+    const capture = (p: Promise<unknown>) =>
+      p.then(
+        (v) => answers.push(JSON.stringify(v)),
+        (e) => answers.push(JSON.stringify(e), String(e)),
+      );
     await capture(stripe.paymentIntents.create({ amount: 50, currency: "usd" })); // forwarded
     await capture(stripe.paymentIntents.create({ amount: 5000, currency: "usd" })); // over the cap
     await capture(stripe.customers.create({})); // outside the allowlist
@@ -75,7 +88,11 @@ describe("secrets stay put", () => {
     delete process.env.RESEND_BASE_URL;
     await capture(resend.emails.send({ from: "a@example.com", to: "b@example.com", subject: "s", text: "t" }));
     for (const key of vaultKeys) {
-      await capture(fetch(`${local.url}/vault/keys/${key.split("_")[1]}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } }).then((r) => r.text()));
+      await capture(
+        fetch(`${local.url}/vault/keys/${key.split("_")[1]}`, {
+          headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+        }).then((r) => r.text()),
+      );
     }
     await new Promise((r) => setTimeout(r, 300)); // the audit stream is flushed asynchronously
     await local.stop();
@@ -88,7 +105,8 @@ describe("secrets stay put", () => {
         if (name === "TWILIO_ACCOUNT_SID") continue; // an account id, not a secret (it is in every Twilio path)
         assert.ok(!text.includes(secret), `${name} appears in the ${where}`);
       }
-      if (where !== "answers") for (const key of vaultKeys) assert.ok(!text.includes(key), `a vault key appears in the ${where}`);
+      if (where !== "answers")
+        for (const key of vaultKeys) assert.ok(!text.includes(key), `a vault key appears in the ${where}`);
       assert.ok(!text.includes(ISSUER_TOKEN), `the issuer token appears in the ${where}`);
     }
     // Answers may carry a vault key only where it is issued.

@@ -1,12 +1,12 @@
-import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import {
-  InvalidAmountError,
-  UnpricedCurrencyError,
   currencyExponent,
+  InvalidAmountError,
   minorUnitsToMicroUsd,
   parseFxRates,
   parseMinorAmount,
+  UnpricedCurrencyError,
 } from "../lambda/vendors/stripe-money";
 
 describe("currencyExponent", () => {
@@ -107,7 +107,23 @@ describe("parseMinorAmount", () => {
     it(`reads ${JSON.stringify(raw)}`, () => assert.equal(parseMinorAmount(raw), value));
   }
 
-  const bad = ["", "-1", "+1", "1.5", "1.0", "1e3", " 1", "1 ", "0x10", "1_000", "1,000", "١٢", "１２", "NaN", "1234567890123456"];
+  const bad = [
+    "",
+    "-1",
+    "+1",
+    "1.5",
+    "1.0",
+    "1e3",
+    " 1",
+    "1 ",
+    "0x10",
+    "1_000",
+    "1,000",
+    "١٢",
+    "１２",
+    "NaN",
+    "1234567890123456",
+  ];
   for (const raw of bad) {
     it(`refuses ${JSON.stringify(raw)}`, () => {
       assert.throws(

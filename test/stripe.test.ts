@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
 import { SECRETS } from "./support/fake-vendors";
-import { STRIPE_KEY_REQUEST, startStack, stripeVia, type Stack } from "./support/stack";
+import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "./support/stack";
 
 /** stripe-node against the proxy, changing nothing but host/port/protocol and the key (bare vendor paths). */
 const stripeClient = (stack: Stack, vaultKey: string) => stripeVia(stack.url, vaultKey);
@@ -74,7 +74,9 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
 
   it("refuses a first call priced above the whole cap (the day's window does not exist yet)", async () => {
     const key = await stack.issue();
-    const error = await stripeClient(stack, key.vault_key).paymentIntents.create({ amount: 5001, currency: "usd" }).catch((e: unknown) => e);
+    const error = await stripeClient(stack, key.vault_key)
+      .paymentIntents.create({ amount: 5001, currency: "usd" })
+      .catch((e: unknown) => e);
     assert.ok(error instanceof Stripe.errors.StripeRateLimitError);
     assert.equal((error.raw as Record<string, unknown>).spent_usd, 0);
     assert.equal((error.raw as Record<string, unknown>).requested_usd, 50.01);
@@ -84,7 +86,9 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
   it("refuses endpoints outside allowed_endpoints with 403 naming both", async () => {
     const key = await stack.issue();
     const before = stack.vendors.stripe.received.length;
-    const error = await stripeClient(stack, key.vault_key).customers.create({ email: "a@example.com" }).catch((e: unknown) => e);
+    const error = await stripeClient(stack, key.vault_key)
+      .customers.create({ email: "a@example.com" })
+      .catch((e: unknown) => e);
     assert.ok(error instanceof Stripe.errors.StripePermissionError);
     assert.equal(error.code, "keybrake_endpoint_not_allowed");
     const raw = error.raw as Record<string, unknown>;

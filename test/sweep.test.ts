@@ -5,9 +5,9 @@ import twilio from "twilio";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { getKey } from "../lambda/ledger/keys";
 import { sweep } from "../lambda/ledger/sweep";
-import { SECRETS, startFakeVendors, type FakeVendors } from "./support/fake-vendors";
-import { spawnLocal, type LocalProcess } from "./support/processes";
-import { ISSUER_TOKEN, dynamoEndpoint } from "./support/stack";
+import { type FakeVendors, SECRETS, startFakeVendors } from "./support/fake-vendors";
+import { type LocalProcess, spawnLocal } from "./support/processes";
+import { dynamoEndpoint, ISSUER_TOKEN } from "./support/stack";
 
 /**
  * A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires
@@ -65,9 +65,21 @@ describe("orphaned reservations", () => {
       assert.equal(swept.length, 1);
       assert.deepEqual(
         { ...swept[0], pendingId: undefined, window: undefined },
-        { keyId: key.key_id, issuer: "local", label: "crash/1", vendor: "twilio", amountMicro: 20_000, pendingId: undefined, window: undefined },
+        {
+          keyId: key.key_id,
+          issuer: "local",
+          label: "crash/1",
+          vendor: "twilio",
+          amountMicro: 20_000,
+          pendingId: undefined,
+          window: undefined,
+        },
       );
-      assert.deepEqual(expired.map((k) => [k.keyId, k.unsettledMicro]), [[key.key_id, 20_000]], "the expiry is noted after the orphan is kept");
+      assert.deepEqual(
+        expired.map((k) => [k.keyId, k.unsettledMicro]),
+        [[key.key_id, 20_000]],
+        "the expiry is noted after the orphan is kept",
+      );
       assert.deepEqual(await sweep(db, table, later), { swept: [], expired: [] }, "exactly once");
       const after = await getKey(db, table, key.key_id);
       assert.equal(after!.unsettledMicro, 20_000);

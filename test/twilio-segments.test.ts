@@ -1,5 +1,5 @@
-import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import { countSegments, type SegmentCount } from "../lambda/vendors/twilio-segments";
 
 const gsm = (segments: number, units: number): SegmentCount => ({ encoding: "GSM-7", segments, units });
@@ -88,8 +88,14 @@ describe("countSegments: encoding", () => {
       if (count.encoding === "UCS-2") assert.deepEqual(count, ucs(1, 1));
       else (count.units === 1 ? seen.one : seen.two).push(c);
     }
-    assert.deepEqual(seen.one, [...asciiBasic, ...otherBasic].sort((a, b) => a - b));
-    assert.deepEqual(seen.two, extension.sort((a, b) => a - b));
+    assert.deepEqual(
+      seen.one,
+      [...asciiBasic, ...otherBasic].sort((a, b) => a - b),
+    );
+    assert.deepEqual(
+      seen.two,
+      extension.sort((a, b) => a - b),
+    );
   });
 });
 

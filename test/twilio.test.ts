@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
 import { SECRETS } from "./support/fake-vendors";
-import { startStack, type Stack } from "./support/stack";
+import { type Stack, startStack } from "./support/stack";
 
 /** twilio-node with only `client.api.baseUrl` changed and the vault key as its auth token. */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
@@ -51,7 +51,11 @@ describe("Twilio through the proxy with the twilio npm SDK", () => {
     const key = await stack.issue(SMS_KEY);
     stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price: "-0.00790", price_unit: "USD" } });
     try {
-      await twilioClient(stack, key.vault_key).messages.create({ to: "+15005550006", from: "+15005550001", body: "héllo ç" });
+      await twilioClient(stack, key.vault_key).messages.create({
+        to: "+15005550006",
+        from: "+15005550001",
+        body: "héllo ç",
+      });
     } finally {
       stack.vendors.twilio.respond = undefined;
     }
@@ -59,7 +63,11 @@ describe("Twilio through the proxy with the twilio npm SDK", () => {
     assert.equal(state.spent_today_usd, 0.0079);
     const record = stack.audit.filter((r) => r.event === "call" && r.key_id === key.key_id).at(-1)!;
     assert.deepEqual(
-      record.event === "call" && { reserved: record.reserved_usd, settled: record.settled_usd, settlement: record.settlement },
+      record.event === "call" && {
+        reserved: record.reserved_usd,
+        settled: record.settled_usd,
+        settlement: record.settlement,
+      },
       { reserved: 0.02, settled: 0.0079, settlement: "settled" },
     );
   });
@@ -82,7 +90,9 @@ describe("Twilio through the proxy with the twilio npm SDK", () => {
     const key = await stack.issue({ ...SMS_KEY, allowed_endpoints: ["POST /2010-04-01/Accounts/*/Messages.json"] });
     const other = twilio("AC00000000000000000000000000000999", key.vault_key);
     other.api.baseUrl = `${stack.url}/twilio`;
-    const wrongAccount = await other.messages.create({ to: "+15005550006", from: "+15005550001", body: "x" }).catch((e) => e);
+    const wrongAccount = await other.messages
+      .create({ to: "+15005550006", from: "+15005550001", body: "x" })
+      .catch((e) => e);
     assert.equal(wrongAccount.status, 403);
     assert.match(wrongAccount.message, /own Twilio account/);
 

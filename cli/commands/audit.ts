@@ -1,17 +1,20 @@
 import type { Command } from "commander";
-import { openAuditSource, type CliContext } from "../config";
-import { parseSince, timeWindow, type SpendRecord } from "../filter";
+import { type CliContext, openAuditSource } from "../config";
+import { parseSince, type SpendRecord, timeWindow } from "../filter";
 import { dash, formatUsd, renderTable, shortTime, toJson } from "../format";
 import { parseLimit, text } from "../options";
 import type { LabelTotals } from "../totals";
-import { withFilterFlags, type FilterFlags } from "./source-flags";
+import { type FilterFlags, withFilterFlags } from "./source-flags";
 
 /** `keybrake audit`: the spend records themselves, newest first, then a total per run label. */
 const DEFAULT_SINCE = "24h";
 const DEFAULT_LIMIT = 1000;
 
 export function registerAudit(program: Command, ctx: CliContext): void {
-  withFilterFlags(program.command("audit").description("calls and swept reservations, newest first, with totals per label"), DEFAULT_SINCE)
+  withFilterFlags(
+    program.command("audit").description("calls and swept reservations, newest first, with totals per label"),
+    DEFAULT_SINCE,
+  )
     .option("--key <key_id>", "only this key", (v: string) => text(v, "a key id"))
     .option("--limit <n>", `show at most n records (default: ${DEFAULT_LIMIT}; totals always cover all)`, parseLimit)
     .action(async (flags: FilterFlags & { key?: string; limit?: number }) => {
@@ -27,10 +30,10 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         return void ctx.stdout.write(`no calls since ${new Date(window.since).toISOString()} match\n`);
       }
       ctx.stdout.write(`${recordsTable(result.records)}\n${labelTotalsTable(result.totals)}`);
-      if (result.truncated) ctx.stderr.write(`keybrake: showing the newest ${limit} records (--limit); the totals cover every match\n`);
+      if (result.truncated)
+        ctx.stderr.write(`keybrake: showing the newest ${limit} records (--limit); the totals cover every match\n`);
     });
 }
-
 
 function outcome(record: SpendRecord): string {
   if (record.event === "reservation_swept") return "swept";
@@ -76,6 +79,12 @@ function labelTotalsTable(totals: LabelTotals[]): string {
       { header: "spent_usd", align: "right" },
       { header: "unsettled_usd", align: "right" },
     ],
-    totals.map((t) => [t.agent_run_label ?? "(none)", String(t.calls), String(t.refused), formatUsd(t.spent_usd), formatUsd(t.unsettled_usd)]),
+    totals.map((t) => [
+      t.agent_run_label ?? "(none)",
+      String(t.calls),
+      String(t.refused),
+      formatUsd(t.spent_usd),
+      formatUsd(t.unsettled_usd),
+    ]),
   );
 }

@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { issuerConfig, type CliContext } from "../config";
+import { type CliContext, issuerConfig } from "../config";
 import { UsageError } from "../errors";
 import { dash, formatUsd, renderFields, toJson } from "../format";
 import { issuerRequest } from "../issuer-client";
 import { collectEndpoint, parseExpiresIn, parseUsd, parseVendor, text } from "../options";
-import { withIssuerFlags, type IssuerFlags } from "./issuer-flags";
+import { type IssuerFlags, withIssuerFlags } from "./issuer-flags";
 
 interface IssuedKey {
   key_id: string;
@@ -47,56 +47,71 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       .requiredOption("--expires-in <duration>", '"30s", "5m", "2h", "1d" or seconds', parseExpiresIn)
       .requiredOption("--label <label>", "agent run label: who is spending", (v: string) => text(v, "a run label"))
       .option("--max-request <usd>", "most USD any single call may cost", parseUsd),
-  ).action(async (flags: IssuerFlags & { vendor: string; cap: number; endpoint?: string[]; expiresIn: string; label: string; maxRequest?: number }) => {
-    if (!flags.endpoint?.length) throw new UsageError("required option '--endpoint <endpoint>' not specified");
-    const key = await issuerRequest<IssuedKey>(issuerConfig(flags, ctx.env), "POST", "/vault/keys", {
-      vendor: flags.vendor,
-      daily_usd_cap: flags.cap,
-      allowed_endpoints: flags.endpoint,
-      expires_in: flags.expiresIn,
-      agent_run_label: flags.label,
-      ...(flags.maxRequest === undefined ? {} : { max_request_usd: flags.maxRequest }),
-    });
-    if (flags.json) return void ctx.stdout.write(toJson(key));
-    const perCall = key.max_request_usd === undefined ? "" : `, at most ${formatUsd(key.max_request_usd)} a call`;
-    ctx.stdout.write(
-      renderFields([
-        ["key_id", key.key_id],
-        ["vault_key", key.vault_key],
-        ["vendor", key.vendor],
-        ["cap", `${formatUsd(key.daily_usd_cap)} USD a day${perCall}`],
-        ["label", key.agent_run_label],
-        ["endpoints", key.allowed_endpoints.join(", ")],
-        ["expires_at", key.expires_at],
-      ]),
-    );
-  });
-
-  withIssuerFlags(keys.command("show").description("a key's status and today's spend (GET /vault/keys/{id})").argument("<key_id>")).action(
-    async (keyId: string, flags: IssuerFlags) => {
-      const key = await issuerRequest<KeyState>(issuerConfig(flags, ctx.env), "GET", keyPath(keyId));
+  ).action(
+    async (
+      flags: IssuerFlags & {
+        vendor: string;
+        cap: number;
+        endpoint?: string[];
+        expiresIn: string;
+        label: string;
+        maxRequest?: number;
+      },
+    ) => {
+      if (!flags.endpoint?.length) throw new UsageError("required option '--endpoint <endpoint>' not specified");
+      const key = await issuerRequest<IssuedKey>(issuerConfig(flags, ctx.env), "POST", "/vault/keys", {
+        vendor: flags.vendor,
+        daily_usd_cap: flags.cap,
+        allowed_endpoints: flags.endpoint,
+        expires_in: flags.expiresIn,
+        agent_run_label: flags.label,
+        ...(flags.maxRequest === undefined ? {} : { max_request_usd: flags.maxRequest }),
+      });
       if (flags.json) return void ctx.stdout.write(toJson(key));
+      const perCall = key.max_request_usd === undefined ? "" : `, at most ${formatUsd(key.max_request_usd)} a call`;
       ctx.stdout.write(
         renderFields([
           ["key_id", key.key_id],
-          ["status", dash(key.status)],
-          ["vendor", dash(key.vendor)],
-          ["label", dash(key.agent_run_label)],
-          ["cap", key.daily_usd_cap === undefined ? "-" : `${formatUsd(key.daily_usd_cap)} USD a day`],
-          ["spent_today", usdOrDash(key.spent_today_usd)],
-          ["remaining_today", usdOrDash(key.remaining_today_usd)],
-          ["unsettled", usdOrDash(key.unsettled_usd)],
-          ["endpoints", key.allowed_endpoints?.join(", ") ?? "-"],
-          ["expires_at", dash(key.expires_at)],
+          ["vault_key", key.vault_key],
+          ["vendor", key.vendor],
+          ["cap", `${formatUsd(key.daily_usd_cap)} USD a day${perCall}`],
+          ["label", key.agent_run_label],
+          ["endpoints", key.allowed_endpoints.join(", ")],
+          ["expires_at", key.expires_at],
         ]),
       );
     },
   );
 
-  withIssuerFlags(keys.command("revoke").description("revoke one key now (DELETE /vault/keys/{id})").argument("<key_id>")).action(
-    async (keyId: string, flags: IssuerFlags) => {
-      const answer = await issuerRequest<{ key_id: string; status: string }>(issuerConfig(flags, ctx.env), "DELETE", keyPath(keyId));
-      ctx.stdout.write(flags.json ? toJson(answer) : `revoked ${answer.key_id}\n`);
-    },
-  );
+  withIssuerFlags(
+    keys.command("show").description("a key's status and today's spend (GET /vault/keys/{id})").argument("<key_id>"),
+  ).action(async (keyId: string, flags: IssuerFlags) => {
+    const key = await issuerRequest<KeyState>(issuerConfig(flags, ctx.env), "GET", keyPath(keyId));
+    if (flags.json) return void ctx.stdout.write(toJson(key));
+    ctx.stdout.write(
+      renderFields([
+        ["key_id", key.key_id],
+        ["status", dash(key.status)],
+        ["vendor", dash(key.vendor)],
+        ["label", dash(key.agent_run_label)],
+        ["cap", key.daily_usd_cap === undefined ? "-" : `${formatUsd(key.daily_usd_cap)} USD a day`],
+        ["spent_today", usdOrDash(key.spent_today_usd)],
+        ["remaining_today", usdOrDash(key.remaining_today_usd)],
+        ["unsettled", usdOrDash(key.unsettled_usd)],
+        ["endpoints", key.allowed_endpoints?.join(", ") ?? "-"],
+        ["expires_at", dash(key.expires_at)],
+      ]),
+    );
+  });
+
+  withIssuerFlags(
+    keys.command("revoke").description("revoke one key now (DELETE /vault/keys/{id})").argument("<key_id>"),
+  ).action(async (keyId: string, flags: IssuerFlags) => {
+    const answer = await issuerRequest<{ key_id: string; status: string }>(
+      issuerConfig(flags, ctx.env),
+      "DELETE",
+      keyPath(keyId),
+    );
+    ctx.stdout.write(flags.json ? toJson(answer) : `revoked ${answer.key_id}\n`);
+  });
 }

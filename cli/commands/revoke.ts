@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { issuerConfig, type CliContext } from "../config";
+import { type CliContext, issuerConfig } from "../config";
 import { toJson } from "../format";
 import { issuerRequest } from "../issuer-client";
 import { text } from "../options";
-import { withIssuerFlags, type IssuerFlags } from "./issuer-flags";
+import { type IssuerFlags, withIssuerFlags } from "./issuer-flags";
 
 /** `keybrake revoke --label-prefix p`: stop a whole run (or batch, or customer) at once. */
 export function registerRevoke(program: Command, ctx: CliContext): void {

@@ -1,4 +1,4 @@
-import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { MetricsOptions } from "@aws-lambda-powertools/metrics/types";
 import type { AuditRecord, CallRecord } from "./record";
 
@@ -41,7 +41,10 @@ export const NO_ISSUER = "none";
 
 /** The Lambdas' Metrics settings: the component sets the namespace and names the deployment. */
 export function metricsOptions(env: NodeJS.ProcessEnv): MetricsOptions {
-  return { namespace: env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE, serviceName: env.KEYBRAKE_DEPLOYMENT || "keybrake" };
+  return {
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
+    serviceName: env.KEYBRAKE_DEPLOYMENT || "keybrake",
+  };
 }
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
@@ -62,7 +65,11 @@ export function metricsFor(record: AuditRecord): MetricBlob[] {
   return [
     {
       dimensionSets: spendDimensions(record.vendor, record.issuer),
-      metrics: [count(METRIC.swept), usd(METRIC.spendUsd, record.spent_usd), usd(METRIC.unsettledUsd, record.unsettled_usd)],
+      metrics: [
+        count(METRIC.swept),
+        usd(METRIC.spendUsd, record.spent_usd),
+        usd(METRIC.unsettledUsd, record.unsettled_usd),
+      ],
     },
   ];
 }
@@ -86,7 +93,8 @@ function callMetrics(record: CallRecord): MetricBlob[] {
   if (record.unsettled_usd > 0) metrics.push(usd(METRIC.unsettledUsd, record.unsettled_usd));
   if (record.reason === "ledger_unavailable" || record.ledger_error) metrics.push(count(METRIC.ledgerErrors));
   const blobs: MetricBlob[] = [{ dimensionSets: spendDimensions(record.vendor, record.issuer ?? NO_ISSUER), metrics }];
-  if (record.reason) blobs.push({ dimensionSets: [{ [DIMENSION.reason]: record.reason }], metrics: [count(METRIC.refusals)] });
+  if (record.reason)
+    blobs.push({ dimensionSets: [{ [DIMENSION.reason]: record.reason }], metrics: [count(METRIC.refusals)] });
   return blobs;
 }
 

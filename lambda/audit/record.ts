@@ -68,7 +68,13 @@ interface KeyContext {
 
 /** The fields every key event carries, from the key's stored record. */
 export function keyContext(key: Pick<KeyRecord, "keyId" | "issuer" | "label" | "vendor">, now: number): KeyContext {
-  return { time: new Date(now).toISOString(), key_id: key.keyId, issuer: key.issuer, agent_run_label: key.label, vendor: key.vendor };
+  return {
+    time: new Date(now).toISOString(),
+    key_id: key.keyId,
+    issuer: key.issuer,
+    agent_run_label: key.label,
+    vendor: key.vendor,
+  };
 }
 
 export interface KeyIssuedRecord extends KeyContext {

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { publishMetrics } from "./metrics";
-import { auditMessage, type AuditRecord } from "./record";
+import { type AuditRecord, auditMessage } from "./record";
 
 /**
  * Where audit records go: on Lambda, the function's CloudWatch log group through Powertools Logger, with the

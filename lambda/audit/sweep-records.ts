@@ -1,30 +1,39 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { microToUsd } from "../core/money";
-import { sweep, type SweepResult } from "../ledger/sweep";
-import { keyContext, type KeyEventRecord } from "./record";
+import { type SweepResult, sweep } from "../ledger/sweep";
+import { type KeyEventRecord, keyContext } from "./record";
 import type { AuditSink } from "./sink";
 
 /** The audit records one sweep stands for: a `reservation_swept` per orphan, a `key_expired` per noted key. */
 export function sweepRecords(result: SweepResult, now: number): KeyEventRecord[] {
   return [
-    ...result.swept.map((orphan): KeyEventRecord => ({
-      event: "reservation_swept",
-      ...keyContext(orphan, now),
-      unsettled_usd: microToUsd(orphan.amountMicro),
-      spent_usd: microToUsd(orphan.amountMicro),
-    })),
-    ...result.expired.map((key): KeyEventRecord => ({
-      event: "key_expired",
-      ...keyContext(key, now),
-      daily_usd_cap: microToUsd(key.capMicro),
-      expires_at: new Date(key.expiresAt).toISOString(),
-      unsettled_usd: microToUsd(key.unsettledMicro),
-    })),
+    ...result.swept.map(
+      (orphan): KeyEventRecord => ({
+        event: "reservation_swept",
+        ...keyContext(orphan, now),
+        unsettled_usd: microToUsd(orphan.amountMicro),
+        spent_usd: microToUsd(orphan.amountMicro),
+      }),
+    ),
+    ...result.expired.map(
+      (key): KeyEventRecord => ({
+        event: "key_expired",
+        ...keyContext(key, now),
+        daily_usd_cap: microToUsd(key.capMicro),
+        expires_at: new Date(key.expiresAt).toISOString(),
+        unsettled_usd: microToUsd(key.unsettledMicro),
+      }),
+    ),
   ];
 }
 
 /** Runs one sweep and audits what it ended (the sweep Lambda's job, and local mode's timer). */
-export async function runSweep(db: DynamoDBClient, table: string, now: number, audit: AuditSink): Promise<{ swept: number; expired: number }> {
+export async function runSweep(
+  db: DynamoDBClient,
+  table: string,
+  now: number,
+  audit: AuditSink,
+): Promise<{ swept: number; expired: number }> {
   const result = await sweep(db, table, now);
   for (const record of sweepRecords(result, now)) audit.write(record);
   return { swept: result.swept.length, expired: result.expired.length };

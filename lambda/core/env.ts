@@ -1,4 +1,4 @@
-import { parsePricing, type PricingConfig, type PricingInput } from "./pricing";
+import { type PricingConfig, type PricingInput, parsePricing } from "./pricing";
 import { isVendor, type Vendor } from "./vendors";
 
 /** Configuration read once per process from the environment (never per request). */
@@ -27,7 +27,12 @@ export function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
 }
 
 export function vendorList(text: string | undefined): Set<Vendor> {
-  return new Set((text ?? "").split(",").map((v) => v.trim()).filter(isVendor));
+  return new Set(
+    (text ?? "")
+      .split(",")
+      .map((v) => v.trim())
+      .filter(isVendor),
+  );
 }
 
 /** KEYBRAKE_AUDIT_FILE, or its default: local mode appends there, the CLI reads there. */

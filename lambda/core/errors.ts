@@ -41,7 +41,10 @@ export class KeybrakeError extends Error {
 /** 400: the request is malformed; `field` names the offending input. */
 export class InvalidRequestError extends KeybrakeError {
   override name = "InvalidRequestError";
-  constructor(message: string, readonly field?: string) {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
     super(400, "invalid_request", message, field ? { field } : {});
   }
 }
@@ -49,7 +52,10 @@ export class InvalidRequestError extends KeybrakeError {
 /** 400: the call cannot be priced unambiguously, so it is not forwarded at a guessed price. */
 export class UnpriceableRequestError extends KeybrakeError {
   override name = "UnpriceableRequestError";
-  constructor(message: string, readonly param?: string) {
+  constructor(
+    message: string,
+    readonly param?: string,
+  ) {
     super(400, "unpriceable_request", message, param ? { param } : {});
   }
 }
@@ -64,7 +70,10 @@ export class PayloadTooLargeError extends KeybrakeError {
 /** 401: no usable credential. */
 export class AuthenticationError extends KeybrakeError {
   override name = "AuthenticationError";
-  constructor(code: "missing_key" | "unknown_key" | "expired_key" | "revoked_key" | "invalid_issuer_token", message: string) {
+  constructor(
+    code: "missing_key" | "unknown_key" | "expired_key" | "revoked_key" | "invalid_issuer_token",
+    message: string,
+  ) {
     super(401, code, message);
   }
 }

@@ -1,4 +1,4 @@
-import { parseFxRates, type FxRates } from "../vendors/stripe-money";
+import { type FxRates, parseFxRates } from "../vendors/stripe-money";
 import { decimalToMicro } from "./money";
 
 /**

@@ -1,7 +1,7 @@
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { InvalidRequestError, KeybrakeError, PayloadTooLargeError } from "../core/errors";
-import { authenticateIssuer, issueKey, revokeLabel, revokeOne, showKey, type IssuerDeps } from "../issuer/service";
+import { authenticateIssuer, type IssuerDeps, issueKey, revokeLabel, revokeOne, showKey } from "../issuer/service";
 
 /** The issuer's route table: `/vault/*`, Authorization: Bearer <issuer token>. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -10,16 +10,29 @@ export function createIssuerApp(deps: IssuerDeps): Hono {
   const app = new Hono();
   const issuer = (c: Context) => authenticateIssuer(deps, c.req.header("authorization") ?? null);
 
-  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new PayloadTooLargeError(MAX_BODY_BYTES); } }));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new PayloadTooLargeError(MAX_BODY_BYTES);
+      },
+    }),
+  );
   app.post("/vault/keys", async (c) => c.json(await issueKey(deps, issuer(c), await jsonBody(c)), 201));
   app.get("/vault/keys/:keyId", async (c) => c.json(await showKey(deps, issuer(c), c.req.param("keyId"))));
   app.delete("/vault/keys/:keyId", async (c) => c.json(await revokeOne(deps, issuer(c), c.req.param("keyId"))));
   app.post("/vault/revoke", async (c) => c.json(await revokeLabel(deps, issuer(c), await jsonBody(c))));
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((error, c) => {
-    const refusal = error instanceof KeybrakeError ? error : new KeybrakeError(500, "internal_error", "the issuer failed");
-    if (!(error instanceof KeybrakeError)) console.error(JSON.stringify({ level: "ERROR", message: "issuer failure", error: String(error) }));
-    return c.json({ error: { code: refusal.code, message: refusal.message, ...refusal.details } }, refusal.status as 400);
+    const refusal =
+      error instanceof KeybrakeError ? error : new KeybrakeError(500, "internal_error", "the issuer failed");
+    if (!(error instanceof KeybrakeError))
+      console.error(JSON.stringify({ level: "ERROR", message: "issuer failure", error: String(error) }));
+    return c.json(
+      { error: { code: refusal.code, message: refusal.message, ...refusal.details } },
+      refusal.status as 400,
+    );
   });
   return app;
 }
@@ -32,4 +45,3 @@ async function jsonBody(c: Context): Promise<unknown> {
     throw new InvalidRequestError("the body is not valid JSON", "body");
   }
 }
-

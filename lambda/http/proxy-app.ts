@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { PayloadTooLargeError } from "../core/errors";
-import { handleProxyCall, refuseUnread, type ProxyDeps, type ProxyOutput } from "../proxy/call";
+import { handleProxyCall, type ProxyDeps, type ProxyOutput, refuseUnread } from "../proxy/call";
 import { rawTarget } from "./raw-target";
 
 /** The proxy serves every path outside `/vault/`: `/{vendor}/...` and the bare vendor paths. */

@@ -10,7 +10,8 @@ export function rawTarget(c: Context): string {
     | undefined;
   if (env?.incoming?.url) return env.incoming.url;
   const event = env?.event;
-  if (event?.rawPath !== undefined) return event.rawQueryString ? `${event.rawPath}?${event.rawQueryString}` : event.rawPath;
+  if (event?.rawPath !== undefined)
+    return event.rawQueryString ? `${event.rawPath}?${event.rawQueryString}` : event.rawPath;
   const url = new URL(c.req.url);
   return `${url.pathname}${url.search}`;
 }

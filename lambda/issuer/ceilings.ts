@@ -1,5 +1,5 @@
 import { parseDurationSeconds } from "../core/duration";
-import { parseEndpointPattern, type EndpointPattern } from "../core/endpoints";
+import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { usdNumberToMicro } from "../core/money";
 import { isVendor, type Vendor } from "../core/vendors";
 
@@ -43,8 +43,10 @@ export function parseIssuers(input: Record<string, IssuerInput>): Issuer[] {
       if (bad !== undefined) throw new Error(`${where}.vendors has an unknown vendor: ${bad}`);
       ceilings.vendors = raw.vendors as Vendor[];
     }
-    if (raw.max_daily_usd_cap !== undefined) ceilings.maxDailyCapMicro = positiveUsd(raw.max_daily_usd_cap, `${where}.max_daily_usd_cap`);
-    if (raw.max_request_usd !== undefined) ceilings.maxRequestMicro = positiveUsd(raw.max_request_usd, `${where}.max_request_usd`);
+    if (raw.max_daily_usd_cap !== undefined)
+      ceilings.maxDailyCapMicro = positiveUsd(raw.max_daily_usd_cap, `${where}.max_daily_usd_cap`);
+    if (raw.max_request_usd !== undefined)
+      ceilings.maxRequestMicro = positiveUsd(raw.max_request_usd, `${where}.max_request_usd`);
     if (raw.max_expires_in !== undefined) {
       const seconds = parseDurationSeconds(raw.max_expires_in);
       if (seconds === undefined) throw new Error(`${where}.max_expires_in must be a duration like "1d" or seconds`);

@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
 import type { Clock } from "../core/clock";
 import { patternWithin } from "../core/endpoints";
@@ -6,11 +7,10 @@ import { AuthenticationError, ForbiddenError, InvalidRequestError, NotFoundError
 import { microToUsd } from "../core/money";
 import { digestsEqual, generateVaultKey, isKeyId, sha256Hex } from "../core/vault-key";
 import type { Vendor } from "../core/vendors";
+import { type KeyState, spentOn } from "../ledger/key-record";
 import { getKey, putKey, revokeByLabelPrefix, revokeKey } from "../ledger/keys";
-import { keyContext } from "../audit/record";
-import { spentOn, type KeyState } from "../ledger/key-record";
 import type { Issuer } from "./ceilings";
-import { validateKeyRequest, type KeyRequest } from "./validate";
+import { type KeyRequest, validateKeyRequest } from "./validate";
 
 /** The issuer's operations behind the `/vault/*` routes. Every one acts only on the caller's own keys. */
 export interface IssuerDeps {
@@ -26,7 +26,8 @@ export interface IssuerDeps {
 /** Finds the issuer whose token this is, comparing against every issuer in constant time. */
 export function authenticateIssuer(deps: IssuerDeps, authorization: string | null): Issuer {
   const token = /^Bearer (\S+)$/i.exec(authorization?.trim() ?? "")?.[1];
-  if (!token) throw new AuthenticationError("invalid_issuer_token", "an issuer token is required (Authorization: Bearer ...)");
+  if (!token)
+    throw new AuthenticationError("invalid_issuer_token", "an issuer token is required (Authorization: Bearer ...)");
   const presented = sha256Hex(token);
   let match: Issuer | undefined;
   for (const issuer of deps.issuers) if (digestsEqual(presented, issuer.tokenSha256)) match = issuer;
@@ -56,7 +57,8 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown) 
   };
   await putKey(deps.db, deps.table, record);
   const expiresAt = new Date(record.expiresAt).toISOString();
-  const maxRequest = record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {};
+  const maxRequest =
+    record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {};
   deps.audit.write({
     event: "key_issued",
     ...keyContext(record, now),
@@ -82,7 +84,8 @@ function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
   const c = issuer.ceilings;
   const refuse = (ceiling: string, message: string) =>
     new ForbiddenError("above_issuer_ceiling", `issuer ${issuer.name}: ${message}`, { ceiling });
-  if (c.vendors && !c.vendors.includes(request.vendor)) throw refuse("vendors", `may not issue keys for ${request.vendor}`);
+  if (c.vendors && !c.vendors.includes(request.vendor))
+    throw refuse("vendors", `may not issue keys for ${request.vendor}`);
   if (c.maxDailyCapMicro !== undefined && request.capMicro > c.maxDailyCapMicro) {
     throw refuse("max_daily_usd_cap", `daily_usd_cap may be at most ${microToUsd(c.maxDailyCapMicro)}`);
   }
@@ -131,12 +134,20 @@ export async function revokeOne(deps: IssuerDeps, issuer: Issuer, keyId: string)
 export async function revokeLabel(deps: IssuerDeps, issuer: Issuer, body: unknown) {
   const prefix = (body as { agent_run_label_prefix?: unknown } | null)?.agent_run_label_prefix;
   if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 256) {
-    throw new InvalidRequestError("agent_run_label_prefix must be a non-empty string of at most 256 characters", "agent_run_label_prefix");
+    throw new InvalidRequestError(
+      "agent_run_label_prefix must be a non-empty string of at most 256 characters",
+      "agent_run_label_prefix",
+    );
   }
   const now = deps.clock();
   const revoked = await revokeByLabelPrefix(deps.db, deps.table, issuer.name, prefix, now);
   for (const key of revoked) {
-    deps.audit.write({ event: "key_revoked", ...keyContext(key, now), revoked_by: "label_prefix", label_prefix: prefix });
+    deps.audit.write({
+      event: "key_revoked",
+      ...keyContext(key, now),
+      revoked_by: "label_prefix",
+      label_prefix: prefix,
+    });
   }
   return { revoked: revoked.length };
 }

@@ -1,9 +1,9 @@
 import { parseDurationSeconds } from "../core/duration";
-import { parseEndpointPattern, type EndpointPattern } from "../core/endpoints";
+import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { InvalidRequestError } from "../core/errors";
-import { hasControlCharacters } from "../core/text";
 import { MICRO_PER_USD, usdNumberToMicro } from "../core/money";
-import { VENDORS, isVendor, type Vendor } from "../core/vendors";
+import { hasControlCharacters } from "../core/text";
+import { isVendor, VENDORS, type Vendor } from "../core/vendors";
 
 /** `POST /vault/keys` bodies, checked field by field; every 400 names its field. */
 export interface KeyRequest {
@@ -21,7 +21,14 @@ export const LIMITS = {
   maxLabelLength: 256,
   maxEndpoints: 100,
 };
-const FIELDS = new Set(["vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "agent_run_label", "max_request_usd"]);
+const FIELDS = new Set([
+  "vendor",
+  "daily_usd_cap",
+  "allowed_endpoints",
+  "expires_in",
+  "agent_run_label",
+  "max_request_usd",
+]);
 
 export function validateKeyRequest(body: unknown): KeyRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -34,14 +41,19 @@ export function validateKeyRequest(body: unknown): KeyRequest {
   if (!isVendor(input.vendor)) throw new InvalidRequestError(`vendor must be one of ${VENDORS.join(", ")}`, "vendor");
   const capMicro = usd(input.daily_usd_cap, "daily_usd_cap", LIMITS.maxDailyCapUsd);
   const maxRequestMicro =
-    input.max_request_usd === undefined ? undefined : usd(input.max_request_usd, "max_request_usd", LIMITS.maxDailyCapUsd);
+    input.max_request_usd === undefined
+      ? undefined
+      : usd(input.max_request_usd, "max_request_usd", LIMITS.maxDailyCapUsd);
   if (maxRequestMicro !== undefined && maxRequestMicro > capMicro) {
     throw new InvalidRequestError("max_request_usd may not exceed daily_usd_cap", "max_request_usd");
   }
 
   const endpoints = input.allowed_endpoints;
   if (!Array.isArray(endpoints) || endpoints.length === 0 || endpoints.length > LIMITS.maxEndpoints) {
-    throw new InvalidRequestError(`allowed_endpoints must be a list of 1 to ${LIMITS.maxEndpoints} entries`, "allowed_endpoints");
+    throw new InvalidRequestError(
+      `allowed_endpoints must be a list of 1 to ${LIMITS.maxEndpoints} entries`,
+      "allowed_endpoints",
+    );
   }
   const allowedEndpoints = endpoints.map((text, i) => {
     const pattern = parseEndpointPattern(text);
@@ -63,7 +75,12 @@ export function validateKeyRequest(body: unknown): KeyRequest {
   }
 
   const label = input.agent_run_label;
-  if (typeof label !== "string" || label.length === 0 || label.length > LIMITS.maxLabelLength || hasControlCharacters(label)) {
+  if (
+    typeof label !== "string" ||
+    label.length === 0 ||
+    label.length > LIMITS.maxLabelLength ||
+    hasControlCharacters(label)
+  ) {
     throw new InvalidRequestError(
       `agent_run_label must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
       "agent_run_label",
@@ -75,7 +92,10 @@ export function validateKeyRequest(body: unknown): KeyRequest {
 function usd(value: unknown, field: string, max: number): number {
   const micro = typeof value === "number" ? usdNumberToMicro(value) : undefined;
   if (micro === undefined || micro <= 0 || micro > max * MICRO_PER_USD) {
-    throw new InvalidRequestError(`${field} must be a number of USD above 0 and at most ${max}, with at most 6 decimals`, field);
+    throw new InvalidRequestError(
+      `${field} must be a number of USD above 0 and at most ${max}, with at most 6 decimals`,
+      field,
+    );
   }
   return micro;
 }

@@ -1,13 +1,13 @@
 import {
+  type AttributeValue,
+  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
-  type AttributeValue,
-  type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
 import { conditionalWrite, ledgerCall } from "./dynamo";
-import { keyPk, labelIndexPk, marshalKey, unmarshalKey, type KeyRecord, type KeyState } from "./key-record";
+import { type KeyRecord, type KeyState, keyPk, labelIndexPk, marshalKey, unmarshalKey } from "./key-record";
 
 /** Key lifecycle writes used by the issuer: create, read, revoke one, revoke a label prefix. */
 

@@ -1,9 +1,9 @@
-import { UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { DAY_MS } from "../core/clock";
 import { AuthenticationError, CapExceededError } from "../core/errors";
 import { microToUsd } from "../core/money";
-import { DAY_MS } from "../core/clock";
 import { conditionalWrite } from "./dynamo";
-import { keyPk, spentOn, unmarshalKey, windowAttr, type KeyRecord } from "./key-record";
+import { type KeyRecord, keyPk, spentOn, unmarshalKey, windowAttr } from "./key-record";
 
 /**
  * The hot path's single ledger round trip: one conditional UpdateItem on the key's own item decides

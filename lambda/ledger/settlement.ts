@@ -1,4 +1,4 @@
-import { UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { conditionalWrite } from "./dynamo";
 import { keyPk } from "./key-record";
 import type { Reservation } from "./reservations";
@@ -11,10 +11,7 @@ import type { Reservation } from "./reservations";
  * A reservation with a pending marker is finished by removing the marker under a condition, so the
  * orphan sweep and a late settlement can never both apply.
  */
-export type Ending =
-  | { kind: "settled"; actualMicro: number }
-  | { kind: "released" }
-  | { kind: "unsettled" };
+export type Ending = { kind: "settled"; actualMicro: number } | { kind: "released" } | { kind: "unsettled" };
 
 export interface EndingResult {
   /** False when the sweep had already finished this reservation. */

@@ -1,6 +1,6 @@
-import { ScanCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { ledgerCall } from "./dynamo";
-import { unmarshalKey, type KeyRecord, type KeyState } from "./key-record";
+import { type KeyRecord, type KeyState, unmarshalKey } from "./key-record";
 import { updateKeyIf } from "./keys";
 import { endReservation } from "./settlement";
 
@@ -82,5 +82,9 @@ async function sweepOrphans(
 
 /** Marks the key's expiry as audited; undefined when another sweep got there first. */
 function noteExpiry(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
-  return updateKeyIf(db, table, keyId, { update: "SET expiry_noted = :now", condition: expiredUnnoted, values: { ":now": { N: String(now) } } });
+  return updateKeyIf(db, table, keyId, {
+    update: "SET expiry_noted = :now",
+    condition: expiredUnnoted,
+    values: { ":now": { N: String(now) } },
+  });
 }

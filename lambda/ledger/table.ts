@@ -1,9 +1,9 @@
 import {
   CreateTableCommand,
   DescribeTableCommand,
+  type DynamoDBClient,
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
-  type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
 import { LABEL_INDEX } from "./keys";
 

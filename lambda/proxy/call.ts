@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { AuditSink } from "../audit/sink";
 import type { CallRecord, UpstreamFailure } from "../audit/record";
+import type { AuditSink } from "../audit/sink";
 import type { Clock } from "../core/clock";
 import { matchesEndpoint } from "../core/endpoints";
 import {
@@ -17,13 +17,13 @@ import type { PricingConfig } from "../core/pricing";
 import type { SecretSource } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
 import type { KeyRecord } from "../ledger/key-record";
-import { endReservation, type Ending } from "../ledger/settlement";
-import { reserve, type Reservation } from "../ledger/reservations";
-import type { Quote, VendorAdapter } from "../vendors/adapter";
+import { type Reservation, reserve } from "../ledger/reservations";
+import { type Ending, endReservation } from "../ledger/settlement";
 import { adapters, vendorForPath } from "../vendors";
-import { sendUpstream, UpstreamUnreachableError, type UpstreamReply } from "./forward";
-import { presentedVaultKey, RefusedKeyError, type KeyCache, type ResolvedKey } from "./key-cache";
-import { parseTarget, type ProxiedRequest, type RawTarget } from "./request";
+import type { Quote, VendorAdapter } from "../vendors/adapter";
+import { sendUpstream, type UpstreamReply, UpstreamUnreachableError } from "./forward";
+import { type KeyCache, presentedVaultKey, RefusedKeyError, type ResolvedKey } from "./key-cache";
+import { type ProxiedRequest, parseTarget, type RawTarget } from "./request";
 
 /**
  * One proxied call: authenticate, check vendor and allowlist, price, reserve (the one ledger round trip),
@@ -65,8 +65,22 @@ export interface ProxyOutput {
 const PENDING_GRACE_MS = 15 * 60_000;
 /** Request headers that describe this hop, or carry the vault key, and must not reach the vendor. */
 const HOP_HEADERS = new Set([
-  "host", "authorization", "connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer",
-  "transfer-encoding", "upgrade", "content-length", "accept-encoding", "expect", "forwarded", "via", "cookie",
+  "host",
+  "authorization",
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+  "accept-encoding",
+  "expect",
+  "forwarded",
+  "via",
+  "cookie",
 ]);
 const REPLY_DROP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
 
@@ -112,7 +126,10 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
       now: started,
       idempotency: idempotencyKey ? { fingerprint: fingerprint(key.record.keyId, idempotencyKey, req) } : undefined,
       pending: quote.settlesFromReply
-        ? { id: `r${started.toString(36)}${Math.random().toString(36).slice(2, 10)}`, expiresAt: started + deps.upstreamTimeoutMs + PENDING_GRACE_MS }
+        ? {
+            id: `r${started.toString(36)}${Math.random().toString(36).slice(2, 10)}`,
+            expiresAt: started + deps.upstreamTimeoutMs + PENDING_GRACE_MS,
+          }
         : undefined,
     });
     if (outcome.kind === "reserved") {
@@ -218,11 +235,15 @@ function checkAllowlist(key: ResolvedKey, req: ProxiedRequest): void {
 function checkRequestCap(key: ResolvedKey, quote: Quote): void {
   const max = key.record.maxRequestMicro;
   if (max === undefined || quote.amountMicro <= max) return;
-  throw new CapExceededError("request_cap_exceeded", `this call costs ${microToUsd(quote.amountMicro)} USD, above the key's max_request_usd of ${microToUsd(max)} USD`, {
-    cap: "max_request_usd",
-    cap_usd: microToUsd(max),
-    requested_usd: microToUsd(quote.amountMicro),
-  });
+  throw new CapExceededError(
+    "request_cap_exceeded",
+    `this call costs ${microToUsd(quote.amountMicro)} USD, above the key's max_request_usd of ${microToUsd(max)} USD`,
+    {
+      cap: "max_request_usd",
+      cap_usd: microToUsd(max),
+      requested_usd: microToUsd(quote.amountMicro),
+    },
+  );
 }
 
 /** Same key, same Idempotency-Key, same bytes: only then is a request a retry of an earlier one. */
@@ -239,27 +260,45 @@ function upstreamFor(deps: ProxyDeps, vendor: Vendor, adapter: VendorAdapter, se
   const authorization = adapter.authorization(secret as never);
   const headers: Record<string, string> = {};
   req.headers.forEach((value, name) => {
-    if (!HOP_HEADERS.has(name) && !name.startsWith("x-forwarded-") && !name.startsWith("x-amzn-")) headers[name] = value;
+    if (!HOP_HEADERS.has(name) && !name.startsWith("x-forwarded-") && !name.startsWith("x-amzn-"))
+      headers[name] = value;
   });
   headers.authorization = authorization;
   headers["accept-encoding"] = "identity";
   const url = new URL(`${base}${req.path}${req.query ? `?${req.query}` : ""}`);
   return {
     forward: () =>
-      sendUpstream({ url, method: req.method, headers, body: req.body.byteLength ? req.body : undefined, timeoutMs: deps.upstreamTimeoutMs }),
+      sendUpstream({
+        url,
+        method: req.method,
+        headers,
+        body: req.body.byteLength ? req.body : undefined,
+        timeoutMs: deps.upstreamTimeoutMs,
+      }),
     lookup: (path: string) => {
       const lookupHeaders: Record<string, string> = { authorization, "accept-encoding": "identity" };
       for (const name of ["stripe-account", "stripe-version", "stripe-context"]) {
         const value = req.headers.get(name);
         if (value) lookupHeaders[name] = value;
       }
-      return sendUpstream({ url: new URL(`${base}${path}`), method: "GET", headers: lookupHeaders, timeoutMs: deps.upstreamTimeoutMs });
+      return sendUpstream({
+        url: new URL(`${base}${path}`),
+        method: "GET",
+        headers: lookupHeaders,
+        timeoutMs: deps.upstreamTimeoutMs,
+      });
     },
   };
 }
 
 /** How the vendor's answer (or its absence) ends the reservation. */
-function endingFor(adapter: VendorAdapter, req: ProxiedRequest, quote: Quote, reply?: UpstreamReply, failure?: unknown): Ending {
+function endingFor(
+  adapter: VendorAdapter,
+  req: ProxiedRequest,
+  quote: Quote,
+  reply?: UpstreamReply,
+  failure?: unknown,
+): Ending {
   if (!reply) return failure instanceof UpstreamUnreachableError ? { kind: "released" } : { kind: "unsettled" };
   if (reply.status >= 200 && reply.status < 300) return adapter.settleSuccess(req, quote, reply);
   if (reply.status >= 400 && reply.status < 500) return { kind: "released" };
@@ -299,7 +338,8 @@ async function finishForwarded(deps: ProxyDeps, record: CallRecord, outcome: For
       // A marked reservation is ended by the sweep, which records it; any other stays counted as reserved.
       record.settlement = reservation.pendingId !== undefined ? "swept" : "unsettled";
     }
-    if (record.settlement === "settled" && ending.kind === "settled") record.settled_usd = microToUsd(ending.actualMicro);
+    if (record.settlement === "settled" && ending.kind === "settled")
+      record.settled_usd = microToUsd(ending.actualMicro);
     if (record.settlement === "unsettled") record.unsettled_usd = microToUsd(reservation.amountMicro);
   }
   record.spent_usd = sumUsd([record.settled_usd, record.unsettled_usd]);
@@ -315,7 +355,8 @@ async function closeRefused(deps: ProxyDeps, record: CallRecord, reservation: Re
     } catch {
       record.ledger_error = "settlement_write_failed";
       record.settlement = reservation.pendingId !== undefined ? "swept" : "unsettled";
-      if (record.settlement === "unsettled") record.unsettled_usd = record.spent_usd = microToUsd(reservation.amountMicro);
+      if (record.settlement === "unsettled")
+        record.unsettled_usd = record.spent_usd = microToUsd(reservation.amountMicro);
     }
   }
   deps.audit.write(record);

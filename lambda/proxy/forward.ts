@@ -59,7 +59,9 @@ export function sendUpstream(req: UpstreamRequest): Promise<UpstreamReply> {
     outgoing.on("error", (error: NodeJS.ErrnoException) => {
       if (error instanceof UpstreamTimeoutError) return reject(error);
       if (error.code && NOT_SENT.has(error.code)) {
-        return reject(new UpstreamUnreachableError(`the vendor could not be reached (${error.code})`, { cause: error }));
+        return reject(
+          new UpstreamUnreachableError(`the vendor could not be reached (${error.code})`, { cause: error }),
+        );
       }
       reject(new UpstreamError(`the vendor connection failed (${error.code ?? error.message})`, { cause: error }));
     });

@@ -1,9 +1,9 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { parseEndpointPattern, type EndpointPattern } from "../core/endpoints";
+import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { AuthenticationError } from "../core/errors";
 import { digestsEqual, sha256Hex, vaultKeyId } from "../core/vault-key";
-import { getKey } from "../ledger/keys";
 import type { KeyRecord } from "../ledger/key-record";
+import { getKey } from "../ledger/keys";
 
 /**
  * The immutable half of a key (vendor, allowlist, cap, expiry) cached per instance, so the hot path's
@@ -20,7 +20,11 @@ export interface ResolvedKey {
 /** A genuine key (its hash matched) refused for its state: the audit record can still say whose it is. */
 export class RefusedKeyError extends AuthenticationError {
   override name = "RefusedKeyError";
-  constructor(code: "revoked_key" | "expired_key", message: string, readonly key: KeyRecord) {
+  constructor(
+    code: "revoked_key" | "expired_key",
+    message: string,
+    readonly key: KeyRecord,
+  ) {
     super(code, message);
   }
 }
@@ -67,7 +71,9 @@ export class KeyCache {
     // A fresh read may refuse at once; these states are then re-checked by every reservation write.
     if (revokedAt !== undefined) throw new RefusedKeyError("revoked_key", "this vault key has been revoked", record);
     if (state.expiresAt <= now) throw new RefusedKeyError("expired_key", "this vault key has expired", record);
-    const allowlist = record.allowedEndpoints.map(parseEndpointPattern).filter((p): p is EndpointPattern => p !== undefined);
+    const allowlist = record.allowedEndpoints
+      .map(parseEndpointPattern)
+      .filter((p): p is EndpointPattern => p !== undefined);
     return { record, hash, allowlist };
   }
 }

@@ -25,7 +25,9 @@ export interface RawTarget {
   target: string;
 }
 
-export function parseTarget(raw: RawTarget): Pick<ProxiedRequest, "method" | "routeVendor" | "path" | "segments" | "query"> {
+export function parseTarget(
+  raw: RawTarget,
+): Pick<ProxiedRequest, "method" | "routeVendor" | "path" | "segments" | "query"> {
   if (!raw.target.startsWith("/")) throw new InvalidRequestError("the request target must be a path", "path");
   const queryAt = raw.target.indexOf("?");
   const rawPath = queryAt === -1 ? raw.target : raw.target.slice(0, queryAt);
@@ -50,9 +52,13 @@ function decodeSegment(raw: string, index: number, all: string[]): string {
   } catch {
     throw new InvalidRequestError("the path has a malformed percent-encoding", "path");
   }
-  if (decoded === "." || decoded === "..") throw new InvalidRequestError("the path may not contain . or .. segments", "path");
-  if (/[/\\]/.test(decoded)) throw new InvalidRequestError("the path may not contain encoded slashes or backslashes", "path");
-  if (hasControlCharacters(decoded)) throw new InvalidRequestError("the path may not contain control characters", "path");
-  if (decoded === "" && index < all.length - 1) throw new InvalidRequestError("the path may not contain empty segments", "path");
+  if (decoded === "." || decoded === "..")
+    throw new InvalidRequestError("the path may not contain . or .. segments", "path");
+  if (/[/\\]/.test(decoded))
+    throw new InvalidRequestError("the path may not contain encoded slashes or backslashes", "path");
+  if (hasControlCharacters(decoded))
+    throw new InvalidRequestError("the path may not contain control characters", "path");
+  if (decoded === "" && index < all.length - 1)
+    throw new InvalidRequestError("the path may not contain empty segments", "path");
   return decoded;
 }

@@ -1,6 +1,6 @@
-import { UnpriceableRequestError, type KeybrakeError } from "../core/errors";
+import { type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import type { ProxiedRequest } from "../proxy/request";
-import { parseJsonBody, type PricingContext, type Quote, type VendorAdapter } from "./adapter";
+import { type PricingContext, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
 
 /**
  * Resend: `POST /emails` and `POST /emails/batch` are priced per email as Resend counts them (each to, cc
@@ -22,7 +22,9 @@ function parseEmails(req: ProxiedRequest, batch: boolean): Email[] {
   }
   const emails = batch ? parsed : [parsed];
   if (!Array.isArray(emails) || emails.length === 0 || emails.length > BATCH_LIMIT) {
-    throw new UnpriceableRequestError(batch ? `a batch must be a JSON array of 1 to ${BATCH_LIMIT} emails` : "the body must be a JSON object");
+    throw new UnpriceableRequestError(
+      batch ? `a batch must be a JSON array of 1 to ${BATCH_LIMIT} emails` : "the body must be a JSON object",
+    );
   }
   if (emails.some((e) => typeof e !== "object" || e === null || Array.isArray(e))) {
     throw new UnpriceableRequestError("each email must be a JSON object");
@@ -92,7 +94,10 @@ export const resend: VendorAdapter<"resend"> = {
   },
   replyIds(reply) {
     const body = parseJsonBody(reply) as { id?: unknown; data?: Array<{ id?: unknown }> } | undefined;
-    const ids = typeof body?.id === "string" ? [body.id] : (body?.data ?? []).map((d) => d.id).filter((id) => typeof id === "string");
+    const ids =
+      typeof body?.id === "string"
+        ? [body.id]
+        : (body?.data ?? []).map((d) => d.id).filter((id) => typeof id === "string");
     return { objectId: ids.length ? ids.join(",") : undefined, requestId: reply.headers["x-request-id"] };
   },
   refusal(error: KeybrakeError) {
@@ -100,7 +105,13 @@ export const resend: VendorAdapter<"resend"> = {
     return {
       status: error.status,
       headers: { "content-type": "application/json" },
-      body: { statusCode: error.status, name: name ?? "application_error", message: error.message, keybrake_code: error.code, ...error.details },
+      body: {
+        statusCode: error.status,
+        name: name ?? "application_error",
+        message: error.message,
+        keybrake_code: error.code,
+        ...error.details,
+      },
     };
   },
 };

@@ -2,7 +2,23 @@
  * Stripe amounts are integers in the currency's minor unit. Converting them to micro-USD uses integer math only
  * (DESIGN guarantee 6) and rounds up: a price is an upper bound, and rounding down could let spend pass a cap.
  */
-const ZERO_DECIMAL = new Set(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "vnd", "vuv", "xaf", "xof", "xpf"]);
+const ZERO_DECIMAL = new Set([
+  "bif",
+  "clp",
+  "djf",
+  "gnf",
+  "jpy",
+  "kmf",
+  "krw",
+  "mga",
+  "pyg",
+  "rwf",
+  "vnd",
+  "vuv",
+  "xaf",
+  "xof",
+  "xpf",
+]);
 // Not here: isk and ugx. Stripe lists UGX as zero-decimal too, but both are written with two decimals that
 // must be 00 (5 ISK is `500`), so their exponent is 2.
 const THREE_DECIMAL = new Set(["bhd", "jod", "kwd", "omr", "tnd"]);
@@ -43,14 +59,16 @@ const RATE = /^(\d{1,9})(?:\.(\d{1,12}))?$/;
 export function parseFxRates(input: Record<string, string | number>): FxRates {
   const rates = new Map<string, Rate>([["usd", USD]]);
   for (const [currency, value] of Object.entries(input)) {
-    if (!/^[a-z]{3}$/.test(currency)) throw new Error(`fx_usd: currency codes are 3 lowercase letters, got ${JSON.stringify(currency)}`);
+    if (!/^[a-z]{3}$/.test(currency))
+      throw new Error(`fx_usd: currency codes are 3 lowercase letters, got ${JSON.stringify(currency)}`);
     const rate = parseRate(value);
     if (!rate) {
       throw new Error(
         `fx_usd.${currency} must be a positive decimal with at most 12 decimals (as a string beyond 15 significant digits), got ${typeof value === "number" ? value : JSON.stringify(value)}`,
       );
     }
-    if (currency === "usd" && rate.numerator !== 10n ** BigInt(rate.scale)) throw new Error(`fx_usd.usd can only be 1, got ${value}`);
+    if (currency === "usd" && rate.numerator !== 10n ** BigInt(rate.scale))
+      throw new Error(`fx_usd.usd can only be 1, got ${value}`);
     rates.set(currency, rate);
   }
   return rates;

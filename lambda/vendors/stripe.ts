@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { UnpriceableRequestError, UpstreamError, type KeybrakeError } from "../core/errors";
+import { type KeybrakeError, UnpriceableRequestError, UpstreamError } from "../core/errors";
 import type { ProxiedRequest } from "../proxy/request";
-import { parseJsonBody, type PricingContext, type Quote, type VendorAdapter } from "./adapter";
-import { formParams, type FormParams } from "./form";
-import { InvalidAmountError, UnpricedCurrencyError, minorUnitsToMicroUsd, parseMinorAmount } from "./stripe-money";
+import { type PricingContext, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
+import { type FormParams, formParams } from "./form";
+import { InvalidAmountError, minorUnitsToMicroUsd, parseMinorAmount, UnpricedCurrencyError } from "./stripe-money";
 
 /**
  * Stripe: money-moving calls are priced from the fields Stripe will act on; calls whose amount is not in
@@ -43,7 +43,9 @@ async function quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote> {
     }
     if (action === "capture") {
       const pi = await read(ctx, `/v1/payment_intents/${id}`);
-      return priced(ctx, form().single("amount_to_capture") ?? str(pi.amount_capturable), str(pi.currency), { object: id });
+      return priced(ctx, form().single("amount_to_capture") ?? str(pi.amount_capturable), str(pi.currency), {
+        object: id,
+      });
     }
     if (action === "increment_authorization") {
       const total = form().single("amount");
@@ -55,7 +57,8 @@ async function quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote> {
   }
   if (version === "v1" && resource === "charges" && id && action === "capture" && req.segments.length === 4) {
     const charge = await read(ctx, `/v1/charges/${id}`);
-    const uncaptured = parseAmount(str(charge.amount), "amount") - parseAmount(str(charge.amount_captured ?? 0), "amount");
+    const uncaptured =
+      parseAmount(str(charge.amount), "amount") - parseAmount(str(charge.amount_captured ?? 0), "amount");
     return priced(ctx, form().single("amount") ?? String(uncaptured), str(charge.currency), { object: id });
   }
   if (version === "v1" && resource === "invoices" && id && action === "pay" && req.segments.length === 4) {
@@ -98,7 +101,11 @@ function priced(
   try {
     const micro = minorUnitsToMicroUsd(minor, currency, ctx.pricing.fxRates);
     if (micro > BigInt(Number.MAX_SAFE_INTEGER)) throw new UnpriceableRequestError("amount is too large", "amount");
-    return { amountMicro: Number(micro), settlesFromReply: false, basis: { ...basis, amount, currency: currency.toLowerCase() } };
+    return {
+      amountMicro: Number(micro),
+      settlesFromReply: false,
+      basis: { ...basis, amount, currency: currency.toLowerCase() },
+    };
   } catch (error) {
     if (error instanceof UnpricedCurrencyError) {
       throw new UnpriceableRequestError(`no USD rate is configured for currency ${currency}`, "currency");
@@ -112,7 +119,8 @@ function parseAmount(raw: string | undefined, param: string): bigint {
   try {
     return parseMinorAmount(raw);
   } catch (error) {
-    if (error instanceof InvalidAmountError) throw new UnpriceableRequestError(`${param} must be a whole number of minor units`, param);
+    if (error instanceof InvalidAmountError)
+      throw new UnpriceableRequestError(`${param} must be a whole number of minor units`, param);
     throw error;
   }
 }
@@ -120,9 +128,12 @@ function parseAmount(raw: string | undefined, param: string): bigint {
 async function read(ctx: PricingContext, path: string): Promise<StripeObject> {
   const reply = await ctx.lookup(path);
   const body = parseJsonBody(reply);
-  if (reply.status >= 500) throw new UpstreamError(`Stripe answered ${reply.status} when keybrake read ${path} to price the call`);
+  if (reply.status >= 500)
+    throw new UpstreamError(`Stripe answered ${reply.status} when keybrake read ${path} to price the call`);
   if (reply.status !== 200 || typeof body !== "object" || body === null) {
-    throw new UnpriceableRequestError(`keybrake could not read ${path} to price this call (Stripe answered ${reply.status})`);
+    throw new UnpriceableRequestError(
+      `keybrake could not read ${path} to price this call (Stripe answered ${reply.status})`,
+    );
   }
   return body as StripeObject;
 }
@@ -136,7 +147,9 @@ export const stripe: VendorAdapter<"stripe"> = {
   quote,
   // A replay of an earlier request moved no new money: that request's reservation already counts it.
   settleSuccess: (_req, q, reply) =>
-    reply.headers["idempotent-replayed"] === "true" ? { kind: "released" } : { kind: "settled", actualMicro: q.amountMicro },
+    reply.headers["idempotent-replayed"] === "true"
+      ? { kind: "released" }
+      : { kind: "settled", actualMicro: q.amountMicro },
   replyIds(reply) {
     const body = parseJsonBody(reply) as { id?: unknown } | undefined;
     return { objectId: typeof body?.id === "string" ? body.id : undefined, requestId: reply.headers["request-id"] };

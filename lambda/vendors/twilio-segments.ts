@@ -60,7 +60,12 @@ export function countSegments(body: string, opts: { smartEncoded?: boolean } = {
   const smart = opts.smartEncoded ? [...body].map((c) => SMART_ENCODING.get(c) ?? c).join("") : body;
   // Twilio applies Smart Encoding only when it makes the whole body GSM-7; otherwise it sends the body as written.
   if ([...smart].every((c) => BASIC.has(c) || EXTENDED.has(c))) {
-    return pack("GSM-7", [...smart].map((c) => (EXTENDED.has(c) ? 2 : 1)), 160, 153);
+    return pack(
+      "GSM-7",
+      [...smart].map((c) => (EXTENDED.has(c) ? 2 : 1)),
+      160,
+      153,
+    );
   }
   // A grapheme too long for any part (a letter under dozens of combining marks) has to be split somewhere:
   // between code points, which still keeps surrogate pairs whole.

@@ -1,7 +1,7 @@
-import { ForbiddenError, UnpriceableRequestError, type KeybrakeError } from "../core/errors";
+import { ForbiddenError, type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import { decimalToMicro } from "../core/money";
 import type { ProxiedRequest } from "../proxy/request";
-import { parseJsonBody, type PricingContext, type Quote, type VendorAdapter } from "./adapter";
+import { type PricingContext, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
 import { formParams } from "./form";
 import { countSegments } from "./twilio-segments";
 
@@ -15,7 +15,10 @@ import { countSegments } from "./twilio-segments";
 const MAX_SEGMENTS = Math.ceil(1600 / 67);
 
 const MESSAGES = /^2010-04-01\/Accounts\/[^/]+\/Messages\.json$/;
-const UNPRICEABLE = [/^2010-04-01\/Accounts\/[^/]+\/Calls\.json$/, /^2010-04-01\/Accounts\/[^/]+\/IncomingPhoneNumbers/];
+const UNPRICEABLE = [
+  /^2010-04-01\/Accounts\/[^/]+\/Calls\.json$/,
+  /^2010-04-01\/Accounts\/[^/]+\/IncomingPhoneNumbers/,
+];
 
 async function quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote> {
   const route = req.segments.join("/");
@@ -29,11 +32,17 @@ async function quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote> {
   const body = params.single("Body");
   const mms = params.all("MediaUrl").length > 0 || params.single("SendAsMms") === "true";
   if (mms) {
-    return { amountMicro: ctx.pricing.twilioMmsMicro, settlesFromReply: true, basis: { to_prefix: prefix(to), mms: true } };
+    return {
+      amountMicro: ctx.pricing.twilioMmsMicro,
+      settlesFromReply: true,
+      basis: { to_prefix: prefix(to), mms: true },
+    };
   }
   const perSegment = to.startsWith("+1") ? ctx.pricing.twilioSegmentMicro : ctx.pricing.twilioIntlSegmentMicro;
   const segments =
-    body === undefined ? MAX_SEGMENTS : countSegments(body, { smartEncoded: params.single("SmartEncoded") === "true" }).segments;
+    body === undefined
+      ? MAX_SEGMENTS
+      : countSegments(body, { smartEncoded: params.single("SmartEncoded") === "true" }).segments;
   return { amountMicro: segments * perSegment, settlesFromReply: true, basis: { to_prefix: prefix(to), segments } };
 }
 
@@ -46,8 +55,15 @@ export const twilio: VendorAdapter<"twilio"> = {
   guard(req, { accountSid }) {
     // The real credentials may act only on their own account, never on another account's path.
     const [version, accounts, sid] = req.segments;
-    if (version === "2010-04-01" && accounts === "Accounts" && sid !== undefined && sid.replace(/\.json$/, "") !== accountSid) {
-      throw new ForbiddenError("wrong_account", "this proxy only serves its own Twilio account", { attempted_account: sid });
+    if (
+      version === "2010-04-01" &&
+      accounts === "Accounts" &&
+      sid !== undefined &&
+      sid.replace(/\.json$/, "") !== accountSid
+    ) {
+      throw new ForbiddenError("wrong_account", "this proxy only serves its own Twilio account", {
+        attempted_account: sid,
+      });
     }
   },
   quote,
@@ -59,7 +75,10 @@ export const twilio: VendorAdapter<"twilio"> = {
   },
   replyIds(reply) {
     const body = parseJsonBody(reply) as { sid?: unknown } | undefined;
-    return { objectId: typeof body?.sid === "string" ? body.sid : undefined, requestId: reply.headers["twilio-request-id"] };
+    return {
+      objectId: typeof body?.sid === "string" ? body.sid : undefined,
+      requestId: reply.headers["twilio-request-id"],
+    };
   },
   refusal(error: KeybrakeError) {
     // Twilio's shape gives a RestException in twilio-node; no `type`+`title` pair, which would make it RFC 9457.

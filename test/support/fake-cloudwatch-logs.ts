@@ -39,11 +39,19 @@ export interface FakeCloudWatchLogs {
 
 /** A Logs Insights row from a flat object, in the API's shape (plus the `@ptr` every row carries). */
 export function row(values: Record<string, string | number>): ResultField[] {
-  return [...Object.entries(values).map(([field, value]) => ({ field, value: String(value) })), { field: "@ptr", value: randomUUID() }];
+  return [
+    ...Object.entries(values).map(([field, value]) => ({ field, value: String(value) })),
+    { field: "@ptr", value: randomUUID() },
+  ];
 }
 
 export async function startFakeCloudWatchLogs(): Promise<FakeCloudWatchLogs> {
-  const fake: FakeCloudWatchLogs = { url: "", started: [], script: () => ({ status: "Complete", results: [] }), close: async () => {} };
+  const fake: FakeCloudWatchLogs = {
+    url: "",
+    started: [],
+    script: () => ({ status: "Complete", results: [] }),
+    close: async () => {},
+  };
   const byId = new Map<string, { query: StartedQuery; script: QueryScript }>();
   const server = createServer((req, res) => {
     let text = "";
@@ -80,10 +88,18 @@ export async function startFakeCloudWatchLogs(): Promise<FakeCloudWatchLogs> {
           const { query, script } = entry;
           query.polls++;
           if (query.polls === 1) {
-            return send(200, { status: "Running", results: [], statistics: { recordsMatched: 2, recordsScanned: 1200, bytesScanned: 480_000 } });
+            return send(200, {
+              status: "Running",
+              results: [],
+              statistics: { recordsMatched: 2, recordsScanned: 1200, bytesScanned: 480_000 },
+            });
           }
           const results = script.status === "Complete" ? script.results : [];
-          return send(200, { status: script.status, results, statistics: { recordsMatched: results.length, recordsScanned: 5400, bytesScanned: 2_160_000 } });
+          return send(200, {
+            status: script.status,
+            results,
+            statistics: { recordsMatched: results.length, recordsScanned: 5400, bytesScanned: 2_160_000 },
+          });
         }
         case "Logs_20140328.StopQuery": {
           const entry = byId.get(body.queryId as string);

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
 import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { listenOnLoopback } from "./loopback";
 
 /**
@@ -16,7 +16,9 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export type Responder = (req: ReceivedRequest) => { status: number; body: unknown; headers?: Record<string, string> } | "hang" | undefined;
+export type Responder = (
+  req: ReceivedRequest,
+) => { status: number; body: unknown; headers?: Record<string, string> } | "hang" | undefined;
 
 export interface FakeVendor {
   url: string;
@@ -44,7 +46,10 @@ export const SECRETS = {
 
 const id = (prefix: string) => `${prefix}${randomBytes(8).toString("hex")}`;
 
-function defaultAnswer(vendor: string, req: ReceivedRequest): { status: number; body: unknown; headers?: Record<string, string> } {
+function defaultAnswer(
+  vendor: string,
+  req: ReceivedRequest,
+): { status: number; body: unknown; headers?: Record<string, string> } {
   const path = req.url.split("?")[0]!;
   if (vendor === "stripe") {
     const params = new URLSearchParams(req.body);
@@ -52,12 +57,27 @@ function defaultAnswer(vendor: string, req: ReceivedRequest): { status: number; 
       return {
         status: 200,
         headers: { "request-id": id("req_") },
-        body: { id: id("pi_"), object: "payment_intent", amount: Number(params.get("amount")), currency: params.get("currency") },
+        body: {
+          id: id("pi_"),
+          object: "payment_intent",
+          amount: Number(params.get("amount")),
+          currency: params.get("currency"),
+        },
       };
     }
     const pi = /^\/v1\/payment_intents\/(pi_[^/]+)$/.exec(path);
     if (req.method === "GET" && pi) {
-      return { status: 200, body: { id: pi[1], object: "payment_intent", amount: 5000, amount_capturable: 5000, amount_received: 0, currency: "usd" } };
+      return {
+        status: 200,
+        body: {
+          id: pi[1],
+          object: "payment_intent",
+          amount: 5000,
+          amount_capturable: 5000,
+          amount_received: 0,
+          currency: "usd",
+        },
+      };
     }
     return { status: 200, headers: { "request-id": id("req_") }, body: { id: id("obj_"), object: "unknown" } };
   }
@@ -65,7 +85,14 @@ function defaultAnswer(vendor: string, req: ReceivedRequest): { status: number; 
     const params = new URLSearchParams(req.body);
     return {
       status: 201,
-      body: { sid: id("SM"), status: "queued", to: params.get("To"), body: params.get("Body"), price: null, price_unit: "USD" },
+      body: {
+        sid: id("SM"),
+        status: "queued",
+        to: params.get("To"),
+        body: params.get("Body"),
+        price: null,
+        price_unit: "USD",
+      },
     };
   }
   if (path === "/emails/batch") {
@@ -106,7 +133,12 @@ export async function startFakeVendors(): Promise<FakeVendors> {
     stripe,
     twilio,
     resend,
-    env: { ...SECRETS, KEYBRAKE_STRIPE_URL: stripe.url, KEYBRAKE_TWILIO_URL: twilio.url, KEYBRAKE_RESEND_URL: resend.url },
+    env: {
+      ...SECRETS,
+      KEYBRAKE_STRIPE_URL: stripe.url,
+      KEYBRAKE_TWILIO_URL: twilio.url,
+      KEYBRAKE_RESEND_URL: resend.url,
+    },
     all: () => [...stripe.received, ...twilio.received, ...resend.received],
     close: async () => void (await Promise.all([stripe.close(), twilio.close(), resend.close()])),
   };

@@ -8,9 +8,17 @@ import * as pulumi from "@pulumi/pulumi";
 export const created: pulumi.runtime.MockResourceArgs[] = [];
 
 const COMPUTED: Record<string, (name: string) => Record<string, unknown>> = {
-  "aws:apigatewayv2/api:Api": (n) => ({ apiEndpoint: `https://${n}.execute-api.us-east-1.amazonaws.com`, executionArn: `arn:aws:execute-api:us-east-1:123456789012:${n}` }),
-  "aws:apigateway/restApi:RestApi": (n) => ({ rootResourceId: `${n}-root`, executionArn: `arn:aws:execute-api:us-east-1:123456789012:${n}` }),
-  "aws:lambda/function:Function": (n) => ({ invokeArn: `arn:aws:apigateway:us-east-1:lambda:path/functions/${n}/invocations` }),
+  "aws:apigatewayv2/api:Api": (n) => ({
+    apiEndpoint: `https://${n}.execute-api.us-east-1.amazonaws.com`,
+    executionArn: `arn:aws:execute-api:us-east-1:123456789012:${n}`,
+  }),
+  "aws:apigateway/restApi:RestApi": (n) => ({
+    rootResourceId: `${n}-root`,
+    executionArn: `arn:aws:execute-api:us-east-1:123456789012:${n}`,
+  }),
+  "aws:lambda/function:Function": (n) => ({
+    invokeArn: `arn:aws:apigateway:us-east-1:lambda:path/functions/${n}/invocations`,
+  }),
   "random:index/randomPassword:RandomPassword": (n) => ({ result: `token-of-${n}` }),
 };
 
@@ -28,7 +36,8 @@ export async function installMocks(config: Record<string, string> = {}): Promise
         return { id: `${args.name}-id`, state };
       },
       call(args) {
-        if (args.token === "aws:index/getRegion:getRegion") return { region: "us-east-1", name: "us-east-1", id: "us-east-1" };
+        if (args.token === "aws:index/getRegion:getRegion")
+          return { region: "us-east-1", name: "us-east-1", id: "us-east-1" };
         throw new Error(`unmocked call ${args.token}`);
       },
     },
@@ -45,13 +54,20 @@ export function unwrap<T>(value: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
 }
 
 /** The resources registered under one component name, once every child has registered. */
-export async function childrenOf(prefix: string, barrier: pulumi.Output<unknown>[]): Promise<pulumi.runtime.MockResourceArgs[]> {
+export async function childrenOf(
+  prefix: string,
+  barrier: pulumi.Output<unknown>[],
+): Promise<pulumi.runtime.MockResourceArgs[]> {
   await Promise.all(barrier.map((o) => unwrap(o)));
   await new Promise((r) => setTimeout(r, 50)); // registrations are asynchronous: let the last ones land
   return created.filter((r) => r.name === prefix || r.name.startsWith(`${prefix}-`));
 }
 
-export function one(resources: pulumi.runtime.MockResourceArgs[], type: string, name: string): pulumi.runtime.MockResourceArgs {
+export function one(
+  resources: pulumi.runtime.MockResourceArgs[],
+  type: string,
+  name: string,
+): pulumi.runtime.MockResourceArgs {
   const matches = resources.filter((r) => r.type === type && r.name === name);
   if (matches.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${matches.length}`);
   return matches[0]!;

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import Stripe from "stripe";
-import { fileSink, memorySink } from "../../lambda/audit/sink";
 import type { AuditRecord } from "../../lambda/audit/record";
-import { startLocalServer, type LocalServer } from "../../lambda/local";
+import { fileSink, memorySink } from "../../lambda/audit/sink";
+import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
-import { startFakeVendors, type FakeVendors } from "./fake-vendors";
+import { type FakeVendors, startFakeVendors } from "./fake-vendors";
 
 /**
  * A whole keybrake for one test file: the real local-mode server (the Lambda handlers' apps) on a fresh
@@ -36,8 +36,12 @@ export interface TestClock {
 export function testClock(): TestClock {
   let offset = 0;
   const clock = (() => Date.now() + offset) as TestClock;
-  clock.shift = (ms) => void (offset += ms);
-  clock.set = (ms) => void (offset = ms - Date.now());
+  clock.shift = (ms) => {
+    offset += ms;
+  };
+  clock.set = (ms) => {
+    offset = ms - Date.now();
+  };
   return clock;
 }
 
@@ -134,7 +138,12 @@ export function stripeVia(baseUrl: string, vaultKey: string, options: { maxNetwo
 }
 
 /** A raw form POST to the bare PaymentIntents path, as any HTTP client would send it. */
-export function postPaymentIntent(baseUrl: string, vaultKey: string, body: string, idempotencyKey?: string): Promise<Response> {
+export function postPaymentIntent(
+  baseUrl: string,
+  vaultKey: string,
+  body: string,
+  idempotencyKey?: string,
+): Promise<Response> {
   return fetch(`${baseUrl}/v1/payment_intents`, {
     method: "POST",
     headers: {

@@ -1,4 +1,4 @@
-import type { AuditFilter, SpendRecord } from "./filter";
+import type { AuditFilter, SpendRecord } from "../lambda/audit/filter";
 import type { LabelTotals, VendorLabelTotals } from "./totals";
 
 /**

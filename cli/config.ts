@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { auditFilePath } from "../lambda/core/env";
+import { logGroupName } from "../lambda/handlers/config";
 import type { AuditSource } from "./audit-source";
 import { UsageError } from "./errors";
 import { insightsAuditSource, type LogsClient } from "./insights";
@@ -18,8 +19,8 @@ export interface CliContext {
   logsClient(region: string | undefined): LogsClient;
 }
 
-/** The root Pulumi program's component is named "keybrake"; its functions log to /keybrake/<component>/<fn>. */
-export const DEFAULT_LOG_GROUPS = ["/keybrake/keybrake/proxy", "/keybrake/keybrake/sweep", "/keybrake/keybrake/issuer"];
+/** The root Pulumi program names its component "keybrake": these are its functions' log groups. */
+export const DEFAULT_LOG_GROUPS = (["proxy", "sweep", "issuer"] as const).map((fn) => logGroupName("keybrake", fn));
 
 function baseUrl(value: string, name: string): URL {
   let url: URL;

@@ -6,11 +6,11 @@ import {
   StartQueryCommand,
   StopQueryCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
+import type { AuditFilter, SpendRecord } from "../lambda/audit/filter";
+import { MAX_ROWS, RECORD_FIELDS, recordsQuery, totalsQuery } from "../lambda/audit/queries";
 import { sumUsd } from "../lambda/core/money";
 import type { AuditSource } from "./audit-source";
 import { IncompleteError, UsageError } from "./errors";
-import type { AuditFilter, SpendRecord } from "./filter";
-import { MAX_ROWS, RECORD_FIELDS, recordsQuery, totalsQuery } from "./insights-queries";
 import { type ProgressStream, queryProgress } from "./progress";
 import { bySpend, type LabelTotals } from "./totals";
 

@@ -1,8 +1,8 @@
 import { open } from "node:fs/promises";
+import { type AuditFilter, matchesFilter, type SpendRecord } from "../lambda/audit/filter";
 import type { AuditRecord } from "../lambda/audit/record";
 import type { AuditSource } from "./audit-source";
 import { IncompleteError } from "./errors";
-import { type AuditFilter, matchesFilter, type SpendRecord } from "./filter";
 import { totalsByLabel, totalsByVendorLabel } from "./totals";
 
 /** Local mode's audit trail: KEYBRAKE_AUDIT_FILE, one JSON record a line, filtered and totalled here. */

@@ -1,11 +1,12 @@
 import { InvalidArgumentError } from "commander";
+import { type LabelMatch, labelMatch } from "../lambda/audit/filter";
+import { MAX_ROWS } from "../lambda/audit/queries";
 import { parseDurationSeconds } from "../lambda/core/duration";
 import { parseEndpointPattern } from "../lambda/core/endpoints";
 import { usdNumberToMicro } from "../lambda/core/money";
 import { hasControlCharacters } from "../lambda/core/text";
 import { isVendor, VENDORS, type Vendor } from "../lambda/core/vendors";
-import { type LabelMatch, labelMatch, parseSince, type Since } from "./filter";
-import { MAX_ROWS } from "./insights-queries";
+import { parseSince, type Since } from "./since";
 
 /**
  * Flag value parsers. Each throws commander's InvalidArgumentError, so a bad value is reported as
@@ -49,11 +50,11 @@ export function parseSinceOption(value: string): Since {
 }
 
 export function parseLabel(value: string): LabelMatch {
-  return labelMatch(text(value, "a label or a glob such as 'modal-billing/*'"));
+  return labelMatch(parseText(value, "a label or a glob such as 'modal-billing/*'"));
 }
 
 /** Free text (a key id, a label prefix): non-empty, no control characters. */
-export function text(value: string, expected = "a non-empty value without control characters"): string {
+export function parseText(value: string, expected = "a non-empty value without control characters"): string {
   if (!value || hasControlCharacters(value)) throw new InvalidArgumentError(`expected ${expected}`);
   return value;
 }

@@ -1,5 +1,5 @@
+import type { SpendRecord } from "../lambda/audit/filter";
 import { sumUsd } from "../lambda/core/money";
-import type { SpendRecord } from "./filter";
 
 /**
  * Totals of spend records, the same numbers the Logs Insights stats query computes: `calls` counts call

@@ -1,31 +1,15 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { METRICS_NAMESPACE } from "../lambda/audit/metrics";
-import { parseDurationSeconds } from "../lambda/core/duration";
-import { parseEndpointPattern } from "../lambda/core/endpoints";
-import { usdNumberToMicro } from "../lambda/core/money";
 import { type PricingInput, parsePricing } from "../lambda/core/pricing";
 import { isVendor, type Vendor } from "../lambda/core/vendors";
-import { LIMITS } from "../lambda/issuer/validate";
+import { type IssuerCeilingsInput, isIssuerName, parseCeilings } from "../lambda/issuer/ceilings";
 
 /**
  * Ceilings of one issuer ("caps as code"): what keys it may grant. Plain values, not Inputs, because they are
- * validated when the program runs (a typo fails `pulumi preview`, not the first key request). Omitted = no
- * ceiling beyond the global request limits.
+ * validated when the program runs (a typo, in a value or a field name, fails `pulumi preview`, not the first
+ * key request). Omitted = no ceiling beyond the global request limits. Field names match the HTTP API's.
  */
-export interface IssuerCeilings {
-  /** Vendors it may issue keys for. Default: every enabled vendor. */
-  vendors?: Vendor[];
-  /** Largest `daily_usd_cap` it may grant, in USD. */
-  max_daily_usd_cap?: number;
-  /** Largest `max_request_usd` it may grant; keys must then set one. */
-  max_request_usd?: number;
-  /** Longest `expires_in` it may grant: "30s", "5m", "2h", "1d" or seconds. */
-  max_expires_in?: string | number;
-  /** Endpoints it may grant ("POST /v1/payment_intents", `*` = one segment); every granted one must fall within one. */
-  allowed_endpoints?: string[];
-  /** Prefix every `agent_run_label` it grants must start with, e.g. "modal-billing/". */
-  label_prefix?: string;
-}
+export type IssuerCeilings = IssuerCeilingsInput;
 
 /** Deploy into the team's own VPC: Lambdas in private subnets, VPC endpoints, a private entry point. */
 export interface VpcArgs {
@@ -193,32 +177,9 @@ function validateObservability(args: VaultKeyProxyArgs, enabled: Vendor[]): void
 
 function validateIssuer(name: string, c: IssuerCeilings, enabled: Vendor[]): void {
   const at = `issuers.${name}`;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`${at}: issuer names are 1-64 letters, digits, - or _`);
-  for (const vendor of c.vendors ?? []) {
-    if (!isVendor(vendor)) throw new Error(`${at}.vendors: unknown vendor ${vendor} (stripe, twilio or resend)`);
+  if (!isIssuerName(name)) throw new Error(`${at}: issuer names are 1-64 letters, digits, - or _`);
+  const ceilings = parseCeilings(c, at);
+  for (const vendor of ceilings.vendors ?? []) {
     if (!enabled.includes(vendor)) throw new Error(`${at}.vendors: ${vendor} is not enabled (no secret for it)`);
-  }
-  for (const field of ["max_daily_usd_cap", "max_request_usd"] as const) {
-    const value = c[field];
-    if (value === undefined) continue;
-    const micro = typeof value === "number" ? usdNumberToMicro(value) : undefined;
-    if (micro === undefined || micro <= 0 || value > LIMITS.maxDailyCapUsd) {
-      throw new Error(`${at}.${field} must be > 0 and at most ${LIMITS.maxDailyCapUsd} USD, got ${value}`);
-    }
-  }
-  if (c.max_expires_in !== undefined) {
-    const seconds = parseDurationSeconds(c.max_expires_in);
-    if (seconds === undefined || seconds > LIMITS.maxExpiresInSeconds) {
-      throw new Error(
-        `${at}.max_expires_in must be a duration like "1d" or seconds, at most 30 days, got ${c.max_expires_in}`,
-      );
-    }
-  }
-  (c.allowed_endpoints ?? []).forEach((text, i) => {
-    if (!parseEndpointPattern(text))
-      throw new Error(`${at}.allowed_endpoints[${i}] must look like "POST /v1/payment_intents", got ${text}`);
-  });
-  if (c.label_prefix !== undefined && (c.label_prefix.length === 0 || c.label_prefix.length > LIMITS.maxLabelLength)) {
-    throw new Error(`${at}.label_prefix must be 1 to ${LIMITS.maxLabelLength} characters`);
   }
 }

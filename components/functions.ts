@@ -1,13 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { LABEL_INDEX } from "../lambda/ledger/keys";
+import { type FunctionName, logGroupName, sharedEnvironment } from "../lambda/handlers/config";
+import { LEDGER_SCHEMA } from "../lambda/ledger/schema";
 import { bundleHandler, HANDLERS } from "./bundle";
 
-/**
- * The three Lambdas, each with its own role (least privilege, exact statements), its own log group (the
- * audit trail, retention from args) and a bundle built by esbuild from lambda/.
- */
-export type FunctionName = keyof typeof HANDLERS;
+// The three Lambdas, each with its own role (least privilege, exact statements), its own log group (the
+// audit trail, retention from args) and a bundle built by esbuild from lambda/handlers/.
 
 export interface FunctionSpec {
   name: FunctionName;
@@ -24,7 +22,8 @@ export interface DeployedFunction {
   logGroup: aws.cloudwatch.LogGroup;
 }
 
-export interface FunctionDefaults {
+/** What every function shares: log retention, the metrics namespace, and the VPC placement. */
+export interface SharedFunctionSettings {
   logRetentionDays: pulumi.Input<number>;
   /** Where the functions publish their metrics (POWERTOOLS_METRICS_NAMESPACE). */
   metricsNamespace: string;
@@ -34,13 +33,13 @@ export interface FunctionDefaults {
 export function deployFunction(
   component: string,
   spec: FunctionSpec,
-  defaults: FunctionDefaults,
+  shared: SharedFunctionSettings,
   parent: pulumi.Resource,
 ): DeployedFunction {
   const id = `${component}-${spec.name}`;
   const logGroup = new aws.cloudwatch.LogGroup(
     id,
-    { name: `/keybrake/${component}/${spec.name}`, retentionInDays: defaults.logRetentionDays },
+    { name: logGroupName(component, spec.name), retentionInDays: shared.logRetentionDays },
     { parent },
   );
   const role = new aws.iam.Role(
@@ -70,7 +69,7 @@ export function deployFunction(
     { parent },
   );
   const dependsOn: pulumi.Resource[] = [logGroup];
-  if (defaults.vpc) {
+  if (shared.vpc) {
     // ENI management for VPC Lambdas: these EC2 actions do not support resource-level permissions.
     dependsOn.push(
       new aws.iam.RolePolicyAttachment(
@@ -93,16 +92,14 @@ export function deployFunction(
       timeout: spec.timeoutSeconds,
       environment: {
         variables: {
-          POWERTOOLS_SERVICE_NAME: `keybrake-${spec.name}`,
-          POWERTOOLS_METRICS_NAMESPACE: defaults.metricsNamespace,
-          // The `service` dimension of every metric: the alarms and the dashboard filter on the component's name.
-          KEYBRAKE_DEPLOYMENT: component,
+          // The `service` dimension of every metric is the component's name: the alarms and dashboard filter on it.
+          ...sharedEnvironment(component, spec.name, shared.metricsNamespace),
           ...spec.environment,
         },
       },
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
-      vpcConfig: defaults.vpc
-        ? { subnetIds: defaults.vpc.subnetIds, securityGroupIds: defaults.vpc.securityGroupIds }
+      vpcConfig: shared.vpc
+        ? { subnetIds: shared.vpc.subnetIds, securityGroupIds: shared.vpc.securityGroupIds }
         : undefined,
     },
     { parent, dependsOn },
@@ -119,7 +116,7 @@ export function tableStatement(
   return tableArn.apply((arn) => ({
     Effect: "Allow" as const,
     Action: actions.map((a) => `dynamodb:${a}`),
-    Resource: withIndex ? [arn, `${arn}/index/${LABEL_INDEX}`] : arn,
+    Resource: withIndex ? [arn, `${arn}/index/${LEDGER_SCHEMA.labelIndex.name}`] : arn,
   }));
 }
 

@@ -1,3 +1,3 @@
+// The package's Pulumi surface: the VaultKeyProxy component and the types of its args.
 export type { IssuerCeilings, VaultKeyProxyArgs, VpcArgs } from "./args";
-export { bundleHandler, HANDLERS } from "./bundle";
 export { VaultKeyProxy } from "./vault-key-proxy";

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
-import { recordsQuery, totalsQuery } from "../cli/insights-queries";
+import { recordsQuery, totalsQuery } from "../lambda/audit/queries";
 
 /**
  * The CLI's Logs Insights queries (`keybrake audit`, `keybrake spend`), saved in the console under

@@ -1,5 +1,7 @@
+import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Vendor } from "../lambda/core/vendors";
+import { issuerEnvironment, proxyEnvironment, sweepEnvironment } from "../lambda/handlers/config";
 import {
   DEFAULT_ALARMS,
   DEFAULT_ISSUERS,
@@ -57,16 +59,20 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
     const secretArns = vendorSecretArns(name, args, vendors, this);
     const tokens = issuerTokens(name, args.issuers ?? DEFAULT_ISSUERS, this);
     const namespace = metricsNamespace(args);
-    const defaults = { logRetentionDays: args.logRetentionDays ?? 365, metricsNamespace: namespace, vpc: args.vpc };
-    const kms = args.kmsKeyArn
+    const shared = { logRetentionDays: args.logRetentionDays ?? 365, metricsNamespace: namespace, vpc: args.vpc };
+    // Typed explicitly: Pulumi's TypeScript loader checks this file on its own, where `[]` would infer never.
+    const kms: pulumi.Output<aws.iam.PolicyStatement>[] = args.kmsKeyArn
       ? [
-          pulumi.output(args.kmsKeyArn).apply((arn) => ({
-            Effect: "Allow" as const,
-            Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-            Resource: arn,
-          })),
+          pulumi.output(args.kmsKeyArn).apply(
+            (arn): aws.iam.PolicyStatement => ({
+              Effect: "Allow",
+              Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+              Resource: arn,
+            }),
+          ),
         ]
       : [];
+    const statements = (...list: pulumi.Output<aws.iam.PolicyStatement>[]) => pulumi.all([...list, ...kms]);
 
     const issuer = deployFunction(
       name,
@@ -74,41 +80,31 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         name: "issuer",
         memoryMb: args.issuerMemoryMb ?? 256,
         timeoutSeconds: 10,
-        environment: {
-          KEYBRAKE_TABLE: table.name,
-          KEYBRAKE_ISSUERS: tokens.issuersEnv,
-          KEYBRAKE_ENABLED_VENDORS: vendors.join(","),
-        },
-        statements: pulumi.all([
-          tableStatement(["GetItem", "PutItem", "UpdateItem", "Query"], table.arn, true),
-          ...kms,
-        ]),
+        environment: issuerEnvironment({ table: table.name, issuersJson: tokens.issuersEnv, enabledVendors: vendors }),
+        statements: statements(tableStatement(["GetItem", "PutItem", "UpdateItem", "Query"], table.arn, true)),
       },
-      defaults,
+      shared,
       this,
     );
-    const secretEnv: Record<string, pulumi.Input<string>> = {};
-    for (const vendor of vendors) secretEnv[`KEYBRAKE_${vendor.toUpperCase()}_SECRET_ARN`] = secretArns[vendor]!;
     const proxy = deployFunction(
       name,
       {
         name: "proxy",
         memoryMb: args.proxyMemoryMb ?? 512,
         timeoutSeconds: 30,
-        environment: {
-          KEYBRAKE_TABLE: table.name,
-          ...secretEnv,
-          ...(args.pricing ? { KEYBRAKE_PRICING: JSON.stringify(args.pricing) } : {}),
-        },
-        statements: pulumi.all([
+        environment: proxyEnvironment({ table: table.name, secretArns, pricing: args.pricing }),
+        statements: statements(
           tableStatement(["GetItem", "UpdateItem"], table.arn),
-          pulumi
-            .all(vendors.map((v) => secretArns[v]!))
-            .apply((arns) => ({ Effect: "Allow" as const, Action: ["secretsmanager:GetSecretValue"], Resource: arns })),
-          ...kms,
-        ]),
+          pulumi.all(vendors.map((v) => secretArns[v]!)).apply(
+            (arns): aws.iam.PolicyStatement => ({
+              Effect: "Allow",
+              Action: ["secretsmanager:GetSecretValue"],
+              Resource: arns,
+            }),
+          ),
+        ),
       },
-      defaults,
+      shared,
       this,
     );
     const sweep = deployFunction(
@@ -117,10 +113,10 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         name: "sweep",
         memoryMb: 256,
         timeoutSeconds: 60,
-        environment: { KEYBRAKE_TABLE: table.name },
-        statements: pulumi.all([tableStatement(["Scan", "UpdateItem"], table.arn), ...kms]),
+        environment: sweepEnvironment({ table: table.name }),
+        statements: statements(tableStatement(["Scan", "UpdateItem"], table.arn)),
       },
-      defaults,
+      shared,
       this,
     );
     scheduleSweep(name, sweep.fn, this);

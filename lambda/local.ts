@@ -3,9 +3,9 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { type AuditSink, fileSink } from "./audit/sink";
-import { runSweep } from "./audit/sweep-records";
 import { type Clock, systemClock } from "./core/clock";
-import { auditFilePath, pricingFromEnv, UPSTREAM_TIMEOUT_MS, upstreamsFromEnv } from "./core/env";
+import { auditFilePath, pricingFromEnv, upstreamsFromEnv } from "./core/env";
+import { type Log, stderrLog } from "./core/log";
 import { envSecretSource } from "./core/secrets";
 import { sha256Hex } from "./core/vault-key";
 import { VENDORS, type Vendor } from "./core/vendors";
@@ -14,6 +14,8 @@ import { createProxyApp } from "./http/proxy-app";
 import { createDynamoClient, localDynamoConfig } from "./ledger/dynamo";
 import { ensureLedgerTable } from "./ledger/table";
 import { KeyCache } from "./proxy/key-cache";
+import { DEFAULT_UPSTREAM_TIMEOUT_MS } from "./proxy/upstream";
+import { runSweep } from "./sweep/run";
 
 /**
  * Local mode: the issuer and proxy apps, the very ones the Lambda handlers wrap, served by Node's HTTP
@@ -35,6 +37,8 @@ export interface LocalOptions {
   db?: DynamoDBClient;
   /** How many keys' immutable fields to cache (default 10,000). */
   keyCacheSize?: number;
+  /** Where unexpected errors are logged (default: JSON lines on stderr). */
+  log?: Log;
 }
 
 export interface LocalServer {
@@ -61,6 +65,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   await ensureLedgerTable(db, table);
   const auditFile = options.audit ? undefined : auditFilePath(env);
   const audit = options.audit ?? fileSink(auditFile!);
+  const log = options.log ?? stderrLog;
   const secrets = envSecretSource(env);
   const enabledVendors = new Set<Vendor>();
   for (const vendor of VENDORS) if (await secrets.get(vendor)) enabledVendors.add(vendor);
@@ -74,6 +79,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
     enabledVendors,
     clock,
     audit,
+    log,
   });
   const proxyApp = createProxyApp({
     db,
@@ -82,9 +88,10 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
     secrets,
     pricing: pricingFromEnv(env),
     upstreams: upstreamsFromEnv(env),
-    upstreamTimeoutMs: options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS,
+    upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     clock,
     audit,
+    log,
     afterResponse(work) {
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work));

@@ -6,10 +6,10 @@ import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
 import type { AuditRecord, CallRecord } from "../lambda/audit/record";
 import { sumUsd } from "../lambda/core/money";
+import type { IssuedKeyBody } from "../lambda/issuer/service";
 import { SECRETS } from "./support/fake-vendors";
 import {
   ISSUER_TOKEN,
-  type IssuedKey,
   postPaymentIntent,
   STRIPE_KEY_REQUEST,
   type Stack,
@@ -29,7 +29,7 @@ describe("audit records", () => {
   let stack: Stack;
   let auditFile: string;
   let records: AuditRecord[] = [];
-  const keys = new Map<string, IssuedKey>();
+  const keys = new Map<string, IssuedKeyBody>();
   const vaultKeys: string[] = [];
 
   before(async () => {
@@ -54,7 +54,7 @@ describe("audit records", () => {
     vaultKeys.push(key.vault_key);
     return key;
   };
-  const twilioVia = (key: IssuedKey) => {
+  const twilioVia = (key: IssuedKeyBody) => {
     const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
     client.api.baseUrl = `${stack.url}/twilio`;
     return client;

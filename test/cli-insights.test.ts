@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { isLoopback } from "../cli/config";
-import { labelMatch } from "../cli/filter";
-import { recordsQuery, totalsQuery } from "../cli/insights-queries";
 import { queryProgress } from "../cli/progress";
+import { labelMatch } from "../lambda/audit/filter";
+import { recordsQuery, totalsQuery } from "../lambda/audit/queries";
 import { runCli } from "./support/cli";
 import {
   type FakeCloudWatchLogs,

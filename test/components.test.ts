@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { recordsQuery, totalsQuery } from "../cli/insights-queries";
 import type { VaultKeyProxyArgs, VaultKeyProxy as VaultKeyProxyType } from "../components";
 import { bundleHandler, HANDLERS } from "../components/bundle";
 import type * as DashboardModule from "../components/dashboard";
 import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../lambda/audit/metrics";
+import { recordsQuery, totalsQuery } from "../lambda/audit/queries";
 import { childrenOf, installMocks, one, unwrap } from "./support/pulumi-mocks";
 
 /** The VaultKeyProxy component under Pulumi's runtime mocks: exact children, inputs and IAM statements. */

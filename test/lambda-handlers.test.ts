@@ -101,9 +101,9 @@ describe("Lambda handlers behind API Gateway", () => {
         },
       }),
     });
-    ({ handler: issuer } = (await import("../lambda/issuer.js")) as unknown as { handler: Handler });
-    ({ handler: proxy } = (await import("../lambda/proxy.js")) as unknown as { handler: Handler });
-    ({ handler: sweep } = await import("../lambda/sweep.js"));
+    ({ handler: issuer } = (await import("../lambda/handlers/issuer.js")) as unknown as { handler: Handler });
+    ({ handler: proxy } = (await import("../lambda/handlers/proxy.js")) as unknown as { handler: Handler });
+    ({ handler: sweep } = await import("../lambda/handlers/sweep.js"));
   });
   after(async () => {
     await vendors.close();

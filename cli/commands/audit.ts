@@ -1,8 +1,9 @@
 import type { Command } from "commander";
+import type { SpendRecord } from "../../lambda/audit/filter";
 import { type CliContext, openAuditSource } from "../config";
-import { parseSince, type SpendRecord, timeWindow } from "../filter";
 import { dash, formatUsd, renderTable, shortTime, toJson } from "../format";
-import { parseLimit, text } from "../options";
+import { parseLimit, parseText } from "../options";
+import { parseSince, timeWindow } from "../since";
 import type { LabelTotals } from "../totals";
 import { type FilterFlags, withFilterFlags } from "./source-flags";
 
@@ -15,7 +16,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     program.command("audit").description("calls and swept reservations, newest first, with totals per label"),
     DEFAULT_SINCE,
   )
-    .option("--key <key_id>", "only this key", (v: string) => text(v, "a key id"))
+    .option("--key <key_id>", "only this key", (v: string) => parseText(v, "a key id"))
     .option("--limit <n>", `show at most n records (default: ${DEFAULT_LIMIT}; totals always cover all)`, parseLimit)
     .action(async (flags: FilterFlags & { key?: string; limit?: number }) => {
       const window = timeWindow(flags.since ?? parseSince(DEFAULT_SINCE)!, ctx.now());

@@ -1,34 +1,11 @@
 import type { Command } from "commander";
+import type { IssuedKeyBody, KeyStatusBody } from "../../lambda/issuer/service";
 import { type CliContext, issuerConfig } from "../config";
 import { UsageError } from "../errors";
 import { dash, formatUsd, renderFields, toJson } from "../format";
 import { issuerRequest } from "../issuer-client";
-import { collectEndpoint, parseExpiresIn, parseUsd, parseVendor, text } from "../options";
+import { collectEndpoint, parseExpiresIn, parseText, parseUsd, parseVendor } from "../options";
 import { type IssuerFlags, withIssuerFlags } from "./issuer-flags";
-
-interface IssuedKey {
-  key_id: string;
-  vault_key: string;
-  vendor: string;
-  daily_usd_cap: number;
-  max_request_usd?: number;
-  allowed_endpoints: string[];
-  agent_run_label: string;
-  expires_at: string;
-}
-
-interface KeyState {
-  key_id: string;
-  vendor?: string;
-  agent_run_label?: string;
-  status?: string;
-  daily_usd_cap?: number;
-  spent_today_usd?: number;
-  remaining_today_usd?: number;
-  unsettled_usd?: number;
-  allowed_endpoints?: string[];
-  expires_at?: string;
-}
 
 const usdOrDash = (value: number | undefined) => (value === undefined ? "-" : formatUsd(value));
 const keyPath = (keyId: string) => `/vault/keys/${encodeURIComponent(keyId)}`;
@@ -45,7 +22,7 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       .requiredOption("--cap <usd>", "most USD the key may spend per UTC day", parseUsd)
       .option("--endpoint <endpoint>", 'an allowed "METHOD /path" (repeat for more)', collectEndpoint)
       .requiredOption("--expires-in <duration>", '"30s", "5m", "2h", "1d" or seconds', parseExpiresIn)
-      .requiredOption("--label <label>", "agent run label: who is spending", (v: string) => text(v, "a run label"))
+      .requiredOption("--label <label>", "agent run label: who is spending", (v: string) => parseText(v, "a run label"))
       .option("--max-request <usd>", "most USD any single call may cost", parseUsd),
   ).action(
     async (
@@ -59,7 +36,7 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       },
     ) => {
       if (!flags.endpoint?.length) throw new UsageError("required option '--endpoint <endpoint>' not specified");
-      const key = await issuerRequest<IssuedKey>(issuerConfig(flags, ctx.env), "POST", "/vault/keys", {
+      const key = await issuerRequest<IssuedKeyBody>(issuerConfig(flags, ctx.env), "POST", "/vault/keys", {
         vendor: flags.vendor,
         daily_usd_cap: flags.cap,
         allowed_endpoints: flags.endpoint,
@@ -86,7 +63,7 @@ export function registerKeys(program: Command, ctx: CliContext): void {
   withIssuerFlags(
     keys.command("show").description("a key's status and today's spend (GET /vault/keys/{id})").argument("<key_id>"),
   ).action(async (keyId: string, flags: IssuerFlags) => {
-    const key = await issuerRequest<KeyState>(issuerConfig(flags, ctx.env), "GET", keyPath(keyId));
+    const key = await issuerRequest<KeyStatusBody>(issuerConfig(flags, ctx.env), "GET", keyPath(keyId));
     if (flags.json) return void ctx.stdout.write(toJson(key));
     ctx.stdout.write(
       renderFields([

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { type CliContext, issuerConfig } from "../config";
 import { toJson } from "../format";
 import { issuerRequest } from "../issuer-client";
-import { text } from "../options";
+import { parseText } from "../options";
 import { type IssuerFlags, withIssuerFlags } from "./issuer-flags";
 
 /** `keybrake revoke --label-prefix p`: stop a whole run (or batch, or customer) at once. */
@@ -11,7 +11,7 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
     program
       .command("revoke")
       .description("revoke every key whose run label starts with a prefix (POST /vault/revoke)")
-      .requiredOption("--label-prefix <prefix>", "e.g. modal-billing/", (v: string) => text(v, "a label prefix")),
+      .requiredOption("--label-prefix <prefix>", "e.g. modal-billing/", (v: string) => parseText(v, "a label prefix")),
   ).action(async (flags: IssuerFlags & { labelPrefix: string }) => {
     const answer = await issuerRequest<{ revoked: number }>(issuerConfig(flags, ctx.env), "POST", "/vault/revoke", {
       agent_run_label_prefix: flags.labelPrefix,

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
+import type { LabelMatch } from "../../lambda/audit/filter";
 import type { Vendor } from "../../lambda/core/vendors";
 import type { SourceFlags } from "../config";
-import type { LabelMatch, Since } from "../filter";
 import { parseLabel, parseLogGroups, parseSinceOption, parseVendor } from "../options";
+import type { Since } from "../since";
 
 /** The filter and source flags `audit` and `spend` share. */
 export interface FilterFlags extends SourceFlags {

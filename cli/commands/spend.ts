@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { type CliContext, openAuditSource } from "../config";
-import { parseSince, timeWindow } from "../filter";
 import { formatUsd, renderTable, shortTime, toJson } from "../format";
+import { parseSince, timeWindow } from "../since";
 import { totalsByVendor, type VendorLabelTotals, type VendorTotals } from "../totals";
 import { type FilterFlags, withFilterFlags } from "./source-flags";
 

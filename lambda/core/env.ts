@@ -1,7 +1,31 @@
+// The environment variables keybrake reads, named once. The deployed functions' own contract (what the
+// component writes, what each handler reads) is built on these in lambda/handlers/config.ts; local mode reads
+// the vendor secrets, upstream URLs, pricing and audit file from the same names (docs/http-api.md, local mode).
 import { type PricingConfig, type PricingInput, parsePricing } from "./pricing";
 import { isVendor, type Vendor } from "./vendors";
 
-/** Configuration read once per process from the environment (never per request). */
+export const ENV = {
+  /** The ledger table's name. */
+  table: "KEYBRAKE_TABLE",
+  /** The issuer function's issuers: `{"<name>": {"token_sha256": "<hex>", ...ceilings}}`. */
+  issuers: "KEYBRAKE_ISSUERS",
+  /** Comma-separated vendors this deployment holds secrets for. */
+  enabledVendors: "KEYBRAKE_ENABLED_VENDORS",
+  /** JSON pricing overrides (docs/pricing.md). */
+  pricing: "KEYBRAKE_PRICING",
+  /** The deployment's name: the `service` dimension of every metric. */
+  deployment: "KEYBRAKE_DEPLOYMENT",
+  /** Local mode's audit file (JSON lines); the CLI reads the same file. */
+  auditFile: "KEYBRAKE_AUDIT_FILE",
+  serviceName: "POWERTOOLS_SERVICE_NAME",
+  metricsNamespace: "POWERTOOLS_METRICS_NAMESPACE",
+} as const;
+
+/** The Secrets Manager ARN of a vendor's real credential (proxy function). */
+export const secretArnEnv = (vendor: Vendor) => `KEYBRAKE_${vendor.toUpperCase()}_SECRET_ARN`;
+/** A vendor's upstream base URL, overriding the real API (local mode and tests). */
+export const upstreamUrlEnv = (vendor: Vendor) => `KEYBRAKE_${vendor.toUpperCase()}_URL`;
+
 export const DEFAULT_UPSTREAMS: Record<Vendor, string> = {
   stripe: "https://api.stripe.com",
   twilio: "https://api.twilio.com",
@@ -10,14 +34,15 @@ export const DEFAULT_UPSTREAMS: Record<Vendor, string> = {
 
 export function upstreamsFromEnv(env: NodeJS.ProcessEnv): Record<Vendor, string> {
   return {
-    stripe: env.KEYBRAKE_STRIPE_URL || DEFAULT_UPSTREAMS.stripe,
-    twilio: env.KEYBRAKE_TWILIO_URL || DEFAULT_UPSTREAMS.twilio,
-    resend: env.KEYBRAKE_RESEND_URL || DEFAULT_UPSTREAMS.resend,
+    stripe: env[upstreamUrlEnv("stripe")] || DEFAULT_UPSTREAMS.stripe,
+    twilio: env[upstreamUrlEnv("twilio")] || DEFAULT_UPSTREAMS.twilio,
+    resend: env[upstreamUrlEnv("resend")] || DEFAULT_UPSTREAMS.resend,
   };
 }
 
 export function pricingFromEnv(env: NodeJS.ProcessEnv): PricingConfig {
-  return parsePricing(env.KEYBRAKE_PRICING ? (JSON.parse(env.KEYBRAKE_PRICING) as PricingInput) : {});
+  const text = env[ENV.pricing];
+  return parsePricing(text ? (JSON.parse(text) as PricingInput) : {});
 }
 
 export function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
@@ -37,8 +62,5 @@ export function vendorList(text: string | undefined): Set<Vendor> {
 
 /** KEYBRAKE_AUDIT_FILE, or its default: local mode appends there, the CLI reads there. */
 export function auditFilePath(env: NodeJS.ProcessEnv): string {
-  return env.KEYBRAKE_AUDIT_FILE || ".keybrake/audit.jsonl";
+  return env[ENV.auditFile] || ".keybrake/audit.jsonl";
 }
-
-/** Vendor answers slower than this are treated as an unknown outcome (504, reservation kept). */
-export const UPSTREAM_TIMEOUT_MS = 25_000;

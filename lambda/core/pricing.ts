@@ -1,4 +1,4 @@
-import { type FxRates, parseFxRates } from "../vendors/stripe-money";
+import { type FxRates, parseFxRates } from "./fx";
 import { decimalToMicro } from "./money";
 
 /**

@@ -25,10 +25,11 @@ export function createIssuerApp(deps: IssuerDeps): Hono {
   app.post("/vault/revoke", async (c) => c.json(await revokeLabel(deps, issuer(c), await jsonBody(c))));
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((error, c) => {
+    if (!(error instanceof KeybrakeError)) {
+      deps.log.error("keybrake.issuer failed unexpectedly", { error, route: `${c.req.method} ${c.req.path}` });
+    }
     const refusal =
       error instanceof KeybrakeError ? error : new KeybrakeError(500, "internal_error", "the issuer failed");
-    if (!(error instanceof KeybrakeError))
-      console.error(JSON.stringify({ level: "ERROR", message: "issuer failure", error: String(error) }));
     return c.json(
       { error: { code: refusal.code, message: refusal.message, ...refusal.details } },
       refusal.status as 400,

@@ -1,13 +1,41 @@
+// Issuers and their ceilings ("caps as code"), parsed once for every place they are declared: the component's
+// `issuers` arg, the root program's `keybrake:issuers` stack config, and the issuer Lambda's KEYBRAKE_ISSUERS
+// (`{"<name>": {"token_sha256": "<hex>", "vendors": [...], "max_daily_usd_cap": 500, ...}}`). An omitted
+// ceiling means none beyond the request limits; an unknown field is an error naming it, so a typo fails closed.
 import { parseDurationSeconds } from "../core/duration";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { usdNumberToMicro } from "../core/money";
-import { isVendor, type Vendor } from "../core/vendors";
+import { isVendor, VENDORS, type Vendor } from "../core/vendors";
+import { isLabelText, LIMITS } from "./validate";
 
 /**
- * Issuers and their ceilings ("caps as code"), as the Pulumi component hands them to the issuer Lambda in
- * KEYBRAKE_ISSUERS: `{ "<name>": { "token_sha256": "<hex>", "vendors": [...], "max_daily_usd_cap": 500, ... } }`.
- * An omitted ceiling means none beyond the global limits of request validation.
+ * Ceilings of one issuer, as declared: what keys it may grant. Field names are snake_case because they match
+ * the HTTP API's and the stack config's.
  */
+export interface IssuerCeilingsInput {
+  /** Vendors it may issue keys for. Default: every enabled vendor. */
+  vendors?: Vendor[];
+  /** Largest `daily_usd_cap` it may grant, in USD. */
+  max_daily_usd_cap?: number;
+  /** Largest `max_request_usd` it may grant; its keys must then set one. */
+  max_request_usd?: number;
+  /** Longest `expires_in` it may grant: "30s", "5m", "2h", "1d" or seconds. */
+  max_expires_in?: string | number;
+  /** Endpoints it may grant ("POST /v1/payment_intents", `*` = one segment); each granted one must fall within one. */
+  allowed_endpoints?: string[];
+  /** Prefix every `agent_run_label` it grants must start with, e.g. "modal-billing/". */
+  label_prefix?: string;
+}
+
+export const CEILING_FIELDS = [
+  "vendors",
+  "max_daily_usd_cap",
+  "max_request_usd",
+  "max_expires_in",
+  "allowed_endpoints",
+  "label_prefix",
+] as const satisfies ReadonlyArray<keyof IssuerCeilingsInput>;
+
 export interface Ceilings {
   vendors?: Vendor[];
   maxDailyCapMicro?: number;
@@ -23,49 +51,86 @@ export interface Issuer {
   ceilings: Ceilings;
 }
 
-export interface IssuerInput {
-  token_sha256: string;
-  vendors?: string[];
-  max_daily_usd_cap?: number;
-  max_request_usd?: number;
-  max_expires_in?: string | number;
-  allowed_endpoints?: string[];
-  label_prefix?: string;
+/** Issuer names: they become resource names and metric dimension values. */
+const ISSUER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isIssuerName(name: string): boolean {
+  return ISSUER_NAME.test(name);
 }
 
-export function parseIssuers(input: Record<string, IssuerInput>): Issuer[] {
-  return Object.entries(input).map(([name, raw]) => {
-    const where = `issuers.${name}`;
-    if (!/^[0-9a-f]{64}$/.test(raw.token_sha256 ?? "")) throw new Error(`${where}.token_sha256 must be a hex SHA-256`);
-    const ceilings: Ceilings = {};
-    if (raw.vendors !== undefined) {
-      const bad = raw.vendors.find((v) => !isVendor(v));
-      if (bad !== undefined) throw new Error(`${where}.vendors has an unknown vendor: ${bad}`);
-      ceilings.vendors = raw.vendors as Vendor[];
-    }
-    if (raw.max_daily_usd_cap !== undefined)
-      ceilings.maxDailyCapMicro = positiveUsd(raw.max_daily_usd_cap, `${where}.max_daily_usd_cap`);
-    if (raw.max_request_usd !== undefined)
-      ceilings.maxRequestMicro = positiveUsd(raw.max_request_usd, `${where}.max_request_usd`);
-    if (raw.max_expires_in !== undefined) {
-      const seconds = parseDurationSeconds(raw.max_expires_in);
-      if (seconds === undefined) throw new Error(`${where}.max_expires_in must be a duration like "1d" or seconds`);
-      ceilings.maxExpiresInSeconds = seconds;
-    }
-    if (raw.allowed_endpoints !== undefined) {
-      ceilings.allowedEndpoints = raw.allowed_endpoints.map((text, i) => {
-        const pattern = parseEndpointPattern(text);
-        if (!pattern) throw new Error(`${where}.allowed_endpoints[${i}] must look like "POST /v1/payment_intents"`);
-        return pattern;
-      });
-    }
-    if (raw.label_prefix !== undefined) ceilings.labelPrefix = raw.label_prefix;
-    return { name, tokenSha256: raw.token_sha256, ceilings };
-  });
+/** Refuses any field of `raw` not in `known`, naming it: a misspelled ceiling must not deploy as no ceiling. */
+export function refuseUnknownFields(raw: object, known: readonly string[], at: string): void {
+  const unknown = Object.keys(raw).find((field) => !known.includes(field));
+  if (unknown !== undefined) throw new Error(`${at}.${unknown} is not a known field (known: ${known.join(", ")})`);
 }
 
-function positiveUsd(value: number, field: string): number {
+/** Parses one issuer's declared ceilings; every error names the field (`at` is its path, e.g. `issuers.billing`). */
+export function parseCeilings(raw: unknown, at: string): Ceilings {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${at} must be an object`);
+  refuseUnknownFields(raw, CEILING_FIELDS, at);
+  const input = raw as Record<(typeof CEILING_FIELDS)[number], unknown>;
+  const ceilings: Ceilings = {};
+  if (input.vendors !== undefined) {
+    if (!Array.isArray(input.vendors)) throw new Error(`${at}.vendors must be a list of ${VENDORS.join(", ")}`);
+    const bad = input.vendors.find((v) => !isVendor(v));
+    if (bad !== undefined) throw new Error(`${at}.vendors: unknown vendor ${String(bad)} (${VENDORS.join(", ")})`);
+    ceilings.vendors = input.vendors as Vendor[];
+  }
+  if (input.max_daily_usd_cap !== undefined) {
+    ceilings.maxDailyCapMicro = ceilingUsd(input.max_daily_usd_cap, `${at}.max_daily_usd_cap`);
+  }
+  if (input.max_request_usd !== undefined) {
+    ceilings.maxRequestMicro = ceilingUsd(input.max_request_usd, `${at}.max_request_usd`);
+  }
+  if (input.max_expires_in !== undefined) {
+    const seconds = parseDurationSeconds(input.max_expires_in);
+    if (seconds === undefined || seconds > LIMITS.maxExpiresInSeconds) {
+      throw new Error(
+        `${at}.max_expires_in must be a duration like "1d" or seconds, at most 30 days, got ${String(input.max_expires_in)}`,
+      );
+    }
+    ceilings.maxExpiresInSeconds = seconds;
+  }
+  if (input.allowed_endpoints !== undefined) {
+    if (!Array.isArray(input.allowed_endpoints)) throw new Error(`${at}.allowed_endpoints must be a list`);
+    ceilings.allowedEndpoints = input.allowed_endpoints.map((text, i) => {
+      const pattern = parseEndpointPattern(text);
+      if (!pattern) {
+        throw new Error(`${at}.allowed_endpoints[${i}] must look like "POST /v1/payment_intents", got ${String(text)}`);
+      }
+      return pattern;
+    });
+  }
+  if (input.label_prefix !== undefined) {
+    if (!isLabelText(input.label_prefix)) {
+      throw new Error(`${at}.label_prefix must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`);
+    }
+    ceilings.labelPrefix = input.label_prefix;
+  }
+  return ceilings;
+}
+
+function ceilingUsd(value: unknown, field: string): number {
   const micro = typeof value === "number" ? usdNumberToMicro(value) : undefined;
-  if (micro === undefined || micro <= 0) throw new Error(`${field} must be a positive USD amount`);
+  if (micro === undefined || micro <= 0 || micro > LIMITS.maxDailyCapUsd * 1_000_000) {
+    const got = typeof value === "string" ? `the string ${JSON.stringify(value)} (write a number)` : String(value);
+    throw new Error(
+      `${field} must be > 0 and at most ${LIMITS.maxDailyCapUsd} USD, a number with at most 6 decimals, got ${got}`,
+    );
+  }
   return micro;
+}
+
+/** The issuer Lambda's KEYBRAKE_ISSUERS: each issuer's token hash and ceilings. */
+export function parseIssuers(input: unknown): Issuer[] {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) throw new Error("issuers must be an object");
+  return Object.entries(input).map(([name, raw]) => {
+    const at = `issuers.${name}`;
+    if (!isIssuerName(name)) throw new Error(`${at}: issuer names are 1-64 letters, digits, - or _`);
+    const { token_sha256: tokenSha256, ...ceilings } = (raw ?? {}) as { token_sha256?: unknown };
+    if (typeof tokenSha256 !== "string" || !/^[0-9a-f]{64}$/.test(tokenSha256)) {
+      throw new Error(`${at}.token_sha256 must be a hex SHA-256`);
+    }
+    return { name, tokenSha256, ceilings: parseCeilings(ceilings, at) };
+  });
 }

@@ -4,15 +4,17 @@ import type { AuditSink } from "../audit/sink";
 import type { Clock } from "../core/clock";
 import { patternWithin } from "../core/endpoints";
 import { AuthenticationError, ForbiddenError, InvalidRequestError, NotFoundError } from "../core/errors";
+import type { Log } from "../core/log";
 import { microToUsd } from "../core/money";
 import { digestsEqual, generateVaultKey, isKeyId, sha256Hex } from "../core/vault-key";
 import type { Vendor } from "../core/vendors";
 import { type KeyState, spentOn } from "../ledger/key-record";
 import { getKey, putKey, revokeByLabelPrefix, revokeKey } from "../ledger/keys";
 import type { Issuer } from "./ceilings";
-import { type KeyRequest, validateKeyRequest } from "./validate";
+import { isLabelText, type KeyRequest, LIMITS, validateKeyRequest } from "./validate";
 
-/** The issuer's operations behind the `/vault/*` routes. Every one acts only on the caller's own keys. */
+// The issuer's operations behind the `/vault/*` routes, and the bodies they answer with (the CLI and the tests
+// read the same types). Every operation acts only on the caller's own keys.
 export interface IssuerDeps {
   db: DynamoDBClient;
   table: string;
@@ -21,6 +23,45 @@ export interface IssuerDeps {
   enabledVendors: ReadonlySet<Vendor>;
   clock: Clock;
   audit: AuditSink;
+  /** Unexpected errors (never refusals) with their stacks. */
+  log: Log;
+}
+
+/** `201` of `POST /vault/keys`: the vault key is shown once; only its SHA-256 is stored. */
+export interface IssuedKeyBody {
+  vault_key: string;
+  key_id: string;
+  vendor: Vendor;
+  daily_usd_cap: number;
+  max_request_usd?: number;
+  allowed_endpoints: string[];
+  agent_run_label: string;
+  expires_at: string;
+}
+
+/** `200` of `GET /vault/keys/{key_id}`. */
+export interface KeyStatusBody {
+  key_id: string;
+  vendor: Vendor;
+  agent_run_label: string;
+  status: "active" | "revoked" | "expired";
+  daily_usd_cap: number;
+  max_request_usd?: number;
+  spent_today_usd: number;
+  remaining_today_usd: number;
+  unsettled_usd: number;
+  allowed_endpoints: string[];
+  expires_at: string;
+  revoked_at?: string;
+}
+
+export interface RevokedKeyBody {
+  key_id: string;
+  status: "revoked";
+}
+
+export interface RevokedLabelBody {
+  revoked: number;
 }
 
 /** Finds the issuer whose token this is, comparing against every issuer in constant time. */
@@ -35,7 +76,7 @@ export function authenticateIssuer(deps: IssuerDeps, authorization: string | nul
   return match;
 }
 
-export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown) {
+export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown): Promise<IssuedKeyBody> {
   const request = validateKeyRequest(body);
   if (!deps.enabledVendors.has(request.vendor)) {
     throw new InvalidRequestError(`this keybrake has no ${request.vendor} secret configured`, "vendor");
@@ -104,7 +145,7 @@ function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
   }
 }
 
-export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string) {
+export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string): Promise<KeyStatusBody> {
   const state = await ownKey(deps, issuer, keyId);
   const now = deps.clock();
   const spent = spentOn(state, now);
@@ -114,6 +155,7 @@ export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string) {
     agent_run_label: state.label,
     status: state.revokedAt !== undefined ? "revoked" : state.expiresAt <= now ? "expired" : "active",
     daily_usd_cap: microToUsd(state.capMicro),
+    ...(state.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(state.maxRequestMicro) } : {}),
     spent_today_usd: microToUsd(spent),
     remaining_today_usd: microToUsd(Math.max(0, state.capMicro - spent)),
     unsettled_usd: microToUsd(state.unsettledMicro),
@@ -123,7 +165,7 @@ export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string) {
   };
 }
 
-export async function revokeOne(deps: IssuerDeps, issuer: Issuer, keyId: string) {
+export async function revokeOne(deps: IssuerDeps, issuer: Issuer, keyId: string): Promise<RevokedKeyBody> {
   const now = deps.clock();
   const revoked = isKeyId(keyId) ? await revokeKey(deps.db, deps.table, keyId, issuer.name, now) : undefined;
   if (!revoked) throw new NotFoundError(`no key ${keyId}`);
@@ -131,11 +173,11 @@ export async function revokeOne(deps: IssuerDeps, issuer: Issuer, keyId: string)
   return { key_id: keyId, status: "revoked" };
 }
 
-export async function revokeLabel(deps: IssuerDeps, issuer: Issuer, body: unknown) {
+export async function revokeLabel(deps: IssuerDeps, issuer: Issuer, body: unknown): Promise<RevokedLabelBody> {
   const prefix = (body as { agent_run_label_prefix?: unknown } | null)?.agent_run_label_prefix;
-  if (typeof prefix !== "string" || prefix.length === 0 || prefix.length > 256) {
+  if (!isLabelText(prefix)) {
     throw new InvalidRequestError(
-      "agent_run_label_prefix must be a non-empty string of at most 256 characters",
+      `agent_run_label_prefix must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
       "agent_run_label_prefix",
     );
   }

@@ -75,18 +75,23 @@ export function validateKeyRequest(body: unknown): KeyRequest {
   }
 
   const label = input.agent_run_label;
-  if (
-    typeof label !== "string" ||
-    label.length === 0 ||
-    label.length > LIMITS.maxLabelLength ||
-    hasControlCharacters(label)
-  ) {
+  if (!isLabelText(label)) {
     throw new InvalidRequestError(
       `agent_run_label must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
       "agent_run_label",
     );
   }
   return { vendor: input.vendor, capMicro, allowedEndpoints, expiresInSeconds, label, maxRequestMicro };
+}
+
+/** A run label, or a prefix of one: 1 to 256 characters, none of them control characters. */
+export function isLabelText(value: unknown): value is string {
+  return (
+    typeof value === "string" &&
+    value.length > 0 &&
+    value.length <= LIMITS.maxLabelLength &&
+    !hasControlCharacters(value)
+  );
 }
 
 function usd(value: unknown, field: string, max: number): number {

@@ -43,6 +43,20 @@ export async function ledgerCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+type Item = Record<string, AttributeValue>;
+
+/** Every page of a Query or Scan, in order; a transport failure on any page means the ledger is down. */
+export async function* pages(
+  read: (cursor: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
+): AsyncGenerator<Item[]> {
+  let cursor: Item | undefined;
+  do {
+    const page = await ledgerCall(() => read(cursor));
+    yield page.Items ?? [];
+    cursor = page.LastEvaluatedKey;
+  } while (cursor);
+}
+
 /** Client settings for DynamoDB Local (any credentials are accepted; the region only names the data file). */
 export function localDynamoConfig(endpoint: string): DynamoDBClientConfig {
   return { endpoint, region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } };

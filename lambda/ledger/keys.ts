@@ -6,12 +6,11 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { conditionalWrite, ledgerCall } from "./dynamo";
+import { conditionalWrite, ledgerCall, pages } from "./dynamo";
 import { type KeyRecord, type KeyState, keyPk, labelIndexPk, marshalKey, unmarshalKey } from "./key-record";
+import { LEDGER_SCHEMA } from "./schema";
 
 /** Key lifecycle writes used by the issuer: create, read, revoke one, revoke a label prefix. */
-
-export const LABEL_INDEX = "by_label";
 
 export async function putKey(db: DynamoDBClient, table: string, record: KeyRecord): Promise<void> {
   const result = await conditionalWrite(() =>
@@ -90,24 +89,21 @@ export async function revokeByLabelPrefix(
   now: number,
 ): Promise<KeyState[]> {
   const revoked: KeyState[] = [];
-  let cursor: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await ledgerCall(() =>
-      db.send(
-        new QueryCommand({
-          TableName: table,
-          IndexName: LABEL_INDEX,
-          KeyConditionExpression: "gsi1pk = :issuer AND begins_with(gsi1sk, :prefix)",
-          ExpressionAttributeValues: { ":issuer": { S: labelIndexPk(issuer) }, ":prefix": { S: prefix } },
-          ExclusiveStartKey: cursor,
-        }),
-      ),
+  const byLabel = (cursor: Record<string, AttributeValue> | undefined) =>
+    db.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: LEDGER_SCHEMA.labelIndex.name,
+        KeyConditionExpression: "gsi1pk = :issuer AND begins_with(gsi1sk, :prefix)",
+        ExpressionAttributeValues: { ":issuer": { S: labelIndexPk(issuer) }, ":prefix": { S: prefix } },
+        ExclusiveStartKey: cursor,
+      }),
     );
-    const keyIds = (page.Items ?? []).map((item) => item.pk!.S!.slice(2));
+  for await (const items of pages(byLabel)) {
+    const keyIds = items.map((item) => item.pk!.S!.slice(2));
     const results = await Promise.all(keyIds.map((id) => revokeLive(db, table, id, now)));
     for (const state of results) if (state) revoked.push(state);
-    cursor = page.LastEvaluatedKey;
-  } while (cursor);
+  }
   return revoked;
 }
 

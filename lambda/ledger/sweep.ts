@@ -1,5 +1,5 @@
 import { type AttributeValue, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { ledgerCall } from "./dynamo";
+import { pages } from "./dynamo";
 import { type KeyRecord, type KeyState, unmarshalKey } from "./key-record";
 import { updateKeyIf } from "./keys";
 import { endReservation } from "./settlement";
@@ -29,19 +29,17 @@ const expiredUnnoted = "expires_at <= :now AND attribute_not_exists(revoked_at) 
 
 export async function sweep(db: DynamoDBClient, table: string, now: number): Promise<SweepResult> {
   const result: SweepResult = { swept: [], expired: [] };
-  let cursor: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await ledgerCall(() =>
-      db.send(
-        new ScanCommand({
-          TableName: table,
-          FilterExpression: `${hasPending} OR (${expiredUnnoted})`,
-          ExpressionAttributeValues: { ":zero": { N: "0" }, ":now": { N: String(now) } },
-          ExclusiveStartKey: cursor,
-        }),
-      ),
+  const scan = (cursor: Record<string, AttributeValue> | undefined) =>
+    db.send(
+      new ScanCommand({
+        TableName: table,
+        FilterExpression: `${hasPending} OR (${expiredUnnoted})`,
+        ExpressionAttributeValues: { ":zero": { N: "0" }, ":now": { N: String(now) } },
+        ExclusiveStartKey: cursor,
+      }),
     );
-    for (const item of page.Items ?? []) {
+  for await (const items of pages(scan)) {
+    for (const item of items) {
       const key = unmarshalKey(item);
       // Orphans first, so an expiring key's record counts what its sweep just kept as spent.
       result.swept.push(...(await sweepOrphans(db, table, key, item, now)));
@@ -50,8 +48,7 @@ export async function sweep(db: DynamoDBClient, table: string, now: number): Pro
         if (noted) result.expired.push(noted);
       }
     }
-    cursor = page.LastEvaluatedKey;
-  } while (cursor);
+  }
   return result;
 }
 

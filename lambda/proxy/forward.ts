@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { UpstreamError, UpstreamTimeoutError } from "../core/errors";
+import type { UpstreamReply } from "../vendors/adapter";
 
 /**
  * Sends one request to a vendor over a keep-alive pool and buffers the answer. Errors say whether the
@@ -13,12 +14,6 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body?: Uint8Array;
   timeoutMs: number;
-}
-
-export interface UpstreamReply {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
 }
 
 export class UpstreamUnreachableError extends UpstreamError {

@@ -1,23 +1,7 @@
 import { InvalidRequestError } from "../core/errors";
 import { hasControlCharacters } from "../core/text";
 import { isVendor, type Vendor } from "../core/vendors";
-
-/**
- * The proxied request as the adapters see it: the vendor path split into decoded, validated segments.
- * Anything that could make the upstream URL differ from what was priced and allowlisted is refused here.
- */
-export interface ProxiedRequest {
-  method: string;
-  /** Vendor named by the route prefix (`/stripe/...`), or undefined for a bare vendor path. */
-  routeVendor?: Vendor;
-  /** The upstream path, e.g. `/v1/payment_intents/pi_123/confirm`. */
-  path: string;
-  segments: string[];
-  /** Raw query string without the `?` ("" when none), passed through byte for byte. */
-  query: string;
-  headers: Headers;
-  body: Uint8Array;
-}
+import type { ProxiedRequest } from "../vendors/adapter";
 
 export interface RawTarget {
   method: string;

@@ -3,8 +3,30 @@ import type { PricingConfig } from "../core/pricing";
 import type { VendorSecrets } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
 import type { Ending } from "../ledger/settlement";
-import type { UpstreamReply } from "../proxy/forward";
-import type { ProxiedRequest } from "../proxy/request";
+
+/**
+ * The proxied request as the adapters see it (parsed by proxy/request.ts): the vendor path split into decoded, validated segments.
+ * Anything that could make the upstream URL differ from what was priced and allowlisted is refused here.
+ */
+export interface ProxiedRequest {
+  method: string;
+  /** Vendor named by the route prefix (`/stripe/...`), or undefined for a bare vendor path. */
+  routeVendor?: Vendor;
+  /** The upstream path, e.g. `/v1/payment_intents/pi_123/confirm`. */
+  path: string;
+  segments: string[];
+  /** Raw query string without the `?` ("" when none), passed through byte for byte. */
+  query: string;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+/** A vendor's answer, buffered (proxy/forward.ts sends the request). */
+export interface UpstreamReply {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
 
 /** What a call will cost before it is forwarded. */
 export interface Quote {

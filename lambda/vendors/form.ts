@@ -1,5 +1,5 @@
 import { UnpriceableRequestError } from "../core/errors";
-import type { ProxiedRequest } from "../proxy/request";
+import type { ProxiedRequest } from "./adapter";
 
 /**
  * Form-encoded parameters as a vendor reads them: the query string and the body merged (Stripe honours

@@ -1,6 +1,5 @@
 import { type KeybrakeError, UnpriceableRequestError } from "../core/errors";
-import type { ProxiedRequest } from "../proxy/request";
-import { type PricingContext, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
+import { type PricingContext, type ProxiedRequest, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
 
 /**
  * Resend: `POST /emails` and `POST /emails/batch` are priced per email as Resend counts them (each to, cc

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { type KeybrakeError, UnpriceableRequestError, UpstreamError } from "../core/errors";
-import type { ProxiedRequest } from "../proxy/request";
-import { type PricingContext, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
+import { minorUnitsToMicroUsd, UnpricedCurrencyError } from "../core/fx";
+import { type PricingContext, type ProxiedRequest, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
 import { type FormParams, formParams } from "./form";
-import { InvalidAmountError, minorUnitsToMicroUsd, parseMinorAmount, UnpricedCurrencyError } from "./stripe-money";
+import { InvalidAmountError, parseMinorAmount } from "./stripe-money";
 
 /**
  * Stripe: money-moving calls are priced from the fields Stripe will act on; calls whose amount is not in

@@ -1,7 +1,6 @@
 import { ForbiddenError, type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import { decimalToMicro } from "../core/money";
-import type { ProxiedRequest } from "../proxy/request";
-import { type PricingContext, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
+import { type PricingContext, type ProxiedRequest, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
 import { formParams } from "./form";
 import { countSegments } from "./twilio-segments";
 

@@ -4,6 +4,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import Stripe from "stripe";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { fileSink, memorySink } from "../../lambda/audit/sink";
+import type { IssuedKeyBody, KeyStatusBody } from "../../lambda/issuer/service";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
 import { type FakeVendors, startFakeVendors } from "./fake-vendors";
@@ -53,18 +54,11 @@ export interface Stack {
   audit: AuditRecord[];
   clock: TestClock;
   /** `POST /vault/keys` with the local issuer token; throws unless 201. */
-  issue(body?: Record<string, unknown>): Promise<IssuedKey>;
+  issue(body?: Record<string, unknown>): Promise<IssuedKeyBody>;
   issuer(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
   /** `GET /vault/keys/{id}` once every settlement still running has finished. */
-  keyState(keyId: string): Promise<any>;
+  keyState(keyId: string): Promise<KeyStatusBody>;
   close(): Promise<void>;
-}
-
-export interface IssuedKey {
-  vault_key: string;
-  key_id: string;
-  expires_at: string;
-  [field: string]: unknown;
 }
 
 export const STRIPE_KEY_REQUEST = {
@@ -122,7 +116,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async issue(body = STRIPE_KEY_REQUEST) {
       const res = await issuer("POST", "/vault/keys", body);
       if (res.status !== 201) throw new Error(`issue failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return res.body as IssuedKey;
+      return res.body as IssuedKeyBody;
     },
     async close() {
       await server.close();

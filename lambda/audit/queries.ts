@@ -1,17 +1,15 @@
-import { hasControlCharacters } from "../lambda/core/text";
+// The CloudWatch Logs Insights queries behind `keybrake audit` and `keybrake spend`, as exact strings (the docs
+// print them for pasting into the console, and the component saves them). On Lambda each audit record is the
+// `audit` field of a Powertools JSON log line, so Logs Insights discovers its fields as `audit.<name>`. The time
+// range is not in the query: it goes in StartQuery's startTime/endTime.
+//
+// User-supplied values never reach the query unquoted: strings are double-quoted with `\` and `"` escaped
+// (`"\"..."` as AWS's own parse examples write it), a label glob becomes a `/regex/` literal with every regex
+// metacharacter, `/` and `"` backslash-escaped, and control characters (a newline would start a new command
+// line, `#` a comment) are refused outright.
+import { hasControlCharacters } from "../core/text";
 import { type AuditFilter, SPEND_EVENTS } from "./filter";
 
-/**
- * The CloudWatch Logs Insights queries behind `keybrake audit` and `keybrake spend`, as exact strings (the
- * README prints them for pasting into the console). On Lambda each audit record is the `audit` field of a
- * Powertools JSON log line, so Logs Insights discovers its fields as `audit.<name>`. The time range is not
- * in the query: it goes in StartQuery's startTime/endTime.
- *
- * User-supplied values never reach the query unquoted: strings are double-quoted with `\` and `"` escaped
- * (`"\"..."` as AWS's own parse examples write it), a label glob becomes a `/regex/` literal with every regex
- * metacharacter, `/` and `"` backslash-escaped, and control characters (a newline would start a new command
- * line, `#` a comment) are refused outright.
- */
 export const RECORD_FIELDS = [
   "event",
   "key_id",

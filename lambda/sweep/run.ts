@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type KeyEventRecord, keyContext } from "../audit/record";
+import type { AuditSink } from "../audit/sink";
 import { microToUsd } from "../core/money";
 import { type SweepResult, sweep } from "../ledger/sweep";
-import { type KeyEventRecord, keyContext } from "./record";
-import type { AuditSink } from "./sink";
 
 /** The audit records one sweep stands for: a `reservation_swept` per orphan, a `key_expired` per noted key. */
 export function sweepRecords(result: SweepResult, now: number): KeyEventRecord[] {

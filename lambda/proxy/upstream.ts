@@ -1,0 +1,104 @@
+// The vendor side of a proxied call: which request headers reach the vendor (the vault key and this hop's
+// headers never do), the real secret in their place, the forward itself, the priced-from-the-object lookup,
+// and which answer headers come back.
+import type { Vendor } from "../core/vendors";
+import type { ProxiedRequest, UpstreamReply, VendorAdapter } from "../vendors/adapter";
+import { sendUpstream } from "./forward";
+
+/** Vendor answers slower than this are an unknown outcome (504, reservation kept). */
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 25_000;
+
+/** Request headers that describe this hop, or carry the vault key, and must not reach the vendor. */
+const HOP_HEADERS = new Set([
+  "host",
+  "authorization",
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+  "accept-encoding",
+  "expect",
+  "forwarded",
+  "via",
+  "cookie",
+]);
+/** Answer headers that describe the vendor's hop: the proxy's own server sets them for its answer. */
+const REPLY_DROP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
+/** Headers that select the Stripe account or API version a read is made as: a lookup must read as the call acts. */
+const LOOKUP_HEADERS = ["stripe-account", "stripe-version", "stripe-context"];
+
+export interface Upstream {
+  /** Sends the call itself, with the real secret. */
+  forward(): Promise<UpstreamReply>;
+  /** GETs a vendor object with the real secret, to price a call from it. */
+  lookup(path: string): Promise<UpstreamReply>;
+}
+
+export interface UpstreamTarget {
+  /** The vendor's base URL (the real API unless overridden). */
+  base: string;
+  timeoutMs: number;
+}
+
+export function upstreamFor(
+  target: UpstreamTarget,
+  adapter: VendorAdapter,
+  secret: unknown,
+  req: ProxiedRequest,
+): Upstream {
+  const base = target.base.replace(/\/+$/, "");
+  const authorization = adapter.authorization(secret as never);
+  const headers: Record<string, string> = {};
+  req.headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name) && !name.startsWith("x-forwarded-") && !name.startsWith("x-amzn-")) {
+      headers[name] = value;
+    }
+  });
+  headers.authorization = authorization;
+  headers["accept-encoding"] = "identity";
+  const url = new URL(`${base}${req.path}${req.query ? `?${req.query}` : ""}`);
+  return {
+    forward: () =>
+      sendUpstream({
+        url,
+        method: req.method,
+        headers,
+        body: req.body.byteLength ? req.body : undefined,
+        timeoutMs: target.timeoutMs,
+      }),
+    lookup: (path: string) => {
+      const lookupHeaders: Record<string, string> = { authorization, "accept-encoding": "identity" };
+      for (const name of LOOKUP_HEADERS) {
+        const value = req.headers.get(name);
+        if (value) lookupHeaders[name] = value;
+      }
+      return sendUpstream({
+        url: new URL(`${base}${path}`),
+        method: "GET",
+        headers: lookupHeaders,
+        timeoutMs: target.timeoutMs,
+      });
+    },
+  };
+}
+
+export interface ProxyOutput {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array | string;
+}
+
+/** The vendor's answer as the client gets it: status, body and headers, less the vendor hop's own. */
+export function passThrough(reply: UpstreamReply): ProxyOutput {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(reply.headers)) if (!REPLY_DROP.has(name)) headers[name] = value;
+  return { status: reply.status, headers, body: reply.body };
+}
+
+/** Which vendor's base URL a call goes to. */
+export type Upstreams = Record<Vendor, string>;

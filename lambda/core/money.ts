@@ -1,5 +1,6 @@
 /**
- * Money is an integer count of micro-USD (1 USD = 1_000_000) from parse to ledger (DESIGN guarantee 6).
+ * Money is an integer count of micro-USD (1 USD = 1_000_000) from parse to ledger
+ * (docs/guarantees.md#6-money-is-exact).
  * Decimal inputs are converted through their text, never by float multiplication.
  */
 export const MICRO_PER_USD = 1_000_000;

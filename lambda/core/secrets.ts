@@ -13,7 +13,7 @@ export interface SecretSource {
   get<V extends Vendor>(vendor: V): Promise<VendorSecrets[V] | undefined>;
 }
 
-/** Local mode: secrets from the environment (the contract's env table). */
+/** Local mode: secrets from the environment (docs/http-api.md, local mode). */
 export function envSecretSource(env: NodeJS.ProcessEnv): SecretSource {
   const secrets: Partial<VendorSecrets> = {};
   if (env.STRIPE_SECRET_KEY) secrets.stripe = env.STRIPE_SECRET_KEY;

@@ -4,7 +4,8 @@ import { keyPk } from "./key-record";
 import type { Reservation } from "./reservations";
 
 /**
- * After the vendor answers, a reservation ends in exactly one of three ways (DESIGN guarantee 4):
+ * After the vendor answers, a reservation ends in exactly one of three ways
+ * (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice):
  * - settled: kept at the real cost (no write when the reserved price was exact);
  * - released: the vendor definitively refused the call, the amount goes back to its day's window;
  * - unsettled: the outcome is unknown, the amount stays spent and is counted in `unsettled`.

@@ -1,5 +1,6 @@
 // How a forwarded call ends: the vendor's answer (or its absence) decides how the reservation ends, the
-// ledger is told, and the call's audit record is written (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice).
+// ledger is told, and the call's audit record is written
+// (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice).
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { CallRecord } from "../audit/record";
 import type { AuditSink } from "../audit/sink";

@@ -4,7 +4,7 @@ import type { ProxiedRequest } from "./adapter";
 /**
  * Form-encoded parameters as a vendor reads them: the query string and the body merged (Stripe honours
  * both, even on POST). A money field must appear exactly once across both, as a plain scalar; anything
- * else is ambiguous and refused (DESIGN guarantee 7).
+ * else is ambiguous and refused (docs/guarantees.md#7-priced-as-the-vendor-reads-it).
  */
 export interface FormParams {
   entries: Array<[string, string]>;

@@ -28,7 +28,8 @@ function parseEmails(req: ProxiedRequest, batch: boolean): Email[] {
   if (emails.some((e) => typeof e !== "object" || e === null || Array.isArray(e))) {
     throw new UnpriceableRequestError("each email must be a JSON object");
   }
-  // JSON.parse keeps the last of duplicate keys; Resend might not. Refuse the ambiguity (guarantee 7).
+  // JSON.parse keeps the last of duplicate keys; Resend might not. Refuse the ambiguity
+  // (docs/guarantees.md#7-priced-as-the-vendor-reads-it).
   for (const field of RECIPIENT_FIELDS) {
     const written = text.match(new RegExp(`(?<!\\\\)"${field}"\\s*:`, "g"))?.length ?? 0;
     const parsedCount = (emails as Email[]).filter((e) => field in e).length;

@@ -1,5 +1,6 @@
 /**
- * SMS segments as Twilio counts them (research/vendors.md §2.4). A body is GSM-7 unless one character is outside
+ * SMS segments as Twilio counts them (twilio.com/docs/glossary/what-sms-character-limit, and Twilio's segment
+ * calculator, TwilioDevEd/message-segment-calculator). A body is GSM-7 unless one character is outside
  * the GSM-7 alphabet, and then the whole body is UCS-2 (UTF-16 code units). One segment holds 160 septets or
  * 70 units; a multipart message holds 153 septets or 67 units per part (the rest is the concatenation header).
  * Nothing that must stay whole is split across parts, so a part may hold less: an escape pair, a surrogate

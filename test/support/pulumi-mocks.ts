@@ -59,8 +59,16 @@ export async function childrenOf(
   barrier: pulumi.Output<unknown>[],
 ): Promise<pulumi.runtime.MockResourceArgs[]> {
   await Promise.all(barrier.map((o) => unwrap(o)));
-  await new Promise((r) => setTimeout(r, 50)); // registrations are asynchronous: let the last ones land
-  return created.filter((r) => r.name === prefix || r.name.startsWith(`${prefix}-`));
+  // Registrations are asynchronous: wait until the count has stopped changing for a few ticks.
+  const mine = () => created.filter((r) => r.name === prefix || r.name.startsWith(`${prefix}-`));
+  let seen = -1;
+  for (let still = 0; still < 3; ) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const count = mine().length;
+    still = count === seen ? still + 1 : 0;
+    seen = count;
+  }
+  return mine();
 }
 
 export function one(

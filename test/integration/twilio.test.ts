@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
-import { SECRETS } from "./support/fake-vendors";
-import { type Stack, startStack } from "./support/stack";
+import { SECRETS } from "../support/fake-vendors";
+import { type Stack, startStack } from "../support/stack";
 
 /** twilio-node with only `client.api.baseUrl` changed and the vault key as its auth token. */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;

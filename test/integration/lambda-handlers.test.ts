@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { sha256Hex } from "../lambda/core/vault-key";
-import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
-import { ensureLedgerTable } from "../lambda/ledger/table";
-import { type FakeSecretsManager, startFakeSecretsManager } from "./support/fake-secrets-manager";
-import { type FakeVendors, SECRETS, startFakeVendors } from "./support/fake-vendors";
-import { dynamoEndpoint } from "./support/stack";
+import { sha256Hex } from "../../lambda/core/vault-key";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
+import { ensureLedgerTable } from "../../lambda/ledger/table";
+import { type FakeSecretsManager, startFakeSecretsManager } from "../support/fake-secrets-manager";
+import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { dynamoEndpoint } from "../support/stack";
 
 /**
  * The Lambda entry points themselves (`lambda/issuer.ts`, `lambda/proxy.ts`, `lambda/sweep.ts`), configured
@@ -101,9 +101,9 @@ describe("Lambda handlers behind API Gateway", () => {
         },
       }),
     });
-    ({ handler: issuer } = (await import("../lambda/handlers/issuer.js")) as unknown as { handler: Handler });
-    ({ handler: proxy } = (await import("../lambda/handlers/proxy.js")) as unknown as { handler: Handler });
-    ({ handler: sweep } = await import("../lambda/handlers/sweep.js"));
+    ({ handler: issuer } = (await import("../../lambda/handlers/issuer.js")) as unknown as { handler: Handler });
+    ({ handler: proxy } = (await import("../../lambda/handlers/proxy.js")) as unknown as { handler: Handler });
+    ({ handler: sweep } = await import("../../lambda/handlers/sweep.js"));
   });
   after(async () => {
     await vendors.close();

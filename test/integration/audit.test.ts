@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
-import type { AuditRecord, CallRecord } from "../lambda/audit/record";
-import { sumUsd } from "../lambda/core/money";
-import type { IssuedKeyBody } from "../lambda/issuer/service";
-import { SECRETS } from "./support/fake-vendors";
+import type { AuditRecord, CallRecord } from "../../lambda/audit/record";
+import { sumUsd } from "../../lambda/core/money";
+import type { IssuedKeyBody } from "../../lambda/issuer/service";
+import { SECRETS } from "../support/fake-vendors";
 import {
   ISSUER_TOKEN,
   postPaymentIntent,
@@ -15,7 +15,7 @@ import {
   type Stack,
   startStack,
   stripeVia,
-} from "./support/stack";
+} from "../support/stack";
 
 /**
  * The audit trail of every decision path, read back from the JSON-lines file local mode writes (the same

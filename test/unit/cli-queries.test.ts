@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseSince, timeWindow } from "../cli/since";
-import { type AuditFilter, globRegexSource, labelMatch, matchesLabel } from "../lambda/audit/filter";
-import { recordsQuery, totalsQuery } from "../lambda/audit/queries";
+import { parseSince, timeWindow } from "../../cli/since";
+import { type AuditFilter, globRegexSource, labelMatch, matchesLabel } from "../../lambda/audit/filter";
+import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
 
 /**
  * The Logs Insights queries `keybrake audit` and `keybrake spend` run, as exact strings (the README prints

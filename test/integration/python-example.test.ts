@@ -4,14 +4,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { SECRETS } from "./support/fake-vendors";
-import { ISSUER_TOKEN, type Stack, startStack } from "./support/stack";
+import { SECRETS } from "../support/fake-vendors";
+import { ISSUER_TOKEN, type Stack, startStack } from "../support/stack";
 
 /**
  * The README's Python example (the Modal billing agent rewritten against keybrake), run for real with
  * Debian's python3-stripe and python3-httpx against local mode.
  */
-const ROOT = join(__dirname, "..");
+const ROOT = join(__dirname, "..", "..");
 const EXAMPLE = join(ROOT, "examples", "modal_billing.py");
 const PYTHON = "/usr/bin/python3";
 

@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type Stripe from "stripe";
-import { fileSink } from "../lambda/audit/sink";
-import { type LocalServer, startLocalServer } from "../lambda/local";
-import { type CliRun, runCli } from "./support/cli";
-import { type FakeVendors, startFakeVendors } from "./support/fake-vendors";
-import { dynamoEndpoint, ISSUER_TOKEN, stripeVia } from "./support/stack";
+import { fileSink } from "../../lambda/audit/sink";
+import { type LocalServer, startLocalServer } from "../../lambda/local";
+import { type CliRun, runCli } from "../support/cli";
+import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
+import { dynamoEndpoint, ISSUER_TOKEN, stripeVia } from "../support/stack";
 
 /**
  * The `keybrake` CLI as a user runs it, a separate process, against the real local-mode server: keys issued

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { countSegments, type SegmentCount } from "../lambda/vendors/twilio-segments";
+import { countSegments, type SegmentCount } from "../../lambda/vendors/twilio-segments";
 
 const gsm = (segments: number, units: number): SegmentCount => ({ encoding: "GSM-7", segments, units });
 const ucs = (segments: number, units: number): SegmentCount => ({ encoding: "UCS-2", segments, units });
 const family = "\u{1f468}\u200d\u{1f469}\u200d\u{1f467}"; // one grapheme, 8 UTF-16 units
 
-describe("countSegments: the table in research/vendors.md §2.4", () => {
+// Expected counts are those of Twilio's own segment calculator (TwilioDevEd/message-segment-calculator).
+describe("countSegments: the counts Twilio's segment calculator gives", () => {
   const rows: Array<[string, string, boolean, SegmentCount]> = [
     ["160 × a", "a".repeat(160), false, gsm(1, 160)],
     ["161 × a", "a".repeat(161), false, gsm(2, 161)],

@@ -7,13 +7,13 @@ import { after, before, describe, it } from "node:test";
 import { Resend } from "resend";
 import Stripe from "stripe";
 import twilio from "twilio";
-import { type FakeVendors, SECRETS, startFakeVendors } from "./support/fake-vendors";
-import { type LocalProcess, spawnLocal } from "./support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN } from "./support/stack";
+import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { type LocalProcess, spawnLocal } from "../support/processes";
+import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
 
 /**
- * DESIGN guarantee 5: vendor secrets never appear in a response, a log line or an audit record, and vault
- * keys never appear in either. Local mode runs as `npm start` would; everything it prints and writes, and
+ * docs/guarantees.md#5-secrets-stay-put: vendor secrets never appear in a response, a log line or an audit
+ * record, and vault keys never appear in either. Local mode runs as `npm start` would; everything it prints and writes, and
  * every answer it gives, is searched.
  */
 describe("secrets stay put", () => {

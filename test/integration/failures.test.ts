@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { METRIC, metricsFor } from "../lambda/audit/metrics";
-import type { AuditRecord } from "../lambda/audit/record";
-import { memorySink } from "../lambda/audit/sink";
-import { startLocalServer } from "../lambda/local";
-import { startDynamoDbLocal } from "../scripts/dynamodb-local";
-import { startFakeVendors } from "./support/fake-vendors";
+import { METRIC, metricsFor } from "../../lambda/audit/metrics";
+import type { AuditRecord } from "../../lambda/audit/record";
+import { memorySink } from "../../lambda/audit/sink";
+import { startLocalServer } from "../../lambda/local";
+import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
+import { startFakeVendors } from "../support/fake-vendors";
 import {
   dynamoEndpoint,
   ISSUER_TOKEN,
@@ -14,7 +14,7 @@ import {
   type Stack,
   startStack,
   stripeVia,
-} from "./support/stack";
+} from "../support/stack";
 
 /** Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage. */
 const state = (stack: Stack, keyId: string) => stack.keyState(keyId);

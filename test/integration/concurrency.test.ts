@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { type FakeVendors, startFakeVendors } from "./support/fake-vendors";
-import { type LocalProcess, spawnLocal } from "./support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "./support/stack";
+import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
+import { type LocalProcess, spawnLocal } from "../support/processes";
+import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 
 /**
- * The hard cap under load (DESIGN guarantee 1): a key whose cap fits exactly N calls gets exactly N
+ * The hard cap under load (docs/guarantees.md#1-hard-cap): a key whose cap fits exactly N calls gets exactly N
  * through, however many arrive at once and however many proxy instances share the ledger.
  */
 const CALLS = 300;

@@ -25,7 +25,7 @@ describe("benchmark smoke run", () => {
     const out = join(mkdtempSync(join(tmpdir(), "keybrake-bench-")), "figures.json");
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ["--expose-gc", "--import", "tsx", join(__dirname, "..", "bench", "run.ts"), "--smoke"],
+      ["--expose-gc", "--import", "tsx", join(__dirname, "..", "..", "bench", "run.ts"), "--smoke"],
       {
         env: { ...process.env, KEYBRAKE_BENCH_OUT: out },
         timeout: 240_000,

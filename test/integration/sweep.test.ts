@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
-import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
-import { getKey } from "../lambda/ledger/keys";
-import { sweep } from "../lambda/ledger/sweep";
-import { type FakeVendors, SECRETS, startFakeVendors } from "./support/fake-vendors";
-import { type LocalProcess, spawnLocal } from "./support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN } from "./support/stack";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
+import { getKey } from "../../lambda/ledger/keys";
+import { sweep } from "../../lambda/ledger/sweep";
+import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { type LocalProcess, spawnLocal } from "../support/processes";
+import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
 
 /**
  * A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires

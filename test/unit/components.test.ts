@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import type { VaultKeyProxyArgs, VaultKeyProxy as VaultKeyProxyType } from "../components";
-import { bundleHandler, HANDLERS } from "../components/bundle";
-import type * as DashboardModule from "../components/dashboard";
-import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../lambda/audit/metrics";
-import { recordsQuery, totalsQuery } from "../lambda/audit/queries";
-import { childrenOf, installMocks, one, unwrap } from "./support/pulumi-mocks";
+import type { VaultKeyProxyArgs, VaultKeyProxy as VaultKeyProxyType } from "../../components";
+import { bundleHandler, HANDLERS } from "../../components/bundle";
+import type * as DashboardModule from "../../components/dashboard";
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../../lambda/audit/metrics";
+import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
+import { childrenOf, installMocks, one, unwrap } from "../support/pulumi-mocks";
 
 /** The VaultKeyProxy component under Pulumi's runtime mocks: exact children, inputs and IAM statements. */
 let VaultKeyProxy: typeof VaultKeyProxyType;
@@ -68,8 +68,8 @@ const widget = (widgets: Widget[], title: string) => {
 describe("VaultKeyProxy", () => {
   before(async () => {
     await installMocks();
-    ({ VaultKeyProxy } = await import("../components/index.js"));
-    ({ dashboardName } = await import("../components/dashboard.js"));
+    ({ VaultKeyProxy } = await import("../../components/index.js"));
+    ({ dashboardName } = await import("../../components/dashboard.js"));
   });
 
   it("creates exactly the default children with their key inputs", async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Resend } from "resend";
-import { SECRETS } from "./support/fake-vendors";
-import { type Stack, startStack } from "./support/stack";
+import { SECRETS } from "../support/fake-vendors";
+import { type Stack, startStack } from "../support/stack";
 
 /** resend-node pointed at the proxy with RESEND_BASE_URL, the vault key as its API key. */
 const EMAIL_KEY = {

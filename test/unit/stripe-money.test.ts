@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { currencyExponent, minorUnitsToMicroUsd, parseFxRates, UnpricedCurrencyError } from "../lambda/core/fx";
-import { InvalidAmountError, parseMinorAmount } from "../lambda/vendors/stripe-money";
+import { currencyExponent, minorUnitsToMicroUsd, parseFxRates, UnpricedCurrencyError } from "../../lambda/core/fx";
+import { InvalidAmountError, parseMinorAmount } from "../../lambda/vendors/stripe-money";
 
 describe("currencyExponent", () => {
   const cases: Array<[string, number]> = [

@@ -3,17 +3,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { isLoopback } from "../cli/config";
-import { queryProgress } from "../cli/progress";
-import { labelMatch } from "../lambda/audit/filter";
-import { recordsQuery, totalsQuery } from "../lambda/audit/queries";
-import { runCli } from "./support/cli";
+import { isLoopback } from "../../cli/config";
+import { queryProgress } from "../../cli/progress";
+import { labelMatch } from "../../lambda/audit/filter";
+import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
+import { runCli } from "../support/cli";
 import {
   type FakeCloudWatchLogs,
   row,
   type StartedQuery,
   startFakeCloudWatchLogs,
-} from "./support/fake-cloudwatch-logs";
+} from "../support/fake-cloudwatch-logs";
 
 /**
  * `keybrake audit` and `keybrake spend` on AWS: the real CloudWatchLogsClient, pointed by the standard

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
-import { childrenOf, installMocks, unwrap } from "./support/pulumi-mocks";
+import { childrenOf, installMocks, unwrap } from "../support/pulumi-mocks";
 
 /** The root program (`Pulumi.yaml` → deploy/index.ts) with `keybrake:stripeSecretKey` and the alarm settings. */
 describe("root Pulumi program", () => {
@@ -13,7 +13,7 @@ describe("root Pulumi program", () => {
       "keybrake:dailySpendAlarmUsd": JSON.stringify({ stripe: 400 }),
       "keybrake:refusalAlarmThreshold": "25",
     });
-    program = await import("../deploy/index.js");
+    program = await import("../../deploy/index.js");
   });
 
   it("deploys one Stripe-only VaultKeyProxy with a default issuer", async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
-import { SECRETS } from "./support/fake-vendors";
-import { dynamoEndpoint, postPaymentIntent, STRIPE_KEY_REQUEST, type Stack, startStack } from "./support/stack";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
+import { SECRETS } from "../support/fake-vendors";
+import { dynamoEndpoint, postPaymentIntent, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 
 /**
  * Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client.

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
-import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
-import { SECRETS } from "./support/fake-vendors";
-import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "./support/stack";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
+import { SECRETS } from "../support/fake-vendors";
+import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 
 /**
  * Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left

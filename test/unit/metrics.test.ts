@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { metricsFor } from "../lambda/audit/metrics";
-import type { CallRecord } from "../lambda/audit/record";
+import { metricsFor } from "../../lambda/audit/metrics";
+import type { CallRecord } from "../../lambda/audit/record";
 
 /** Which metrics each kind of audit record stands for (the EMF lines themselves: test/lambda-handlers.test.ts). */
 const call: CallRecord = {

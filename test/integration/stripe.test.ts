@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
-import { SECRETS } from "./support/fake-vendors";
-import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "./support/stack";
+import { SECRETS } from "../support/fake-vendors";
+import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "../support/stack";
 
 /** stripe-node against the proxy, changing nothing but host/port/protocol and the key (bare vendor paths). */
 const stripeClient = (stack: Stack, vaultKey: string) => stripeVia(stack.url, vaultKey);

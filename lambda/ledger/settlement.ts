@@ -1,18 +1,12 @@
+// Ends a reservation in the ledger, in exactly one of the three ways core/ending.ts names: settled at the real
+// cost, released, or kept as unsettled. A reservation with a pending marker is finished by removing the marker
+// under a condition, so the orphan sweep and a late settlement can never both apply.
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import type { Ending } from "../core/ending";
 import { conditionalWrite } from "./dynamo";
 import { keyPk } from "./key-record";
 import type { Reservation } from "./reservations";
 
-/**
- * After the vendor answers, a reservation ends in exactly one of three ways
- * (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice):
- * - settled: kept at the real cost (no write when the reserved price was exact);
- * - released: the vendor definitively refused the call, the amount goes back to its day's window;
- * - unsettled: the outcome is unknown, the amount stays spent and is counted in `unsettled`.
- * A reservation with a pending marker is finished by removing the marker under a condition, so the
- * orphan sweep and a late settlement can never both apply.
- */
-export type Ending = { kind: "settled"; actualMicro: number } | { kind: "released" } | { kind: "unsettled" };
 
 export interface EndingResult {
   /** False when the sweep had already finished this reservation. */

@@ -1,10 +1,10 @@
 // The audit record of one proxied call, as the call's flow fills it in: where it went, whose key it was,
 // what the vendor answered, and the money. Pure shaping; writing it is the sink's job.
 import type { CallRecord, UpstreamFailure } from "../audit/record";
+import type { Ending } from "../core/ending";
 import { UpstreamTimeoutError } from "../core/errors";
 import { microToUsd, sumUsd } from "../core/money";
 import type { KeyRecord } from "../ledger/key-record";
-import type { Ending } from "../ledger/settlement";
 import type { UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { UpstreamUnreachableError } from "./forward";
 import type { RawTarget } from "./request";

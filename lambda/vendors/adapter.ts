@@ -1,8 +1,8 @@
+import type { Ending } from "../core/ending";
 import type { KeybrakeError } from "../core/errors";
 import type { PricingConfig } from "../core/pricing";
 import type { VendorSecrets } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
-import type { Ending } from "../ledger/settlement";
 
 /**
  * The proxied request as the adapters see it (parsed by proxy/request.ts): the vendor path split into decoded, validated segments.

@@ -94,6 +94,16 @@ function readRepoFile(path: string): string | undefined {
   }
 }
 
+/** The TypeScript files of the repo, outside node_modules and generated output. */
+function codeFiles(dir: string, at = ""): string[] {
+  return readdirSync(join(dir, at), { withFileTypes: true }).flatMap((entry) => {
+    const path = at ? `${at}/${entry.name}` : entry.name;
+    if (entry.isDirectory())
+      return ["node_modules", "dist", ".git", ".cache"].includes(entry.name) ? [] : codeFiles(dir, path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
 const PAGES = [
   "README.md",
   ...readdirSync(join(ROOT, "docs"))
@@ -108,6 +118,22 @@ describe("docs links", () => {
       assert.deepEqual(linkProblems(page, readFileSync(join(ROOT, page), "utf8"), readRepoFile), []);
     });
   }
+
+  it("code comments cite docs pages and headings that exist", () => {
+    const problems: string[] = [];
+    for (const file of codeFiles(ROOT).filter((f) => f !== "test/unit/docs-links.test.ts")) {
+      for (const m of readFileSync(join(ROOT, file), "utf8").matchAll(/\bdocs\/([a-z-]+\.md)(?:#([a-z0-9_-]+))?/g)) {
+        problems.push(
+          ...linkProblems(
+            file,
+            `[ref](${relative(dirname(file), join("docs", m[1]!))}${m[2] ? `#${m[2]}` : ""})`,
+            readRepoFile,
+          ),
+        );
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
 
   it("anchors follow GitHub's rules", () => {
     assert.equal(githubSlug("1. Hard cap"), "1-hard-cap");

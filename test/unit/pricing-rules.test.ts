@@ -4,7 +4,7 @@ import { KeybrakeError } from "../../lambda/core/errors";
 import { parsePricing } from "../../lambda/core/pricing";
 import { VENDORS, type Vendor } from "../../lambda/core/vendors";
 import { parseTarget } from "../../lambda/proxy/request";
-import { adapters } from "../../lambda/vendors";
+import { adapters, vendorForPath } from "../../lambda/vendors";
 import type { PricingContext, ProxiedRequest, Quote, UpstreamReply } from "../../lambda/vendors/adapter";
 import { readBody } from "../../lambda/vendors/body";
 import { classify, quoteCall } from "../../lambda/vendors/classify";
@@ -88,6 +88,19 @@ describe("every rule a table names is a function of its adapter, and every funct
       }
     });
   }
+});
+
+describe("the vendor a bare path names, for refusals before the key is known", () => {
+  it("answers in the shape of the API the path belongs to", () => {
+    const vendor = (path: string) => vendorForPath(path.split("/").slice(1));
+    assert.equal(vendor("/2010-04-01/Accounts/AC1/Messages.json"), "twilio");
+    assert.equal(vendor("/v1/payment_intents"), "stripe");
+    assert.equal(vendor("/oauth/token"), "stripe");
+    for (const path of ["/emails", "/contacts/c_1", "/segments", "/broadcasts/b_1/send", "/api-keys"]) {
+      assert.equal(vendor(path), "resend", path);
+    }
+    assert.equal(vendor("/anything"), "stripe");
+  });
 });
 
 describe("classification", () => {

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { KeybrakeError } from "../../lambda/core/errors";
 import { parsePricing } from "../../lambda/core/pricing";
@@ -88,6 +90,22 @@ describe("every rule a table names is a function of its adapter, and every funct
       }
     });
   }
+});
+
+describe("docs/pricing.md is checked against the tables", () => {
+  it("names every rule, and every priced route by its path", () => {
+    const doc = readFileSync(join(__dirname, "..", "..", "docs", "pricing.md"), "utf8");
+    const missing = VENDORS.flatMap((vendor) =>
+      vendorRoutes[vendor].routes.flatMap((row) =>
+        row.class !== "priced"
+          ? []
+          : [`\`${row.rule}\``, row.path.replace(/\{[^}]+\}/g, (p) => (vendor === "stripe" ? "{id}" : p))].filter(
+              (text) => !doc.includes(text),
+            ),
+      ),
+    );
+    assert.deepEqual(missing, []);
+  });
 });
 
 describe("the vendor a bare path names, for refusals before the key is known", () => {

@@ -7,8 +7,8 @@ import { savedQueries } from "./saved-queries";
 
 /**
  * What operators watch: an SNS topic for alarm notifications (optionally mailed), alarms on ledger errors, refusal
- * spikes, vendor overage and daily spend per vendor, and the dashboard. Every alarm and graph reads the metrics the Lambdas publish
- * (lambda/audit/metrics.ts) under the `service` dimension = the component's name.
+ * spikes, vendor overage and daily spend per vendor, and the dashboard. Every alarm and graph reads the metrics the
+ * Lambdas publish (lambda/audit/metrics.ts) under the `service` dimension = the component's name.
  */
 export interface ObservabilityArgs {
   namespace: string;

@@ -7,8 +7,8 @@ import { savedQueries } from "./saved-queries";
 
 /**
  * What operators watch: an SNS topic for alarm notifications (optionally mailed), alarms on ledger errors, refusal
- * spikes and daily spend per vendor, and the dashboard. Every alarm and graph reads the metrics the Lambdas publish
- * (lambda/audit/metrics.ts) under the `service` dimension = the component's name.
+ * spikes, vendor overage and daily spend per vendor, and the dashboard. Every alarm and graph reads the metrics the
+ * Lambdas publish (lambda/audit/metrics.ts) under the `service` dimension = the component's name.
  */
 export interface ObservabilityArgs {
   namespace: string;
@@ -99,6 +99,15 @@ function metricAlarms(
       period: 300,
       threshold: args.refusalAlarmThreshold,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
+    },
+    {
+      suffix: "vendor-overage",
+      description: `keybrake ${name}: a vendor charged more than keybrake reserved (a Twilio price above its estimate) in the last 5 minutes. The audit records carry overage_usd; raise the matching price in the pricing config (docs/pricing.md).`,
+      metricName: METRIC.overageUsd,
+      dimensions: {},
+      period: 300,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
     },
     // One period of 86400 s is allowed: PutMetricAlarm takes any multiple of 60 as Period and caps Period x
     // EvaluationPeriods at 604,800 s (7 days). The window is the default sliding one: the Sum of SpendUSD over

@@ -22,6 +22,8 @@ export const METRIC = {
   spendUsd: "SpendUSD",
   /** USD kept as spent because the outcome was unknown. */
   unsettledUsd: "UnsettledUSD",
+  /** USD a vendor charged above the reservation (Twilio's real price above the estimate): the alarm watches it. */
+  overageUsd: "OverageUSD",
   /** Settlement outcomes of forwarded calls. */
   settled: "Settled",
   released: "Released",
@@ -91,6 +93,8 @@ function callMetrics(record: CallRecord): MetricBlob[] {
   const outcome = SETTLEMENT_METRIC[record.settlement];
   if (outcome) metrics.push(count(outcome));
   if (record.unsettled_usd > 0) metrics.push(usd(METRIC.unsettledUsd, record.unsettled_usd));
+  if (record.overage_usd !== undefined && record.overage_usd > 0)
+    metrics.push(usd(METRIC.overageUsd, record.overage_usd));
   if (record.reason === "ledger_unavailable" || record.ledger_error) metrics.push(count(METRIC.ledgerErrors));
   const blobs: MetricBlob[] = [{ dimensionSets: spendDimensions(record.vendor, record.issuer ?? NO_ISSUER), metrics }];
   if (record.reason)

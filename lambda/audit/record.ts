@@ -44,6 +44,12 @@ export interface CallRecord {
   unsettled_usd: number;
   /** What the ledger keeps for this call: settled + unsettled. */
   spent_usd: number;
+  /**
+   * Present when the vendor's real price came in above the reservation (Twilio reports its price after the fact):
+   * settled − reserved. The ledger keeps the real amount, so the key's day may end over its cap by this much
+   * (docs/guarantees.md#10-vendor-overage-is-bounded-and-loud).
+   */
+  overage_usd?: number;
   settlement: Settlement;
   /** The request fields that priced the call (never the whole body). */
   priced_from?: Record<string, string | number | boolean>;

@@ -64,7 +64,11 @@ export function recordMoney(
   ending: Ending,
 ): void {
   record.settlement = settlement;
-  if (settlement === "settled" && ending.kind === "settled") record.settled_usd = microToUsd(ending.actualMicro);
+  if (settlement === "settled" && ending.kind === "settled") {
+    record.settled_usd = microToUsd(ending.actualMicro);
+    // The vendor charged more than was reserved: kept as it is, and said out loud.
+    if (ending.actualMicro > reservedMicro) record.overage_usd = microToUsd(ending.actualMicro - reservedMicro);
+  }
   if (settlement === "unsettled") record.unsettled_usd = microToUsd(reservedMicro);
   record.spent_usd = sumUsd([record.settled_usd, record.unsettled_usd]);
 }

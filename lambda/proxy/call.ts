@@ -22,6 +22,8 @@ import type { Vendor } from "../core/vendors";
 import { type Reservation, reserve } from "../ledger/reservations";
 import { adapters, vendorForPath } from "../vendors";
 import type { ProxiedRequest, Quote, UpstreamReply, VendorAdapter } from "../vendors/adapter";
+import { readBody } from "../vendors/body";
+import { classify, quoteCall } from "../vendors/classify";
 import { describeKey, newCallRecord } from "./call-record";
 import { finishForwarded } from "./finish";
 import { type KeyCache, presentedVaultKey, RefusedKeyError, type ResolvedKey } from "./key-cache";
@@ -69,19 +71,24 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
 
     const key = await resolveKey(deps, record, input.headers, started);
     checkVendor(key, req);
+    const vendor = key.record.vendor;
+    const adapter = adapters[vendor] as VendorAdapter;
+    // The closed world: refused and unclassified operations stop here, before the allowlist, the secret, any
+    // pricing read and the ledger (docs/guarantees.md#8-closed-world).
+    const call = classify(vendor, req);
     checkAllowlist(key, req);
 
-    const adapter = adapters[key.record.vendor] as VendorAdapter;
-    const secret = await deps.secrets.get(key.record.vendor);
-    if (secret === undefined) throw new VendorNotConfiguredError(key.record.vendor);
+    const secret = await deps.secrets.get(vendor);
+    if (secret === undefined) throw new VendorNotConfiguredError(vendor);
     adapter.guard?.(req, secret);
+    const body = readBody(req, call.kind === "priced" ? adapter.bodyType(req.segments) : undefined);
     const upstream = upstreamFor(
-      { base: deps.upstreams[key.record.vendor], timeoutMs: deps.upstreamTimeoutMs },
+      { base: deps.upstreams[vendor], timeoutMs: deps.upstreamTimeoutMs },
       adapter,
       secret,
       req,
     );
-    const quote = await adapter.quote(req, { pricing: deps.pricing, lookup: upstream.lookup });
+    const quote = await quoteCall(adapter, call, req, body, { pricing: deps.pricing, lookup: upstream.lookup });
     record.priced_from = quote.basis;
     checkRequestCap(key, quote);
 
@@ -152,8 +159,10 @@ function checkVendor(key: ResolvedKey, req: ProxiedRequest): void {
   }
 }
 
+/** `METHOD /path` against the key's allowlist; HEAD is a GET without its body, so `GET` entries allow it. */
 function checkAllowlist(key: ResolvedKey, req: ProxiedRequest): void {
-  if (key.allowlist.some((pattern) => matchesEndpoint(pattern, req.method, req.segments))) return;
+  const method = req.method === "HEAD" ? "GET" : req.method;
+  if (key.allowlist.some((pattern) => matchesEndpoint(pattern, method, req.segments))) return;
   const attempted = `${req.method} ${req.path}`;
   throw new ForbiddenError("endpoint_not_allowed", `${attempted} is not in this vault key's allowed_endpoints`, {
     allowed_endpoints: key.record.allowedEndpoints,

@@ -1,6 +1,7 @@
 // The vendor side of a proxied call: which request headers reach the vendor (the vault key and this hop's
 // headers never do), the real secret in their place, the forward itself, the priced-from-the-object lookup,
 // and which answer headers come back.
+import { InvalidRequestError } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import type { ProxiedRequest, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { sendUpstream } from "./forward";
@@ -32,6 +33,17 @@ const REPLY_DROP = new Set(["connection", "keep-alive", "transfer-encoding", "co
 /** Headers that select the Stripe account or API version a read is made as: a lookup must read as the call acts. */
 const LOOKUP_HEADERS = ["stripe-account", "stripe-version", "stripe-context"];
 
+const basePaths = new Map<string, string>();
+/** The path of a vendor base URL (usually empty), without its trailing slash. */
+function basePath(base: string): string {
+  let path = basePaths.get(base);
+  if (path === undefined) {
+    path = new URL(base).pathname.replace(/\/+$/, "");
+    basePaths.set(base, path);
+  }
+  return path;
+}
+
 export interface Upstream {
   /** Sends the call itself, with the real secret. */
   forward(): Promise<UpstreamReply>;
@@ -61,7 +73,13 @@ export function upstreamFor(
   });
   headers.authorization = authorization;
   headers["accept-encoding"] = "identity";
-  const url = new URL(`${base}${req.path}${req.query ? `?${req.query}` : ""}`);
+  const forwarded = `${req.path}${req.query ? `?${req.query}` : ""}`;
+  const url = new URL(`${base}${forwarded}`);
+  // The canonical target is a fixed point of URL parsing by construction (proxy/request.ts); this holds it to
+  // that: the URL forwarded is exactly the target matched, allowlisted and priced, or nothing is forwarded.
+  if (`${url.pathname}${url.search}` !== `${basePath(base)}${forwarded}`) {
+    throw new InvalidRequestError("the request target would not reach the vendor exactly as it was priced", "path");
+  }
   return {
     forward: () =>
       sendUpstream({

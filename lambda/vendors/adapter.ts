@@ -3,6 +3,8 @@ import type { KeybrakeError } from "../core/errors";
 import type { PricingConfig } from "../core/pricing";
 import type { VendorSecrets } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
+import type { BodyType, RequestBody } from "./body";
+import type { PathFormat, PricingRule } from "./operations";
 
 /**
  * The proxied request as the adapters see it (parsed by proxy/request.ts): the vendor path split into decoded, validated segments.
@@ -35,7 +37,26 @@ export interface Quote {
   settlesFromReply: boolean;
   /** The request fields that priced it, for the audit record (never the whole body). */
   basis: Record<string, string | number | boolean>;
+  /**
+   * How a 2xx answer ends the reservation when the cost depends on the answer (a permissive Resend batch, a Stripe
+   * refund of "what is left"); absent, the adapter's own rule applies.
+   */
+  settle?(reply: UpstreamReply): Ending;
 }
+
+/** A call whose route is priced: what its rule reads. */
+export interface PricedCall {
+  req: ProxiedRequest;
+  /** The matched row's path parameters, e.g. `{ id: "pi_123" }`. */
+  params: Readonly<Record<string, string>>;
+  /** For rows with formats (Twilio): the form the request used. */
+  format?: PathFormat;
+  /** The body, read once by the reader of the type the vendor expects. */
+  body: RequestBody;
+}
+
+/** One named pricing rule; a priced row of the vendor's route table names it. */
+export type PricingRuleFn = (call: PricedCall, ctx: PricingContext) => Quote | Promise<Quote>;
 
 export interface PricingContext {
   pricing: PricingConfig;
@@ -57,7 +78,10 @@ export interface VendorAdapter<V extends Vendor = Vendor> {
   authorization(secret: VendorSecrets[V]): string;
   /** Refuses requests this secret must not be used for (e.g. another Twilio account's path). */
   guard?(req: ProxiedRequest, secret: VendorSecrets[V]): void;
-  quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote>;
+  /** The body type a priced call on this path is read as (its rule reads that). */
+  bodyType(segments: readonly string[]): BodyType;
+  /** The vendor's pricing rules by name: every priced row of its route table runs one of them. */
+  rules: { readonly [R in PricingRule<V>]: PricingRuleFn };
   /** How a 2xx answer ends the reservation (exact by default; Twilio settles from `price`). */
   settleSuccess(req: ProxiedRequest, quote: Quote, reply: UpstreamReply): Ending;
   /** The vendor's object id and request id from a reply, for the audit record. */

@@ -1,14 +1,21 @@
 import type { Vendor } from "../core/vendors";
 import type { VendorAdapter } from "./adapter";
+import { vendorRoutes } from "./operations";
 import { resend } from "./resend";
 import { stripe } from "./stripe";
 import { twilio } from "./twilio";
 
 export const adapters: { [V in Vendor]: VendorAdapter<V> } = { stripe, twilio, resend };
 
+/** The first path segments of Resend's routes (`emails`, `contacts`, `segments`...), from its route table. */
+const RESEND_ROOTS = new Set(vendorRoutes.resend.routes.map((r) => r.path.split("/")[1]!));
+
 /** Which vendor's error shape to answer in before the key is known (bare paths name their vendor's API). */
 export function vendorForPath(segments: readonly string[]): Vendor {
-  if (segments[0] === "2010-04-01") return "twilio";
-  if (segments[0] === "emails" || segments[0] === "domains" || segments[0] === "audiences") return "resend";
+  const first = segments[0];
+  if (first === "2010-04-01") return "twilio";
+  // Stripe's API versions, and OAuth (which stripe-node sends to the same custom host).
+  if (first === "v1" || first === "v2" || first === "oauth") return "stripe";
+  if (first !== undefined && RESEND_ROOTS.has(first)) return "resend";
   return "stripe";
 }

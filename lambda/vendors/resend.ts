@@ -1,71 +1,146 @@
+import type { Ending } from "../core/ending";
 import { type KeybrakeError, UnpriceableRequestError } from "../core/errors";
-import { type PricingContext, type ProxiedRequest, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
+import { type PricedCall, type PricingRuleFn, parseJsonBody, type UpstreamReply, type VendorAdapter } from "./adapter";
+import type { JsonObject, JsonValue } from "./json";
+import type { PricingRule } from "./operations";
 
 /**
- * Resend: `POST /emails` and `POST /emails/batch` are priced per email as Resend counts them (each to, cc
- * and bcc recipient is one email). A permissive batch may be partly refused, so it settles from the answer.
+ * Resend. Which operations are priced, free or refused is `operations/resend.routes.json`; its priced rows run
+ * `email` and `email_batch` below: one unit per `to`, `cc` and `bcc` recipient, as Resend counts them. Every
+ * recipient must be countable one way only, or the call is refused; amounts are integer micro-USD throughout.
  */
 const BATCH_LIMIT = 100;
+/** Resend's documented maximum for `to`. */
+const TO_LIMIT = 50;
 const RECIPIENT_FIELDS = ["to", "cc", "bcc"] as const;
-const UNPRICEABLE = [/^broadcasts\/[^/]+\/send$/];
+/** A longer recipient string is not an address anyone sends to; refusing it also bounds the patterns below. */
+const MAX_RECIPIENT_LENGTH = 512;
 
-type Email = Record<string, unknown>;
+// One address: `local@domain`, or `Display Name <local@domain>` with the name plain or quoted. No commas or
+// semicolons outside a quoted name: a list in one string could be split by Resend and counted as several.
+const ADDRESS = String.raw`[^\s@<>",;()\[\]\\]+@[^\s@<>",;()\[\]\\]+`;
+const PLAIN = new RegExp(`^${ADDRESS}$`);
+const NAMED = new RegExp(String.raw`^(?:"(?:[^"\\\r\n]|\\[^\r\n])*"|[^"<>@,;\r\n]*)[ \t]*<${ADDRESS}>$`);
 
-function parseEmails(req: ProxiedRequest, batch: boolean): Email[] {
-  const text = Buffer.from(req.body).toString("utf8");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new UnpriceableRequestError("the body is not valid JSON");
+/** One recipient string, validated: exactly one address, else a refusal naming the field. */
+function checkRecipient(value: string, field: string): void {
+  const address = value.trim();
+  if (address === "") throw new UnpriceableRequestError(`${field} has an empty recipient`, field);
+  if (address.length > MAX_RECIPIENT_LENGTH || !(PLAIN.test(address) || NAMED.test(address))) {
+    throw new UnpriceableRequestError(
+      `${field} must hold one address per string (a@b.com or Name <a@b.com>); keybrake cannot count ${JSON.stringify(address.slice(0, 80))} unambiguously`,
+      field,
+    );
   }
-  const emails = batch ? parsed : [parsed];
+}
+
+/** How many emails one recipient field costs. */
+function countField(email: JsonObject, field: (typeof RECIPIENT_FIELDS)[number]): number {
+  const value = email[field];
+  if (value === undefined || (value === null && field !== "to")) return 0;
+  if (typeof value === "string") {
+    checkRecipient(value, field);
+    return 1;
+  }
+  if (Array.isArray(value)) {
+    for (const entry of value) {
+      if (typeof entry !== "string") throw new UnpriceableRequestError(`${field} must list strings only`, field);
+      checkRecipient(entry, field);
+    }
+    if (field === "to" && value.length > TO_LIMIT) {
+      throw new UnpriceableRequestError(`to lists more than ${TO_LIMIT} recipients`, field);
+    }
+    return value.length;
+  }
+  throw new UnpriceableRequestError(`${field} must be a string or an array of strings`, field);
+}
+
+/** The emails a body holds: one object, or a batch array of 1 to 100; each checked for keys that differ only in case. */
+function emailsOf(value: JsonValue, batch: boolean): JsonObject[] {
+  const emails = batch ? value : [value];
   if (!Array.isArray(emails) || emails.length === 0 || emails.length > BATCH_LIMIT) {
     throw new UnpriceableRequestError(
       batch ? `a batch must be a JSON array of 1 to ${BATCH_LIMIT} emails` : "the body must be a JSON object",
     );
   }
-  if (emails.some((e) => typeof e !== "object" || e === null || Array.isArray(e))) {
-    throw new UnpriceableRequestError("each email must be a JSON object");
+  for (const email of emails) {
+    if (typeof email !== "object" || email === null || Array.isArray(email)) {
+      throw new UnpriceableRequestError("each email must be a JSON object");
+    }
+    // A struct-binding JSON decoder (Go's, for one) matches keys in any case: `To` would be read as `to`.
+    const seen = new Set<string>();
+    for (const key of Object.keys(email)) {
+      const folded = key.toLowerCase();
+      if (seen.has(folded)) {
+        throw new UnpriceableRequestError(`an email gives ${JSON.stringify(key)} twice, in different cases`, key);
+      }
+      seen.add(folded);
+      if (folded !== key && (RECIPIENT_FIELDS as readonly string[]).includes(folded)) {
+        throw new UnpriceableRequestError(
+          `write ${folded} in lower case: keybrake cannot tell how ${key} is read`,
+          key,
+        );
+      }
+    }
   }
-  // JSON.parse keeps the last of duplicate keys; Resend might not. Refuse the ambiguity
-  // (docs/guarantees.md#7-priced-as-the-vendor-reads-it).
-  for (const field of RECIPIENT_FIELDS) {
-    const written = text.match(new RegExp(`(?<!\\\\)"${field}"\\s*:`, "g"))?.length ?? 0;
-    const parsedCount = (emails as Email[]).filter((e) => field in e).length;
-    if (written > parsedCount) throw new UnpriceableRequestError(`${field} appears more than once in an email`, field);
-  }
-  return emails as Email[];
+  return emails as JsonObject[];
 }
 
-function recipients(email: Email): number {
-  if (email.to === undefined) throw new UnpriceableRequestError("to is required", "to");
-  return RECIPIENT_FIELDS.reduce((sum, field) => {
-    const value = email[field];
-    if (value === undefined) return sum;
-    if (typeof value === "string") return sum + 1;
-    if (Array.isArray(value) && value.every((v) => typeof v === "string")) return sum + value.length;
-    throw new UnpriceableRequestError(`${field} must be a string or an array of strings`, field);
-  }, 0);
+/** The emails one email object costs: its `to`, `cc` and `bcc` recipients (`to` must name at least one). */
+function unitsOf(email: JsonObject): number {
+  if (email.to === undefined || email.to === null) throw new UnpriceableRequestError("to is required", "to");
+  const to = countField(email, "to");
+  if (to === 0) throw new UnpriceableRequestError("to must name at least one recipient", "to");
+  return to + countField(email, "cc") + countField(email, "bcc");
 }
 
-async function quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote> {
-  const route = req.segments.join("/");
-  if (req.method !== "POST") return { amountMicro: 0, settlesFromReply: false, basis: {} };
-  if (UNPRICEABLE.some((p) => p.test(route))) {
-    throw new UnpriceableRequestError(`keybrake cannot price POST /${route} before it runs, so it is not forwarded`);
-  }
-  if (route !== "emails" && route !== "emails/batch") return { amountMicro: 0, settlesFromReply: false, basis: {} };
-  const batch = route === "emails/batch";
-  const emails = parseEmails(req, batch);
-  const units = emails.reduce((sum, e) => sum + recipients(e), 0);
-  const permissive = batch && req.headers.get("x-batch-validation") === "permissive";
+const jsonOf = (call: PricedCall): JsonValue => {
+  if (call.body.kind !== "json") throw new UnpriceableRequestError("this call is priced from its JSON body");
+  return call.body.value;
+};
+
+const email: PricingRuleFn = (call, ctx) => {
+  const units = unitsOf(emailsOf(jsonOf(call), false)[0]!);
   return {
     amountMicro: units * ctx.pricing.resendEmailMicro,
+    settlesFromReply: false,
+    basis: { emails: 1, recipients: units },
+  };
+};
+
+/**
+ * A batch costs the sum of its emails. In permissive mode (`x-batch-validation: permissive`) Resend may send only
+ * some: the reservation settles to the recipients of the emails its answer does not list in `errors`.
+ */
+const emailBatch: PricingRuleFn = (call, ctx) => {
+  const emails = emailsOf(jsonOf(call), true);
+  const perEmail = emails.map(unitsOf);
+  const units = perEmail.reduce((a, b) => a + b, 0);
+  const unitMicro = ctx.pricing.resendEmailMicro;
+  const permissive = call.req.headers.get("x-batch-validation")?.trim().toLowerCase() === "permissive";
+  return {
+    amountMicro: units * unitMicro,
     settlesFromReply: permissive,
     basis: { emails: emails.length, recipients: units },
+    ...(permissive ? { settle: (reply: UpstreamReply) => settlePermissive(reply, perEmail, unitMicro) } : {}),
   };
+};
+
+/** Integer math only: the accepted emails' recipients times the unit price (no division, so never NaN). */
+function settlePermissive(reply: UpstreamReply, perEmail: readonly number[], unitMicro: number): Ending {
+  const body = parseJsonBody(reply) as { errors?: unknown } | undefined;
+  const failed = new Set<number>();
+  if (Array.isArray(body?.errors)) {
+    for (const error of body.errors as Array<{ index?: unknown }>) {
+      if (typeof error?.index === "number" && Number.isInteger(error.index)) failed.add(error.index);
+    }
+  }
+  let sent = 0;
+  for (let i = 0; i < perEmail.length; i++) if (!failed.has(i)) sent += perEmail[i]!;
+  return { kind: "settled", actualMicro: sent * unitMicro };
 }
+
+const rules: { readonly [R in PricingRule<"resend">]: PricingRuleFn } = { email, email_batch: emailBatch };
 
 const NAMES: Record<number, string> = {
   400: "validation_error",
@@ -82,22 +157,15 @@ const NAMES: Record<number, string> = {
 export const resend: VendorAdapter<"resend"> = {
   vendor: "resend",
   authorization: (secret) => `Bearer ${secret}`,
-  quote,
-  settleSuccess(req, q, reply) {
-    if (!q.settlesFromReply) return { kind: "settled", actualMicro: q.amountMicro };
-    // Permissive batch: the emails listed in `errors` were not sent; keep only the accepted ones.
-    const body = parseJsonBody(reply) as { errors?: Array<{ index?: unknown }> } | undefined;
-    const failed = new Set((body?.errors ?? []).map((e) => e.index));
-    const emails = parseEmails(req, true);
-    const sent = emails.reduce((sum, e, i) => (failed.has(i) ? sum : sum + recipients(e)), 0);
-    return { kind: "settled", actualMicro: (q.amountMicro / Number(q.basis.recipients)) * sent };
-  },
+  bodyType: () => "json",
+  rules,
+  settleSuccess: (_req, q, reply) => q.settle?.(reply) ?? { kind: "settled", actualMicro: q.amountMicro },
   replyIds(reply) {
     const body = parseJsonBody(reply) as { id?: unknown; data?: Array<{ id?: unknown }> } | undefined;
     const ids =
       typeof body?.id === "string"
         ? [body.id]
-        : (body?.data ?? []).map((d) => d.id).filter((id) => typeof id === "string");
+        : (Array.isArray(body?.data) ? body.data : []).map((d) => d?.id).filter((id) => typeof id === "string");
     return { objectId: ids.length ? ids.join(",") : undefined, requestId: reply.headers["x-request-id"] };
   },
   refusal(error: KeybrakeError) {

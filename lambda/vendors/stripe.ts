@@ -1,92 +1,165 @@
 import { randomBytes } from "node:crypto";
-import { type KeybrakeError, UnpriceableRequestError, UpstreamError } from "../core/errors";
+import type { Ending } from "../core/ending";
+import { InvalidRequestError, type KeybrakeError, UnpriceableRequestError, UpstreamError } from "../core/errors";
 import { minorUnitsToMicroUsd, UnpricedCurrencyError } from "../core/fx";
-import { type PricingContext, type ProxiedRequest, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
-import { type FormParams, formParams } from "./form";
+import {
+  type PricedCall,
+  type PricingContext,
+  type PricingRuleFn,
+  type ProxiedRequest,
+  parseJsonBody,
+  type Quote,
+  type UpstreamReply,
+  type VendorAdapter,
+} from "./adapter";
+import { RefusedOperationError } from "./classify";
+import type { FormParams } from "./form";
+import { type PricingRule, vendorRoutes } from "./operations";
 import { InvalidAmountError, parseMinorAmount } from "./stripe-money";
 
 /**
- * Stripe: money-moving calls are priced from the fields Stripe will act on; calls whose amount is not in
- * the request are priced from the object itself, read first with the real key; calls that move no money
- * cost 0 (the allowlist limits them). Money Stripe could move that we cannot price is refused.
+ * Stripe. Which operations are priced, free or refused is `operations/stripe.routes.json`; the priced rows name
+ * the rules below. Amounts come from the form body (v1; a priced call has no query string), or from the object
+ * itself, read first with the real key and the call's own Stripe-Account, Stripe-Context and Stripe-Version.
+ * Every price is an upper bound that nothing a free operation does can raise between the read and the call.
  */
 
 type StripeObject = Record<string, unknown>;
 
-/** POSTs that move money but cannot be priced before the fact: refused rather than let through free. */
-const UNPRICEABLE = [
-  /^v1\/checkout\/sessions$/,
-  /^v1\/subscriptions(\/[^/]+)?$/,
-  /^v1\/subscription_items(\/[^/]+)?$/,
-  /^v1\/subscription_schedules(\/.*)?$/,
-  /^v1\/invoices\/[^/]+\/finalize$/,
-  /^v1\/topups(\/.*)?$/,
-  /^v1\/issuing\/.+/,
-  /^v1\/treasury\/.+/,
-  /^v2\/money_management\/.+/,
-];
+const formOf = (call: PricedCall): FormParams => {
+  if (call.body.kind !== "form") throw new UnpriceableRequestError("this call is priced from its form parameters");
+  return call.body.form;
+};
 
-async function quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote> {
-  if (req.method !== "POST") return free();
-  const route = req.segments.join("/");
-  const [version, resource, id, action] = req.segments;
-  const form = () => formParams(req);
-  if (route === "v1/payment_intents" || route === "v1/charges" || route === "v1/payouts" || route === "v1/transfers") {
-    const params = form();
-    return priced(ctx, params.single("amount"), params.single("currency"), { endpoint: route });
-  }
-  if (route === "v1/refunds") return quoteRefund(form(), ctx);
-  if (version === "v1" && resource === "payment_intents" && id && req.segments.length === 4) {
-    if (action === "confirm") {
-      const pi = await read(ctx, `/v1/payment_intents/${id}`);
-      return priced(ctx, form().single("amount_to_confirm") ?? str(pi.amount), str(pi.currency), { object: id });
-    }
-    if (action === "capture") {
-      const pi = await read(ctx, `/v1/payment_intents/${id}`);
-      return priced(ctx, form().single("amount_to_capture") ?? str(pi.amount_capturable), str(pi.currency), {
-        object: id,
-      });
-    }
-    if (action === "increment_authorization") {
-      const total = form().single("amount");
-      const pi = await read(ctx, `/v1/payment_intents/${id}`);
-      if (total === undefined) throw new UnpriceableRequestError("amount is required", "amount");
-      const increase = parseAmount(total, "amount") - parseAmount(str(pi.amount), "amount");
-      return priced(ctx, String(increase > 0n ? increase : 0n), str(pi.currency), { object: id });
-    }
-  }
-  if (version === "v1" && resource === "charges" && id && action === "capture" && req.segments.length === 4) {
-    const charge = await read(ctx, `/v1/charges/${id}`);
-    const uncaptured =
-      parseAmount(str(charge.amount), "amount") - parseAmount(str(charge.amount_captured ?? 0), "amount");
-    return priced(ctx, form().single("amount") ?? String(uncaptured), str(charge.currency), { object: id });
-  }
-  if (version === "v1" && resource === "invoices" && id && action === "pay" && req.segments.length === 4) {
-    const invoice = await read(ctx, `/v1/invoices/${id}`);
-    return priced(ctx, str(invoice.amount_remaining), str(invoice.currency), { object: id });
-  }
-  if (UNPRICEABLE.some((pattern) => pattern.test(route))) {
-    throw new UnpriceableRequestError(`keybrake cannot price POST /${route} before it runs, so it is not forwarded`);
-  }
-  return free();
+/** Stripe object ids are letters, digits and underscores; anything else is not read (it could change the read's path). */
+const OBJECT_ID = /^[A-Za-z0-9_]{1,255}$/;
+function objectId(value: string, param: string): string {
+  if (!OBJECT_ID.test(value)) throw new UnpriceableRequestError(`${param} is not a Stripe object id`, param);
+  return value;
 }
 
-/** A refund without an amount refunds whatever is left: read it from the charge or PaymentIntent. */
-async function quoteRefund(params: FormParams, ctx: PricingContext): Promise<Quote> {
-  const charge = params.single("charge");
-  const paymentIntent = params.single("payment_intent");
+/** The `{id}` of the matched row: the object the call acts on (the table's priced rows all name it so). */
+function pathId(call: PricedCall): string {
+  const id = call.params.id;
+  if (id === undefined) throw new Error(`the priced route ${call.req.path} has no {id} parameter`);
+  return objectId(id, "id");
+}
+
+/** `amount` + `currency` from the request (PaymentIntent and Charge create, Payout, Transfer). */
+const amount: PricingRuleFn = (call, ctx) => {
+  const form = formOf(call);
+  return priced(ctx, form.single("amount"), form.single("currency"), { endpoint: call.req.path.slice(1) });
+};
+
+/**
+ * A refund of `amount`, or without one of "what is left". What is left is bounded by what the object moved (the
+ * charge's `amount`, the PaymentIntent's `amount_received`), not read as amount − amount_refunded: cancelling a
+ * pending refund (a free operation) can raise what is left between the read and the refund. The reservation
+ * then settles to the refund's own `amount` in Stripe's answer.
+ */
+const refund: PricingRuleFn = async (call, ctx) => {
+  const form = formOf(call);
+  const charge = form.single("charge");
+  const paymentIntent = form.single("payment_intent");
   if ((charge === undefined) === (paymentIntent === undefined)) {
     throw new UnpriceableRequestError("a refund must name exactly one of charge or payment_intent", "charge");
   }
-  const object = charge
-    ? await read(ctx, `/v1/charges/${encodeURIComponent(charge)}`)
-    : await read(ctx, `/v1/payment_intents/${encodeURIComponent(paymentIntent!)}`);
-  const refundable = charge
-    ? parseAmount(str(object.amount), "amount") - parseAmount(str(object.amount_refunded ?? 0), "amount")
-    : parseAmount(str(object.amount_received), "amount");
-  return priced(ctx, params.single("amount") ?? String(refundable), str(object.currency), {
-    object: (charge ?? paymentIntent)!,
+  const id = charge !== undefined ? objectId(charge, "charge") : objectId(paymentIntent!, "payment_intent");
+  const object = await read(ctx, charge !== undefined ? `/v1/charges/${id}` : `/v1/payment_intents/${id}`);
+  const currency = str(object.currency);
+  const requested = form.single("amount");
+  if (requested !== undefined) return priced(ctx, requested, currency, { object: id });
+  const bound = str(charge !== undefined ? object.amount : object.amount_received);
+  const quote = priced(ctx, bound, currency, { object: id, refund_of: "what_is_left" });
+  return {
+    ...quote,
+    settlesFromReply: true,
+    settle: (reply) => settleFromObject(reply, "refund", currency!, quote.amountMicro, ctx),
+  };
+};
+
+/** Confirms `amount_to_confirm`, or the PaymentIntent's `amount` (which no free operation can change). */
+const paymentIntentConfirm: PricingRuleFn = async (call, ctx) => {
+  const id = pathId(call);
+  const pi = await read(ctx, `/v1/payment_intents/${id}`);
+  return priced(ctx, formOf(call).single("amount_to_confirm") ?? str(pi.amount), str(pi.currency), { object: id });
+};
+
+/** Captures `amount_to_capture`, or the PaymentIntent's `amount_capturable`. */
+const paymentIntentCapture: PricingRuleFn = async (call, ctx) => {
+  const id = pathId(call);
+  const pi = await read(ctx, `/v1/payment_intents/${id}`);
+  return priced(ctx, formOf(call).single("amount_to_capture") ?? str(pi.amount_capturable), str(pi.currency), {
+    object: id,
   });
+};
+
+/** `amount` is the new authorized total: the increase over the PaymentIntent's `amount` is what can move. */
+const paymentIntentIncrement: PricingRuleFn = async (call, ctx) => {
+  const id = pathId(call);
+  const total = formOf(call).single("amount");
+  if (total === undefined) throw new UnpriceableRequestError("amount is required", "amount");
+  const pi = await read(ctx, `/v1/payment_intents/${id}`);
+  const increase = parseAmount(total, "amount") - parseAmount(str(pi.amount), "amount");
+  return priced(ctx, String(increase > 0n ? increase : 0n), str(pi.currency), { object: id });
+};
+
+/** Captures `amount`, or what is left uncaptured on the charge. */
+const chargeCapture: PricingRuleFn = async (call, ctx) => {
+  const id = pathId(call);
+  const charge = await read(ctx, `/v1/charges/${id}`);
+  const uncaptured =
+    parseAmount(str(charge.amount), "amount") - parseAmount(str(charge.amount_captured ?? 0), "amount");
+  return priced(ctx, formOf(call).single("amount") ?? String(uncaptured), str(charge.currency), { object: id });
+};
+
+/**
+ * Pays an invoice's `amount_remaining`. Only an open invoice's total is final: a draft's can still grow (and
+ * paying a draft finalizes it), so anything but `open` is refused.
+ */
+const invoicePay: PricingRuleFn = async (call, ctx) => {
+  const id = pathId(call);
+  const invoice = await read(ctx, `/v1/invoices/${id}`);
+  if (invoice.status !== "open") {
+    throw new UnpriceableRequestError(
+      `keybrake prices paying an open invoice only; this one is ${JSON.stringify(invoice.status ?? "of unknown status")}`,
+    );
+  }
+  return priced(ctx, str(invoice.amount_remaining), str(invoice.currency), { object: id });
+};
+
+const rules: { readonly [R in PricingRule<"stripe">]: PricingRuleFn } = {
+  amount,
+  refund,
+  payment_intent_confirm: paymentIntentConfirm,
+  payment_intent_capture: paymentIntentCapture,
+  payment_intent_increment: paymentIntentIncrement,
+  charge_capture: chargeCapture,
+  invoice_pay: invoicePay,
+};
+
+/** Settles to the amount of the object Stripe answered with (same currency), else keeps the reservation. */
+function settleFromObject(
+  reply: UpstreamReply,
+  object: string,
+  currency: string,
+  reservedMicro: number,
+  ctx: PricingContext,
+): Ending {
+  const body = parseJsonBody(reply) as { object?: unknown; amount?: unknown; currency?: unknown } | undefined;
+  if (
+    body?.object !== object ||
+    typeof body.amount !== "number" ||
+    !Number.isSafeInteger(body.amount) ||
+    body.amount < 0 ||
+    String(body.currency).toLowerCase() !== currency.toLowerCase()
+  ) {
+    return { kind: "settled", actualMicro: reservedMicro };
+  }
+  return {
+    kind: "settled",
+    actualMicro: Number(minorUnitsToMicroUsd(BigInt(body.amount), currency, ctx.pricing.fxRates)),
+  };
 }
 
 function priced(
@@ -139,17 +212,73 @@ async function read(ctx: PricingContext, path: string): Promise<StripeObject> {
 }
 
 const str = (value: unknown) => (value === undefined || value === null ? undefined : String(value));
-const free = (): Quote => ({ amountMicro: 0, settlesFromReply: false, basis: {} });
+
+/** The API version the route table was classified against: a later `Stripe-Version` may behave in ways it never saw. */
+const TABLE_VERSION_DATE = vendorRoutes.stripe.specVersion.slice(0, 10);
+const STRIPE_VERSION = /^(\d{4}-\d{2}-\d{2})(?:\.[a-z][a-z0-9_]*)?$/;
+
+/**
+ * What no route table row can say: Stripe serves `/oauth/*` on connect.stripe.com and file contents on
+ * files.stripe.com (stripe-node sends both to a custom host), so they are never forwarded to api.stripe.com as
+ * something else; Stripe paths have no dots, so a format suffix (`payment_intents.json`) is refused rather than
+ * left to Stripe's router; and a `Stripe-Version` later than the table's is refused (it may change what an
+ * operation does), while an earlier one, or none (the account's default), passes through unchanged.
+ */
+function guard(req: ProxiedRequest): void {
+  const attempted = `${req.method} ${req.path}`;
+  if (req.segments[0] === "oauth") {
+    throw new RefusedOperationError(`${attempted} is refused by keybrake: Stripe serves OAuth on connect.stripe.com`, {
+      route: attempted,
+      why: "Connect OAuth runs on connect.stripe.com, not the API host keybrake forwards to; it administers credentials",
+    });
+  }
+  const [version, files, , contents] = req.segments;
+  if (version === "v1" && files === "files" && contents === "contents" && req.segments.length === 4) {
+    throw new RefusedOperationError(
+      `${attempted} is refused by keybrake: Stripe serves file contents on files.stripe.com`,
+      {
+        route: attempted,
+        why: "file contents are served by files.stripe.com, not the API host keybrake forwards to",
+      },
+    );
+  }
+  for (const segment of req.segments) {
+    if (segment.includes(".")) {
+      throw new InvalidRequestError(
+        "Stripe paths have no dots: keybrake refuses a format suffix or dotted segment",
+        "path",
+      );
+    }
+  }
+  const requested = req.headers.get("stripe-version");
+  if (requested !== null) {
+    const m = STRIPE_VERSION.exec(requested.trim());
+    if (!m)
+      throw new InvalidRequestError(
+        `Stripe-Version ${JSON.stringify(requested.slice(0, 40))} is malformed`,
+        "stripe-version",
+      );
+    if (m[1]! > TABLE_VERSION_DATE) {
+      throw new UnpriceableRequestError(
+        `Stripe-Version ${requested.trim()} is later than ${vendorRoutes.stripe.specVersion}, the API version keybrake's route table classifies`,
+        "stripe-version",
+      );
+    }
+  }
+}
 
 export const stripe: VendorAdapter<"stripe"> = {
   vendor: "stripe",
   authorization: (secret) => `Bearer ${secret}`,
-  quote,
+  guard,
+  // v2 bodies are JSON; no v2 operation is priced today (each is free or refused), so only v1 forms are priced.
+  bodyType: (segments) => (segments[0] === "v2" ? "json" : "form"),
+  rules,
   // A replay of an earlier request moved no new money: that request's reservation already counts it.
   settleSuccess: (_req, q, reply) =>
     reply.headers["idempotent-replayed"] === "true"
       ? { kind: "released" }
-      : { kind: "settled", actualMicro: q.amountMicro },
+      : (q.settle?.(reply) ?? { kind: "settled", actualMicro: q.amountMicro }),
   replyIds(reply) {
     const body = parseJsonBody(reply) as { id?: unknown } | undefined;
     return { objectId: typeof body?.id === "string" ? body.id : undefined, requestId: reply.headers["request-id"] };

@@ -1,52 +1,129 @@
+import type { Ending } from "../core/ending";
 import { ForbiddenError, type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import { decimalToMicro } from "../core/money";
-import { type PricingContext, type ProxiedRequest, parseJsonBody, type Quote, type VendorAdapter } from "./adapter";
-import { formParams } from "./form";
+import { type PricedCall, type PricingRuleFn, parseJsonBody, type UpstreamReply, type VendorAdapter } from "./adapter";
+import type { FormParams } from "./form";
+import type { PricingRule } from "./operations";
 import { countSegments } from "./twilio-segments";
 
 /**
- * Twilio: a Message is priced before sending from its segments (GSM-7 / UCS-2) times a per-segment price
- * (higher outside +1 numbers), or a flat MMS price; it settles to the answer's `price` when Twilio gives
- * one (usually only later, so the estimate usually stands). Calls and number purchases are refused.
+ * Twilio. Which operations are priced, free or refused is `operations/twilio.routes.json`; its one priced row,
+ * Messages create, runs `message` below: segments (GSM-7 / UCS-2) times the per-segment price of the
+ * destination's class, or the MMS price when the message can go as MMS, whichever is higher. The reservation
+ * settles to the `price` Twilio's answer carries, even above the reservation (docs/pricing.md#twilio-overage).
  */
 
 /** Twilio's own upper bound: a body of 1,600 UCS-2 characters (used when a template's body is unknown). */
 const MAX_SEGMENTS = Math.ceil(1600 / 67);
 
-const MESSAGES = /^2010-04-01\/Accounts\/[^/]+\/Messages\.json$/;
-const UNPRICEABLE = [
-  /^2010-04-01\/Accounts\/[^/]+\/Calls\.json$/,
-  /^2010-04-01\/Accounts\/[^/]+\/IncomingPhoneNumbers/,
-];
+/**
+ * NANP area codes outside the US and Canada: Caribbean and Atlantic countries and the US territories, which Twilio
+ * prices as their own countries, above US rates. A `+1` number in one of them is priced as international.
+ */
+const NANP_ELSEWHERE = new Set([
+  "242",
+  "246",
+  "264",
+  "268",
+  "284",
+  "340",
+  "345",
+  "441",
+  "473",
+  "649",
+  "658",
+  "664",
+  "670",
+  "671",
+  "684",
+  "721",
+  "758",
+  "767",
+  "784",
+  "787",
+  "809",
+  "829",
+  "849",
+  "868",
+  "869",
+  "876",
+  "939",
+]);
 
-async function quote(req: ProxiedRequest, ctx: PricingContext): Promise<Quote> {
-  const route = req.segments.join("/");
-  if (req.method !== "POST") return { amountMicro: 0, settlesFromReply: false, basis: {} };
-  if (UNPRICEABLE.some((p) => p.test(route))) {
-    throw new UnpriceableRequestError(`keybrake cannot price POST /${route} before it runs, so it is not forwarded`);
+/**
+ * The destination's price class: `domestic` (the configured US/Canada price) only for `+1` and ten digits in a US or
+ * Canadian area code; everything else (other countries, Caribbean `+1` numbers, channel addresses such as
+ * `whatsapp:+1…`, short codes, numbers Twilio would have to reformat) is `international`, the higher price.
+ */
+export function destinationClass(to: string): "domestic" | "international" {
+  if (to.length !== 12 || !to.startsWith("+1")) return "international";
+  for (let i = 2; i < 12; i++) {
+    const c = to.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return "international";
   }
-  if (!MESSAGES.test(route)) return { amountMicro: 0, settlesFromReply: false, basis: {} };
-  const params = formParams(req);
-  const to = params.single("To") ?? "";
-  const body = params.single("Body");
-  const mms = params.all("MediaUrl").length > 0 || params.single("SendAsMms") === "true";
-  if (mms) {
-    return {
-      amountMicro: ctx.pricing.twilioMmsMicro,
-      settlesFromReply: true,
-      basis: { to_prefix: prefix(to), mms: true },
-    };
-  }
-  const perSegment = to.startsWith("+1") ? ctx.pricing.twilioSegmentMicro : ctx.pricing.twilioIntlSegmentMicro;
-  const segments =
-    body === undefined
-      ? MAX_SEGMENTS
-      : countSegments(body, { smartEncoded: params.single("SmartEncoded") === "true" }).segments;
-  return { amountMicro: segments * perSegment, settlesFromReply: true, basis: { to_prefix: prefix(to), segments } };
+  if (to[2]! < "2" || to[5]! < "2") return "international";
+  return NANP_ELSEWHERE.has(to.slice(2, 5)) ? "international" : "domestic";
 }
 
-/** Enough of the number to show the pricing zone, not the recipient. */
-const prefix = (to: string) => to.slice(0, 3);
+const CI = { ignoreCase: true } as const;
+
+const formOf = (call: PricedCall): FormParams => {
+  if (call.body.kind !== "form") throw new UnpriceableRequestError("this call is priced from its form parameters");
+  return call.body.form;
+};
+
+/**
+ * Messages create. Parameter names are read in any case (a name Twilio might fold is never left unpriced), and
+ * each pricing field must appear once. Only the `.json` form is priced: `.xml` and the bare form answer in XML, and
+ * settlement reads Twilio's `price` from JSON, so they are refused.
+ */
+const message: PricingRuleFn = (call, ctx) => {
+  if (call.format !== ".json") {
+    throw new UnpriceableRequestError(
+      "keybrake sends messages through Messages.json only: the .xml and extension-less forms answer in XML, which it cannot settle from",
+      "path",
+    );
+  }
+  const form = formOf(call);
+  const to = form.single("To", CI) ?? "";
+  const body = form.single("Body", CI);
+  const template = form.single("ContentSid", CI) !== undefined;
+  const sendAsMms = form.single("SendAsMms", CI);
+  const mms = form.all("MediaUrl", CI).length > 0 || (sendAsMms !== undefined && sendAsMms.toLowerCase() !== "false");
+  const smartEncoded = (form.single("SmartEncoded", CI) ?? "").toLowerCase() === "true";
+  const destination = destinationClass(to);
+  const perSegment = destination === "domestic" ? ctx.pricing.twilioSegmentMicro : ctx.pricing.twilioIntlSegmentMicro;
+  // A template's body is resolved by Twilio, so it is priced at the longest body; Body is then ignored by Twilio.
+  const segments = template
+    ? MAX_SEGMENTS
+    : body === undefined
+      ? mms
+        ? 0
+        : MAX_SEGMENTS
+      : countSegments(body, { smartEncoded }).segments;
+  // An MMS can still go out as SMS (to a number that cannot take MMS): the higher of the two bounds it.
+  const amountMicro = Math.max(segments * perSegment, mms ? ctx.pricing.twilioMmsMicro : 0);
+  return {
+    amountMicro,
+    settlesFromReply: true,
+    basis: { to_prefix: to.slice(0, 3), destination, segments, ...(mms ? { mms: true } : {}) },
+  };
+};
+
+const rules: { readonly [R in PricingRule<"twilio">]: PricingRuleFn } = { message };
+
+/**
+ * Settles to the `price` Twilio's answer carries (a negative USD decimal), or keeps the estimate when it carries
+ * none (usually: Twilio prices a message after sending it). A price above the reservation is kept as it is: the
+ * day's window may go negative, so no further reservation fits that day, and the audit record carries the
+ * difference as `overage_usd`.
+ */
+function settleSuccess(_req: unknown, q: { amountMicro: number }, reply: UpstreamReply): Ending {
+  const body = parseJsonBody(reply) as { price?: unknown; price_unit?: unknown } | undefined;
+  const price = typeof body?.price === "string" ? decimalToMicro(body.price) : undefined;
+  if (price === undefined || body?.price_unit !== "USD") return { kind: "settled", actualMicro: q.amountMicro };
+  return { kind: "settled", actualMicro: Math.abs(price) };
+}
 
 export const twilio: VendorAdapter<"twilio"> = {
   vendor: "twilio",
@@ -58,20 +135,16 @@ export const twilio: VendorAdapter<"twilio"> = {
       version === "2010-04-01" &&
       accounts === "Accounts" &&
       sid !== undefined &&
-      sid.replace(/\.json$/, "") !== accountSid
+      sid.replace(/\.(json|xml)$/, "") !== accountSid
     ) {
       throw new ForbiddenError("wrong_account", "this proxy only serves its own Twilio account", {
         attempted_account: sid,
       });
     }
   },
-  quote,
-  settleSuccess(_req, q, reply) {
-    const body = parseJsonBody(reply) as { price?: unknown; price_unit?: unknown } | undefined;
-    const price = typeof body?.price === "string" ? decimalToMicro(body.price) : undefined;
-    if (price === undefined || body?.price_unit !== "USD") return { kind: "settled", actualMicro: q.amountMicro };
-    return { kind: "settled", actualMicro: Math.abs(price) };
-  },
+  bodyType: () => "form",
+  rules,
+  settleSuccess,
   replyIds(reply) {
     const body = parseJsonBody(reply) as { sid?: unknown } | undefined;
     return {

@@ -90,6 +90,7 @@ describe("VaultKeyProxy", () => {
       "aws:cloudwatch/logGroup:LogGroup kb-sweep",
       "aws:cloudwatch/metricAlarm:MetricAlarm kb-ledger-errors",
       "aws:cloudwatch/metricAlarm:MetricAlarm kb-refusal-spike",
+      "aws:cloudwatch/metricAlarm:MetricAlarm kb-vendor-overage",
       "aws:cloudwatch/queryDefinition:QueryDefinition kb-calls",
       "aws:cloudwatch/queryDefinition:QueryDefinition kb-spend-by-label",
       "aws:dynamodb/table:Table kb-ledger",
@@ -360,7 +361,7 @@ describe("VaultKeyProxy", () => {
         .filter((r) => r.type === ALARM)
         .map((r) => r.name)
         .sort(),
-      ["alarm-ledger-errors", "alarm-refusal-spike"],
+      ["alarm-ledger-errors", "alarm-refusal-spike", "alarm-vendor-overage"],
       "no spend alarm unless dailySpendAlarmUsd asks for one",
     );
     assert.equal(
@@ -369,6 +370,26 @@ describe("VaultKeyProxy", () => {
       "no e-mail subscription without alarmEmail",
     );
     assert.equal(one(children, "aws:sns/topic:Topic", "alarm-alarms").inputs.displayName, "keybrake alarm alarms");
+  });
+
+  it("alarms on any vendor overage (a price above the reservation) within 5 minutes", async () => {
+    const { children } = await deploy("over", { twilioAccountSid: "AC1", twilioAuthToken: "tok" });
+    const topicArn = "arn:aws:mock:aws:sns/topic:Topic:over-alarms";
+    const overage = alarmOf(children, "over-vendor-overage");
+    assert.deepEqual(overage.inputs, {
+      namespace: "Keybrake",
+      statistic: "Sum",
+      evaluationPeriods: 1,
+      treatMissingData: "notBreaching",
+      alarmActions: [topicArn],
+      okActions: [topicArn],
+      metricName: "OverageUSD",
+      dimensions: { service: "over" },
+      period: 300,
+      threshold: 0,
+      comparisonOperator: "GreaterThanThreshold",
+    });
+    assert.match(overage.description, /charged more than keybrake reserved.*overage_usd/);
   });
 
   it("takes the alarm thresholds and e-mail from args; the subscription exists only with alarmEmail", async () => {
@@ -421,7 +442,13 @@ describe("VaultKeyProxy", () => {
         .filter((r) => r.type === ALARM)
         .map((r) => r.name)
         .sort(),
-      ["spend-daily-spend-resend", "spend-daily-spend-stripe", "spend-ledger-errors", "spend-refusal-spike"],
+      [
+        "spend-daily-spend-resend",
+        "spend-daily-spend-stripe",
+        "spend-ledger-errors",
+        "spend-refusal-spike",
+        "spend-vendor-overage",
+      ],
       "twilio is enabled but not listed: no alarm for it",
     );
   });
@@ -439,7 +466,7 @@ describe("VaultKeyProxy", () => {
       );
     }
     const alarms = children.filter((r) => r.type === ALARM);
-    assert.equal(alarms.length, 3);
+    assert.equal(alarms.length, 4);
     for (const alarm of alarms) assert.equal(alarm.inputs.namespace, "Acme Keybrake", alarm.name);
     const widgets = widgetsOf(children, "ns");
     assert.deepEqual(widget(widgets, "Spend per vendor (USD)").properties.metrics, [
@@ -577,7 +604,7 @@ describe("VaultKeyProxy", () => {
       ],
     ]);
     const alarmArns = children.filter((r) => r.type === ALARM).map((r) => `arn:aws:mock:${ALARM}:${r.name}`);
-    assert.equal(alarmArns.length, 3);
+    assert.equal(alarmArns.length, 4);
     assert.deepEqual(widget(widgets, "Alarms").properties.alarms!.slice().sort(), alarmArns.sort());
   });
 

@@ -60,6 +60,7 @@ describe("root Pulumi program", () => {
       "keybrake-daily-spend-stripe",
       "keybrake-ledger-errors",
       "keybrake-refusal-spike",
+      "keybrake-vendor-overage",
     ]);
     assert.equal(alarms.get("keybrake-daily-spend-stripe")!.threshold, 400);
     assert.equal(alarms.get("keybrake-refusal-spike")!.threshold, 25);

@@ -75,6 +75,26 @@ describe("metricsFor", () => {
     assert.deepEqual(names(retry)[0]![1], ["Calls=1", "Forwarded=1", "SpendUSD=0", "LatencyMs=25000", "Retried=1"]);
   });
 
+  it("publishes a vendor price above the reservation as OverageUSD, the alarm's metric", () => {
+    const over: CallRecord = {
+      ...call,
+      settlement: "settled",
+      reserved_usd: 0.02,
+      settled_usd: 1.2,
+      unsettled_usd: 0,
+      spent_usd: 1.2,
+      overage_usd: 1.18,
+    };
+    assert.deepEqual(names(over), [
+      [
+        spendSets("twilio", "billing"),
+        ["Calls=1", "Forwarded=1", "SpendUSD=1.2", "LatencyMs=25000", "Settled=1", "OverageUSD=1.18"],
+      ],
+    ]);
+    const exact: CallRecord = { ...over, settled_usd: 0.02, spent_usd: 0.02, overage_usd: undefined };
+    assert.ok(!metricsFor(exact)[0]!.metrics.some((m) => m.name === "OverageUSD"));
+  });
+
   it("counts a swept reservation's spend; key events have no metrics", () => {
     const context = {
       time: call.time,

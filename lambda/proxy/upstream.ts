@@ -5,7 +5,10 @@ import type { Vendor } from "../core/vendors";
 import type { ProxiedRequest, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { sendUpstream } from "./forward";
 
-/** Vendor answers slower than this are an unknown outcome (504, reservation kept). */
+/**
+ * The call's budget for vendor work (pricing reads and the forward together): past it the outcome is unknown
+ * (504, reservation kept). On Lambda the function's remaining time shortens it (proxy/deadline.ts).
+ */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 25_000;
 
 /** Request headers that describe this hop, or carry the vault key, and must not reach the vendor. */
@@ -42,7 +45,11 @@ export interface Upstream {
 export interface UpstreamTarget {
   /** The vendor's base URL (the real API unless overridden). */
   base: string;
-  timeoutMs: number;
+  /** The call's deadline: every read and the forward end by it. */
+  signal: AbortSignal;
+  budgetMs: number;
+  /** Answers longer than this are refused after the fact (Lambda's response limit). */
+  maxBytes?: number;
 }
 
 export function upstreamFor(
@@ -69,7 +76,9 @@ export function upstreamFor(
         method: req.method,
         headers,
         body: req.body.byteLength ? req.body : undefined,
-        timeoutMs: target.timeoutMs,
+        signal: target.signal,
+        budgetMs: target.budgetMs,
+        maxBytes: target.maxBytes,
       }),
     lookup: (path: string) => {
       const lookupHeaders: Record<string, string> = { authorization, "accept-encoding": "identity" };
@@ -81,7 +90,9 @@ export function upstreamFor(
         url: new URL(`${base}${path}`),
         method: "GET",
         headers: lookupHeaders,
-        timeoutMs: target.timeoutMs,
+        signal: target.signal,
+        budgetMs: target.budgetMs,
+        maxBytes: target.maxBytes,
       });
     },
   };
@@ -90,6 +101,8 @@ export function upstreamFor(
 export interface ProxyOutput {
   status: number;
   headers: Record<string, string>;
+  /** Each `Set-Cookie` as its own header. */
+  cookies?: string[];
   body: Uint8Array | string;
 }
 
@@ -97,7 +110,12 @@ export interface ProxyOutput {
 export function passThrough(reply: UpstreamReply): ProxyOutput {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(reply.headers)) if (!REPLY_DROP.has(name)) headers[name] = value;
-  return { status: reply.status, headers, body: reply.body };
+  return {
+    status: reply.status,
+    headers,
+    cookies: reply.setCookies?.length ? reply.setCookies : undefined,
+    body: reply.body,
+  };
 }
 
 /** Which vendor's base URL a call goes to. */

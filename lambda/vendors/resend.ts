@@ -81,6 +81,8 @@ const NAMES: Record<number, string> = {
 
 export const resend: VendorAdapter<"resend"> = {
   vendor: "resend",
+  // Resend keeps an Idempotency-Key 24 hours on POST /emails and /emails/batch (the fingerprint has the path).
+  idempotency: { windowMs: 24 * 3_600_000, scopeHeaders: [] },
   authorization: (secret) => `Bearer ${secret}`,
   quote,
   settleSuccess(req, q, reply) {

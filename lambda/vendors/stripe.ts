@@ -143,6 +143,8 @@ const free = (): Quote => ({ amountMicro: 0, settlesFromReply: false, basis: {} 
 
 export const stripe: VendorAdapter<"stripe"> = {
   vendor: "stripe",
+  // Stripe keeps an Idempotency-Key 24 hours, per account: Connect headers select the account.
+  idempotency: { windowMs: 24 * 3_600_000, scopeHeaders: ["stripe-account", "stripe-context"] },
   authorization: (secret) => `Bearer ${secret}`,
   quote,
   // A replay of an earlier request moved no new money: that request's reservation already counts it.

@@ -63,16 +63,17 @@ describe("orphaned reservations", () => {
       const later = Date.now() + 60 * 60_000; // past the marker's expiry and the key's
       const { swept, expired } = await sweep(db, table, later);
       assert.equal(swept.length, 1);
+      assert.match(swept[0]!.rid, /^r[0-9a-z]+$/);
       assert.deepEqual(
-        { ...swept[0], pendingId: undefined, window: undefined },
+        { ...swept[0], rid: undefined, marker: { ...swept[0]!.marker, expiresAt: undefined, window: undefined } },
         {
           keyId: key.key_id,
           issuer: "local",
           label: "crash/1",
           vendor: "twilio",
-          amountMicro: 20_000,
-          pendingId: undefined,
-          window: undefined,
+          rid: undefined,
+          marker: { kind: "r", amountMicro: 20_000, expiresAt: undefined, window: undefined },
+          unsettled: true,
         },
       );
       assert.deepEqual(

@@ -154,7 +154,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   };
 }
 
-const CLOSE_COMPENSATION_WAIT_MS = 15_000;
+const CLOSE_COMPENSATION_WAIT_MS = 5_000;
 
 /** Local mode's env vars for the timings that make every guarantee testable from outside in seconds. */
 export const LOCAL_TIMING_ENV = {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { METRIC, metricsFor } from "../../lambda/audit/metrics";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { memorySink } from "../../lambda/audit/sink";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
 import { startFakeVendors } from "../support/fake-vendors";
@@ -181,5 +182,55 @@ describe("ledger outage", () => {
       await vendors.close();
       await ddb.stop();
     }
+  });
+});
+
+describe("revoke by label prefix when some writes fail", () => {
+  const faults = new Map<string, "applied_then_lost" | "refused">();
+  let stack: Stack;
+  before(async () => {
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    // Fault injection on the real client, around its retries: a revoke that DynamoDB applied but whose answer
+    // was lost, and one that never gets through.
+    db.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { Key?: { pk?: { S?: string } }; UpdateExpression?: string };
+        const fault = input.UpdateExpression?.includes("revoke_op")
+          ? faults.get(input.Key!.pk!.S!.slice(2))
+          : undefined;
+        if (fault === "refused") throw Object.assign(new Error("connection reset"), { name: "TimeoutError" });
+        const out = await next(args);
+        if (fault === "applied_then_lost") {
+          faults.delete(input.Key!.pk!.S!.slice(2));
+          throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+        }
+        return out;
+      },
+      { step: "initialize", name: "injectRevokeFaults" },
+    );
+    stack = await startStack({ db });
+  });
+  after(() => stack.close());
+
+  it("answers 503 but records every key it did revoke, and a retry records the rest once", async () => {
+    const keys: Array<{ key_id: string }> = [];
+    for (const i of [0, 1, 2, 3]) keys.push(await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: `rv/${i}` }));
+    faults.set(keys[1]!.key_id, "applied_then_lost");
+    faults.set(keys[2]!.key_id, "refused");
+    const first = await stack.issuer("POST", "/vault/revoke", { agent_run_label_prefix: "rv/" });
+    assert.equal(first.status, 503);
+    const recorded = () =>
+      stack.audit.filter((r) => r.event === "key_revoked").map((r) => keys.findIndex((k) => k.key_id === r.key_id));
+    assert.deepEqual(recorded().sort(), [0, 1, 3], "a record for each key revoked, the lost answer's included");
+    const statuses = async () =>
+      Promise.all(keys.map(async (k) => (await stack.issuer("GET", `/vault/keys/${k.key_id}`)).body.status));
+    assert.deepEqual(await statuses(), ["revoked", "revoked", "active", "revoked"]);
+
+    faults.clear();
+    assert.deepEqual((await stack.issuer("POST", "/vault/revoke", { agent_run_label_prefix: "rv/" })).body, {
+      revoked: 1,
+    });
+    assert.deepEqual(recorded().sort(), [0, 1, 2, 3], "each key exactly once");
+    assert.deepEqual(await statuses(), ["revoked", "revoked", "revoked", "revoked"]);
   });
 });

@@ -269,6 +269,136 @@ describe("Lambda handlers behind API Gateway", () => {
     );
   });
 
+  const lambdaContext = { getRemainingTimeInMillis: () => 30_000 } as Context;
+  const formHeaders = (vaultKey: string) => ({
+    authorization: `Bearer ${vaultKey}`,
+    "content-type": "application/x-www-form-urlencoded",
+  });
+
+  /** A private REST API (payload 1.0) event, as API Gateway builds it for `/{proxy+}` with binary media types. */
+  function restEvent(path: string, proxy: string, headers: Record<string, string>, body?: string) {
+    return {
+      resource: "/{proxy+}",
+      path,
+      httpMethod: "POST",
+      headers,
+      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      queryStringParameters: { expand: "latest_charge" },
+      multiValueQueryStringParameters: { "expand[]": ["latest_charge", "customer"] },
+      pathParameters: { proxy },
+      stageVariables: null,
+      requestContext: {
+        resourcePath: "/{proxy+}",
+        httpMethod: "POST",
+        path: `/v1${path}`,
+        stage: "v1",
+        requestId: randomBytes(8).toString("hex"),
+        accountId: "123456789012",
+        apiId: "abc123",
+        identity: { sourceIp: "10.0.0.9", vpceId: "vpce-1" },
+      },
+      // binaryMediaTypes ["*/*"]: every body arrives base64.
+      body: body === undefined ? null : Buffer.from(body).toString("base64"),
+      isBase64Encoded: body !== undefined,
+    } as unknown as APIGatewayProxyEventV2;
+  }
+
+  it("private REST API events: the raw path forwarded byte for byte, `..` and encoded slashes refused as on the HTTP API", async () => {
+    const key = JSON.parse((await issue({ ...keyRequest, allowed_endpoints: ["POST /v1/payment_intents"] })).body!) as {
+      vault_key: string;
+    };
+    const before = vendors.stripe.received.length;
+    const ok = (await proxy(
+      restEvent("/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+      lambdaContext,
+    )) as unknown as { statusCode: number; multiValueHeaders?: Record<string, string[]> };
+    assert.equal(ok.statusCode, 200);
+    // A custom domain's base path is in `path` but not in what `{proxy+}` matched: it is not forwarded.
+    const mapped = (await proxy(
+      restEvent("/kb/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+      lambdaContext,
+    )) as unknown as { statusCode: number };
+    assert.equal(mapped.statusCode, 200);
+    const forwarded = vendors.stripe.received.slice(before);
+    assert.deepEqual(
+      forwarded.map((r) => [r.url, r.body]),
+      [
+        ["/v1/payment_intents?expand%5B%5D=latest_charge&expand%5B%5D=customer", "amount=100&currency=usd"],
+        ["/v1/payment_intents?expand%5B%5D=latest_charge&expand%5B%5D=customer", "amount=100&currency=usd"],
+      ],
+    );
+    for (const [path, matched] of [
+      ["/v1/payment_intents/../customers", "v1/payment_intents/../customers"],
+      ["/v1/payment_intents%2F..%2Fcustomers", "v1/payment_intents/../customers"],
+    ] as const) {
+      const refused = (await proxy(
+        restEvent(path, matched, formHeaders(key.vault_key), "amount=100&currency=usd"),
+        lambdaContext,
+      )) as unknown as { statusCode: number; body: string };
+      assert.equal(refused.statusCode, 400, path);
+      assert.equal(JSON.parse(refused.body).error.code, "keybrake_invalid_request");
+    }
+    assert.equal(vendors.stripe.received.length, before + 2, "nothing refused reached the vendor");
+  });
+
+  it("each vendor Set-Cookie stays its own header, on both API Gateway payloads", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string };
+    vendors.stripe.respond = () => ({
+      status: 200,
+      body: { id: "pi_cookies" },
+      headers: { "set-cookie": ["a=1; Path=/", "b=2; Path=/"] } as unknown as Record<string, string>,
+    });
+    try {
+      const v2 = await proxy(
+        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+        lambdaContext,
+      );
+      assert.deepEqual(v2.cookies, ["a=1; Path=/", "b=2; Path=/"]);
+      const v1 = (await proxy(
+        restEvent("/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+        lambdaContext,
+      )) as unknown as { multiValueHeaders: Record<string, string[]> };
+      assert.deepEqual(v1.multiValueHeaders["set-cookie"], ["a=1; Path=/", "b=2; Path=/"]);
+      assert.deepEqual(v1.multiValueHeaders["content-type"], ["application/json"], "the other headers stay");
+    } finally {
+      vendors.stripe.respond = undefined;
+    }
+  });
+
+  it("a vendor answer over Lambda's response limit: a clear 502, kept as spent and unsettled, audited", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    vendors.stripe.respond = () => ({ status: 200, body: { id: "pi_big", padding: "x".repeat(6_400_000) } });
+    let res: APIGatewayProxyStructuredResultV2 | undefined;
+    const stdout = await captureStdout(async () => {
+      res = await proxy(
+        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=700&currency=usd"),
+        lambdaContext,
+      );
+    }).finally(() => {
+      vendors.stripe.respond = undefined;
+    });
+    assert.equal(res!.statusCode, 502);
+    assert.equal(JSON.parse(res!.body!).error.code, "keybrake_upstream_response_too_large");
+    const record = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { message?: string; audit?: Record<string, unknown> })
+      .find((l) => l.message === "keybrake.call")!.audit!;
+    assert.deepEqual(
+      [record.upstream_status, record.upstream_error, record.settlement, record.unsettled_usd, record.spent_usd],
+      [200, "response_too_large", "unsettled", 7, 7],
+    );
+    const shown = await issuer(
+      event("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
+      context,
+    );
+    assert.deepEqual(
+      [JSON.parse(shown.body!).spent_today_usd, JSON.parse(shown.body!).unsettled_usd],
+      [7, 7],
+      "the vendor acted: kept as spent",
+    );
+  });
+
   it("runs the scheduled sweep", async () => {
     assert.deepEqual(await sweep(), { swept: 0, expired: 0 });
   });

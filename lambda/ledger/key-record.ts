@@ -60,6 +60,8 @@ export interface Marker {
   window: string;
   /** Open and ended markers: when the sweep may close it. Tombstones: when it may be dropped. */
   expiresAt: number;
+  /** Written before markers had kinds (always priced from the answer): it has no `k` to condition on. */
+  legacy?: boolean;
 }
 
 export function marshalMarker(m: Marker): AttributeValue {
@@ -73,7 +75,14 @@ export function unmarshalMarker(value: AttributeValue | undefined): Marker | und
   if (!m) return undefined;
   // Markers written before kinds existed were always priced from the answer.
   const kind = (m.k?.S ?? "r") as MarkerKind;
-  return { kind, amountMicro: Number(m.a?.N ?? 0), window: m.w?.S ?? "", expiresAt: Number(m.x?.N ?? 0) };
+  const marker: Marker = {
+    kind,
+    amountMicro: Number(m.a?.N ?? 0),
+    window: m.w?.S ?? "",
+    expiresAt: Number(m.x?.N ?? 0),
+  };
+  if (m.k === undefined) marker.legacy = true;
+  return marker;
 }
 
 /** Labels may not contain control characters, so this separator keeps a label prefix from matching a key id. */

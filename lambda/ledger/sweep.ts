@@ -81,9 +81,9 @@ async function closeMarkers(
           TableName: table,
           Key: { pk: { S: keyPk(key.keyId) } },
           UpdateExpression: update,
-          ConditionExpression: "p.#rid.k = :k AND p.#rid.a = :a",
+          ConditionExpression: `${marker.legacy ? "attribute_not_exists(p.#rid.k)" : "p.#rid.k = :k"} AND p.#rid.a = :a`,
           ExpressionAttributeNames: { "#rid": rid },
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues: marker.legacy ? { ":a": values[":a"]! } : values,
         }),
       ),
     );

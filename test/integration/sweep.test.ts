@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import twilio from "twilio";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
-import { getKey } from "../../lambda/ledger/keys";
+import { getKey, putKey } from "../../lambda/ledger/keys";
 import { sweep } from "../../lambda/ledger/sweep";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
 import { type LocalProcess, spawnLocal } from "../support/processes";
@@ -88,6 +89,46 @@ describe("orphaned reservations", () => {
     } finally {
       db.destroy();
       vendors.twilio.respond = undefined;
+    }
+  });
+
+  it("also closes a pending marker written before markers had kinds (an upgrade mid-call)", async () => {
+    // (The proxy of the test above is gone: the key is written straight into the ledger.)
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    const key = { key_id: "00000000000000aa" };
+    await putKey(db, table, {
+      keyId: key.key_id,
+      keyHash: "00",
+      vendor: "twilio",
+      issuer: "local",
+      label: "crash/legacy",
+      capMicro: 1_000_000,
+      allowedEndpoints: [],
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 86_400_000,
+    });
+    try {
+      const window = `w${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`;
+      await db.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: { S: `K#${key.key_id}` } },
+          UpdateExpression: "SET #w = :left, p.#rid = :old",
+          ExpressionAttributeNames: { "#w": window, "#rid": "rlegacy1" },
+          ExpressionAttributeValues: {
+            ":left": { N: "950000" },
+            ":old": { M: { a: { N: "50000" }, w: { S: window }, x: { N: String(Date.now()) } } },
+          },
+        }),
+      );
+      const { swept } = await sweep(db, table, Date.now() + 60_000);
+      assert.deepEqual(
+        swept.map((s) => [s.rid, s.marker.kind, s.unsettled]),
+        [["rlegacy1", "r", true]],
+      );
+      assert.equal((await getKey(db, table, key.key_id))!.unsettledMicro, 50_000);
+    } finally {
+      db.destroy();
     }
   });
 });

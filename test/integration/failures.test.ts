@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { METRIC, metricsFor } from "../../lambda/audit/metrics";
-import type { AuditRecord } from "../../lambda/audit/record";
+import type { AuditRecord, CallRecord } from "../../lambda/audit/record";
 import { memorySink } from "../../lambda/audit/sink";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
-import { startFakeVendors } from "../support/fake-vendors";
+import { SECRETS, startFakeVendors } from "../support/fake-vendors";
 import {
   dynamoEndpoint,
   ISSUER_TOKEN,
@@ -232,5 +232,74 @@ describe("revoke by label prefix when some writes fail", () => {
     });
     assert.deepEqual(recorded().sort(), [0, 1, 2, 3], "each key exactly once");
     assert.deepEqual(await statuses(), ["revoked", "revoked", "revoked", "revoked"]);
+  });
+});
+
+describe("vendor answers of the wrong shape", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  it("are passed through, settle conservatively and are audited", async () => {
+    const calls = (keyId: string) =>
+      stack.audit.filter((r): r is CallRecord => r.event === "call" && r.key_id === keyId);
+    // Stripe, exact price, a 2xx that is not JSON: the vendor acted at the price it was asked.
+    const stripeKey = await stack.issue();
+    stack.vendors.stripe.respond = () => ({ status: 200, raw: "<html>oops" });
+    const stripeRes = await post(stack.url, stripeKey.vault_key, "amount=1200&currency=usd");
+    assert.deepEqual([stripeRes.status, await stripeRes.text()], [200, "<html>oops"]);
+    stack.vendors.stripe.respond = undefined;
+
+    // Twilio, a 201 whose price is not a price: settled at the estimate, never below it.
+    const sms = await stack.issue({
+      ...STRIPE_KEY_REQUEST,
+      vendor: "twilio",
+      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+    });
+    stack.vendors.twilio.respond = () => ({ status: 201, raw: '{"sid": 7, "price": {"x": 1}, "price_unit": "USD"}' });
+    const smsRes = await fetch(`${stack.url}/twilio/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${sms.vault_key}`).toString("base64")}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
+    });
+    assert.equal(smsRes.status, 201);
+    stack.vendors.twilio.respond = undefined;
+
+    // Resend, a permissive batch whose `errors` is not a list: which emails went out is unknown, so all are kept.
+    const mail = await stack.issue({
+      ...STRIPE_KEY_REQUEST,
+      vendor: "resend",
+      allowed_endpoints: ["POST /emails/batch"],
+    });
+    stack.vendors.resend.respond = () => ({ status: 200, body: { data: "nope", errors: 5 } });
+    const mailRes = await fetch(`${stack.url}/resend/emails/batch`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${mail.vault_key}`,
+        "content-type": "application/json",
+        "x-batch-validation": "permissive",
+      },
+      body: JSON.stringify([
+        { from: "a@example.com", to: ["b@example.com", "c@example.com"], subject: "s", text: "t" },
+      ]),
+    });
+    assert.equal(mailRes.status, 200);
+    stack.vendors.resend.respond = undefined;
+
+    await stack.server.idle();
+    const summary = (keyId: string) =>
+      calls(keyId).map((r) => [r.upstream_status, r.settlement, r.settled_usd, r.unsettled_usd, r.spent_usd]);
+    assert.deepEqual(summary(stripeKey.key_id), [[200, "settled", 12, 0, 12]]);
+    assert.deepEqual(summary(sms.key_id), [[201, "settled", 0.02, 0, 0.02]]);
+    assert.deepEqual(summary(mail.key_id), [[200, "unsettled", 0, 0.002, 0.002]]);
+    for (const key of [stripeKey, sms, mail]) {
+      const state = await stack.keyState(key.key_id);
+      assert.equal(state.spent_today_usd, calls(key.key_id)[0]!.spent_usd, "the ledger kept what the record says");
+    }
   });
 });

@@ -399,6 +399,33 @@ describe("Lambda handlers behind API Gateway", () => {
     );
   });
 
+  it("takes the call's deadline from the function's remaining time, keeping time to settle and audit", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    // 4.6 s left: 0.6 s for the vendor once 4 s are kept back; the vendor answers after 3 s.
+    const short = { getRemainingTimeInMillis: () => 4_600 } as Context;
+    vendors.stripe.respond = () => ({ status: 200, body: { id: "pi_late", amount: 900 }, delayMs: 3_000 });
+    let res: APIGatewayProxyStructuredResultV2 | undefined;
+    const stdout = await captureStdout(async () => {
+      res = await proxy(
+        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=900&currency=usd"),
+        short,
+      );
+    }).finally(() => {
+      vendors.stripe.respond = undefined;
+    });
+    assert.equal(res!.statusCode, 504);
+    const record = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { message?: string; audit?: Record<string, unknown> })
+      .find((l) => l.message === "keybrake.call")!.audit!;
+    assert.deepEqual(
+      [record.upstream_error, record.settlement, record.unsettled_usd],
+      ["upstream_timeout", "unsettled", 9],
+      "audited before the handler returned",
+    );
+  });
+
   it("runs the scheduled sweep", async () => {
     assert.deepEqual(await sweep(), { swept: 0, expired: 0 });
   });

@@ -44,7 +44,9 @@ export interface IdempotencySlot {
 }
 
 /**
- * A reservation marker `p.<rid>`, written by the reservation itself (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice):
+ * A reservation marker `p.<rid>` (kind `k`, amount `a`, expiry `x`: a hot key's item holds one per call in flight,
+ * so it is kept small; the day's window a reservation draws on is known to the call that made it), written by
+ * the reservation itself (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice):
  * - `e` open, exact price: the call settles with no second write; the marker is removed in passing by this
  *   process's next reservation on the key, or closed by the sweep after `x`.
  * - `r` open, priced from the answer: settlement rewrites it; the sweep keeps it as spent (unsettled) after `x`.
@@ -57,7 +59,6 @@ export type MarkerKind = "e" | "r" | "d" | "u" | "x";
 export interface Marker {
   kind: MarkerKind;
   amountMicro: number;
-  window: string;
   /** Open and ended markers: when the sweep may close it. Tombstones: when it may be dropped. */
   expiresAt: number;
   /** Written before markers had kinds (always priced from the answer): it has no `k` to condition on. */
@@ -66,7 +67,7 @@ export interface Marker {
 
 export function marshalMarker(m: Marker): AttributeValue {
   return {
-    M: { k: { S: m.kind }, a: { N: String(m.amountMicro) }, w: { S: m.window }, x: { N: String(m.expiresAt) } },
+    M: { k: { S: m.kind }, a: { N: String(m.amountMicro) }, x: { N: String(m.expiresAt) } },
   };
 }
 
@@ -78,7 +79,6 @@ export function unmarshalMarker(value: AttributeValue | undefined): Marker | und
   const marker: Marker = {
     kind,
     amountMicro: Number(m.a?.N ?? 0),
-    window: m.w?.S ?? "",
     expiresAt: Number(m.x?.N ?? 0),
   };
   if (m.k === undefined) marker.legacy = true;

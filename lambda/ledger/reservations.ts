@@ -89,7 +89,7 @@ export async function reserve(
     ":now": { N: String(now) },
     ":cap": { N: String(key.capMicro) },
     ":amount": { N: String(amountMicro) },
-    ":marker": marshalMarker({ kind: markerKind(input.kind), amountMicro, window, expiresAt: input.expiresAt }),
+    ":marker": marshalMarker({ kind: markerKind(input.kind), amountMicro, expiresAt: input.expiresAt }),
   };
   const sets = ["#w = if_not_exists(#w, :cap) - :amount", "p.#rid = :marker"];
   const removes = ["#stale"];

@@ -41,10 +41,10 @@ export async function endReservation(
     after = tombstone(r, Date.now());
     delta = r.amountMicro;
   } else if (ending.kind === "settled") {
-    after = { kind: "d", amountMicro: ending.actualMicro, window: r.window, expiresAt: r.expiresAt };
+    after = { kind: "d", amountMicro: ending.actualMicro, expiresAt: r.expiresAt };
     delta = r.amountMicro - ending.actualMicro;
   } else {
-    after = { kind: "u", amountMicro: r.amountMicro, window: r.window, expiresAt: r.expiresAt };
+    after = { kind: "u", amountMicro: r.amountMicro, expiresAt: r.expiresAt };
     addUnsettled = r.amountMicro;
   }
   // A released reservation also frees its idempotency slot: a retry must not ride on money given back.
@@ -162,6 +162,6 @@ function rewriteMarker(
   );
 }
 
-function tombstone(r: Pick<Reservation, "amountMicro" | "window">, now: number): Marker {
-  return { kind: "x", amountMicro: r.amountMicro, window: r.window, expiresAt: now + TOMBSTONE_TTL_MS };
+function tombstone(r: Pick<Reservation, "amountMicro">, now: number): Marker {
+  return { kind: "x", amountMicro: r.amountMicro, expiresAt: now + TOMBSTONE_TTL_MS };
 }

@@ -66,14 +66,14 @@ describe("orphaned reservations", () => {
       assert.equal(swept.length, 1);
       assert.match(swept[0]!.rid, /^r[0-9a-z]+$/);
       assert.deepEqual(
-        { ...swept[0], rid: undefined, marker: { ...swept[0]!.marker, expiresAt: undefined, window: undefined } },
+        { ...swept[0], rid: undefined, marker: { ...swept[0]!.marker, expiresAt: undefined } },
         {
           keyId: key.key_id,
           issuer: "local",
           label: "crash/1",
           vendor: "twilio",
           rid: undefined,
-          marker: { kind: "r", amountMicro: 20_000, expiresAt: undefined, window: undefined },
+          marker: { kind: "r", amountMicro: 20_000, expiresAt: undefined },
           unsettled: true,
         },
       );

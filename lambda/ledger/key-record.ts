@@ -34,13 +34,12 @@ export interface KeyState extends KeyRecord {
 }
 
 /**
- * A dedupe slot `d<n>`: the fingerprint of an idempotent request, when it was reserved and which reservation
- * it rode on. A retry within the vendor's window finds it and rides free.
+ * A dedupe slot `d<n>`: the fingerprint of an idempotent request and when it was reserved. A retry within the
+ * vendor's window finds it and rides free.
  */
 export interface IdempotencySlot {
   fingerprint: string;
   at: number;
-  rid: string;
 }
 
 /**
@@ -121,7 +120,7 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
     if (/^w\d{8}$/.test(name) && value.N !== undefined) remainingByDay.set(name, Number(value.N));
     const slot = value.M;
     if (/^d\d+$/.test(name) && slot?.f?.S !== undefined) {
-      idempotencySlots.set(name, { fingerprint: slot.f.S, at: Number(slot.t?.N ?? 0), rid: slot.r?.S ?? "" });
+      idempotencySlots.set(name, { fingerprint: slot.f.S, at: Number(slot.t?.N ?? 0) });
     }
   }
   const markers = new Map<string, Marker>();

@@ -59,7 +59,7 @@ export interface Reservation {
 export type ReserveOutcome =
   | { kind: "reserved"; reservation: Reservation }
   /** The same request was already reserved within the vendor's window (an SDK retry): forward it free. */
-  | { kind: "retry"; slotAttr: string; rid: string };
+  | { kind: "retry"; slotAttr: string };
 
 export const slotAttr = (fingerprint: string) => `d${parseInt(fingerprint.slice(0, 8), 16) % IDEMPOTENCY_SLOTS}`;
 export const markerKind = (kind: ReservationKind) => (kind === "exact" ? "e" : "r");
@@ -100,7 +100,7 @@ export async function reserve(
     names["#slot"] = slot.attr;
     values[":fp"] = { S: idempotency.fingerprint };
     values[":since"] = { N: String(now - idempotency.windowMs) };
-    values[":slot"] = { M: { f: { S: idempotency.fingerprint }, t: { N: String(now) }, r: { S: rid } } };
+    values[":slot"] = { M: { f: { S: idempotency.fingerprint }, t: { N: String(now) } } };
     sets.push("#slot = :slot");
     conditions.push(notAlreadyReserved);
   }
@@ -155,7 +155,7 @@ function classifyRefusal(
   if (state.expiresAt <= input.now) throw new AuthenticationError("expired_key", "this vault key has expired");
   const held = slot ? state.idempotencySlots.get(slot.attr) : undefined;
   if (slot && held?.fingerprint === slot.fingerprint && held.at > input.now - input.idempotency!.windowMs) {
-    return { kind: "retry", slotAttr: slot.attr, rid: held.rid };
+    return { kind: "retry", slotAttr: slot.attr };
   }
   const spent = spentOn(state, input.now);
   throw new CapExceededError(

@@ -135,9 +135,9 @@ function rewriteMarker(
   }
   if (change.withSlot && r.slot) {
     names["#slot"] = r.slot.attr;
-    values[":rid"] = { S: r.rid };
+    values[":fp"] = { S: r.slot.fingerprint };
     removes.push("#slot");
-    conditions.push("#slot.r = :rid");
+    conditions.push("#slot.f = :fp");
   }
   const expression = [
     `SET ${sets.join(", ")}`,

@@ -252,7 +252,7 @@ async function reserveFor(
     keyHash: key.hash,
     amountMicro: quote.amountMicro,
     now,
-    rid: newReservationId(now),
+    rid: newReservationId(),
     kind: quote.settlesFromReply ? "reply" : "exact",
     // The call is over by its deadline; the grace covers its settlement and clocks that disagree.
     expiresAt: now + deadline.budgetMs + deps.pendingGraceMs,
@@ -290,9 +290,9 @@ async function reserveFor(
   return outcome.reservation;
 }
 
-/** A reservation id: sortable by time, unique by its random part. */
-function newReservationId(now: number): string {
-  return `r${now.toString(36)}${randomBytes(6).toString("hex")}`;
+/** A reservation id: 64 random bits, short because a hot key's item holds one marker per call in flight. */
+function newReservationId(): string {
+  return `r${randomBytes(8).toString("base64url")}`;
 }
 
 /**

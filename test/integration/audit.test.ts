@@ -75,7 +75,7 @@ describe("audit records", () => {
     assert.ok(record.latency_ms >= 0);
     const { time: _t, latency_ms: _l, reservation_id, ...rest } = record;
     // A forwarded call names the reservation it took; a refusal took none.
-    if (record.decision === "forwarded") assert.match(reservation_id ?? "", /^r[0-9a-z]+$/);
+    if (record.decision === "forwarded") assert.match(reservation_id ?? "", /^r[\w-]{11}$/);
     else assert.equal(reservation_id, undefined);
     assert.deepEqual(rest, {
       event: "call",

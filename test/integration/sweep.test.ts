@@ -64,7 +64,7 @@ describe("orphaned reservations", () => {
       const later = Date.now() + 60 * 60_000; // past the marker's expiry and the key's
       const { swept, expired } = await sweep(db, table, later);
       assert.equal(swept.length, 1);
-      assert.match(swept[0]!.rid, /^r[0-9a-z]+$/);
+      assert.match(swept[0]!.rid, /^r[\w-]{11}$/);
       assert.deepEqual(
         { ...swept[0], rid: undefined, marker: { ...swept[0]!.marker, expiresAt: undefined } },
         {

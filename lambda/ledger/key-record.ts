@@ -34,12 +34,13 @@ export interface KeyState extends KeyRecord {
 }
 
 /**
- * A dedupe slot `d<n>`: the fingerprint of an idempotent request and when it was reserved. A retry within the
- * vendor's window finds it and rides free.
+ * A dedupe slot `d<n>`: the fingerprint of an idempotent request, when it was reserved and the reservation it
+ * took. A retry within the vendor's window finds it and rides free on that reservation.
  */
 export interface IdempotencySlot {
   fingerprint: string;
   at: number;
+  rid: string;
 }
 
 /**
@@ -62,6 +63,11 @@ export interface Marker {
   expiresAt: number;
   /** Written before markers had kinds (always priced from the answer): it has no `k` to condition on. */
   legacy?: boolean;
+  /**
+   * An idempotent retry rode on this reservation while it was open (`u`): the retry's forward may be the call's
+   * first, so a compensation must not give this reservation's money back.
+   */
+  ridden?: boolean;
 }
 
 export function marshalMarker(m: Marker): AttributeValue {
@@ -81,6 +87,7 @@ export function unmarshalMarker(value: AttributeValue | undefined): Marker | und
     expiresAt: Number(m.x?.N ?? 0),
   };
   if (m.k === undefined) marker.legacy = true;
+  if (m.u !== undefined) marker.ridden = true;
   return marker;
 }
 
@@ -120,7 +127,7 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
     if (/^w\d{8}$/.test(name) && value.N !== undefined) remainingByDay.set(name, Number(value.N));
     const slot = value.M;
     if (/^d\d+$/.test(name) && slot?.f?.S !== undefined) {
-      idempotencySlots.set(name, { fingerprint: slot.f.S, at: Number(slot.t?.N ?? 0) });
+      idempotencySlots.set(name, { fingerprint: slot.f.S, at: Number(slot.t?.N ?? 0), rid: slot.r?.S ?? "" });
     }
   }
   const markers = new Map<string, Marker>();

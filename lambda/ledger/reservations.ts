@@ -3,7 +3,16 @@ import { DAY_MS } from "../core/clock";
 import { AuthenticationError, CapExceededError } from "../core/errors";
 import { microToUsd } from "../core/money";
 import { conditionalWrite } from "./dynamo";
-import { type KeyRecord, keyPk, marshalMarker, spentOn, unmarshalKey, unmarshalMarker, windowAttr } from "./key-record";
+import {
+  type KeyRecord,
+  keyPk,
+  type Marker,
+  marshalMarker,
+  spentOn,
+  unmarshalKey,
+  unmarshalMarker,
+  windowAttr,
+} from "./key-record";
 
 /**
  * The hot path's single ledger round trip: one conditional UpdateItem on the key's own item decides
@@ -26,6 +35,8 @@ export interface IdempotencyMark {
   fingerprint: string;
   /** The vendor's dedupe window: a slot older than this no longer makes a retry free. */
   windowMs: number;
+  /** Take the slot even though it holds this request: its reservation (this id) was compensated. */
+  replacing?: string;
 }
 
 export type ReservationKind = "exact" | "reply";
@@ -58,8 +69,11 @@ export interface Reservation {
 
 export type ReserveOutcome =
   | { kind: "reserved"; reservation: Reservation }
-  /** The same request was already reserved within the vendor's window (an SDK retry): forward it free. */
-  | { kind: "retry"; slotAttr: string };
+  /**
+   * The same request was already reserved within the vendor's window (an SDK retry): it may ride on that
+   * reservation (`rid`), whose marker (absent once cleaned up) was `original` when the write was refused.
+   */
+  | { kind: "retry"; slotAttr: string; rid: string; original?: Marker };
 
 export const slotAttr = (fingerprint: string) => `d${parseInt(fingerprint.slice(0, 8), 16) % IDEMPOTENCY_SLOTS}`;
 export const markerKind = (kind: ReservationKind) => (kind === "exact" ? "e" : "r");
@@ -98,11 +112,17 @@ export async function reserve(
   if (idempotency) {
     slot = { attr: slotAttr(idempotency.fingerprint), fingerprint: idempotency.fingerprint };
     names["#slot"] = slot.attr;
-    values[":fp"] = { S: idempotency.fingerprint };
-    values[":since"] = { N: String(now - idempotency.windowMs) };
-    values[":slot"] = { M: { f: { S: idempotency.fingerprint }, t: { N: String(now) } } };
+    values[":slot"] = { M: { f: { S: idempotency.fingerprint }, t: { N: String(now) }, r: { S: rid } } };
     sets.push("#slot = :slot");
-    conditions.push(notAlreadyReserved);
+    if (idempotency.replacing === undefined) {
+      values[":fp"] = { S: idempotency.fingerprint };
+      values[":since"] = { N: String(now - idempotency.windowMs) };
+      conditions.push(notAlreadyReserved);
+    } else {
+      // The slot's reservation was compensated: this request is reserved anew, in its place.
+      values[":stale"] = { S: idempotency.replacing };
+      conditions.push("#slot.r = :stale");
+    }
   }
   (input.cleanup ?? [])
     .filter((done) => done !== rid)
@@ -155,7 +175,7 @@ function classifyRefusal(
   if (state.expiresAt <= input.now) throw new AuthenticationError("expired_key", "this vault key has expired");
   const held = slot ? state.idempotencySlots.get(slot.attr) : undefined;
   if (slot && held?.fingerprint === slot.fingerprint && held.at > input.now - input.idempotency!.windowMs) {
-    return { kind: "retry", slotAttr: slot.attr };
+    return { kind: "retry", slotAttr: slot.attr, rid: held.rid, original: state.markers.get(held.rid) };
   }
   const spent = spentOn(state, input.now);
   throw new CapExceededError(
@@ -168,4 +188,40 @@ function classifyRefusal(
       requested_usd: microToUsd(input.amountMicro),
     },
   );
+}
+
+/**
+ * Lets an idempotent retry ride on an earlier reservation, if that reservation still stands. One that ended (a
+ * settled or unsettled marker, or none left) stands for good: nothing to write. One still open may be a call
+ * answered 503 whose write had an unknown outcome and is being compensated: the ride marks it (`u`) in a write
+ * that only applies while it is open, and a compensation never gives back a marked reservation. False when the
+ * reservation was compensated (a tombstone): the retry must be reserved anew.
+ */
+export async function rideOn(
+  db: DynamoDBClient,
+  table: string,
+  keyId: string,
+  rid: string,
+  original: Marker | undefined,
+  signal?: AbortSignal,
+): Promise<{ rides: boolean; writes: number }> {
+  if (!original || original.kind === "d" || original.kind === "u") return { rides: true, writes: 0 };
+  if (original.kind === "x") return { rides: false, writes: 0 };
+  const marked = await conditionalWrite(() =>
+    db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: keyPk(keyId) } },
+        UpdateExpression: "SET p.#rid.u = :ridden",
+        ConditionExpression: "p.#rid.k = :open",
+        ExpressionAttributeNames: { "#rid": rid },
+        ExpressionAttributeValues: { ":ridden": { BOOL: true }, ":open": { S: original.kind } },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+      { abortSignal: signal },
+    ),
+  );
+  if (marked.applied) return { rides: true, writes: 1 };
+  const now = unmarshalMarker(marked.item?.p?.M?.[rid]);
+  return { rides: now?.kind !== "x", writes: 1 };
 }

@@ -74,7 +74,7 @@ export async function compensate(
   r: Reservation,
   now: number,
   signal?: AbortSignal,
-): Promise<"released" | "never_landed" | "already"> {
+): Promise<"released" | "never_landed" | "already" | "kept"> {
   const stone = tombstone(r, now);
   for (let attempt = 0; attempt < 4; attempt++) {
     const placed = await conditionalWrite(() =>
@@ -96,15 +96,20 @@ export async function compensate(
     const seen = unmarshalMarker(placed.item.p?.M?.[r.rid]);
     // Ended already: compensated by an earlier attempt, or (it was never forwarded) nothing else can have.
     if (!seen || (seen.kind !== "e" && seen.kind !== "r")) return "already";
+    // An idempotent retry rode on it and was forwarded: the money now backs that call. It stays, and the sweep
+    // records it once the marker expires.
+    if (seen.ridden) return "kept";
     const released = await rewriteMarker(
       db,
       table,
       r,
-      { from: seen.kind, to: stone, delta: r.amountMicro, addUnsettled: 0, withSlot: false },
+      { from: seen.kind, to: stone, delta: r.amountMicro, addUnsettled: 0, withSlot: false, unridden: true },
       signal,
     );
     if (released.applied) return "released";
-    if (unmarshalMarker(released.item?.p?.M?.[r.rid])?.kind === "x") return "already";
+    const after = unmarshalMarker(released.item?.p?.M?.[r.rid]);
+    if (after?.kind === "x") return "already";
+    if (after?.ridden) return "kept";
   }
   return "already";
 }
@@ -114,13 +119,22 @@ function rewriteMarker(
   db: DynamoDBClient,
   table: string,
   r: Reservation,
-  change: { from: MarkerKind; to: Marker; delta: number; addUnsettled: number; withSlot: boolean },
+  change: {
+    from: MarkerKind;
+    to: Marker;
+    delta: number;
+    addUnsettled: number;
+    withSlot: boolean;
+    /** Only while no idempotent retry rode on it (compensation). */
+    unridden?: boolean;
+  },
   signal?: AbortSignal,
 ): Promise<ConditionalResult> {
   const names: Record<string, string> = { "#rid": r.rid };
   const values: Record<string, AttributeValue> = { ":from": { S: change.from }, ":to": marshalMarker(change.to) };
   const sets = ["p.#rid = :to"];
   const conditions = ["p.#rid.k = :from"];
+  if (change.unridden) conditions.push("attribute_not_exists(p.#rid.u)");
   const removes: string[] = [];
   const adds: string[] = [];
   if (change.delta !== 0) {
@@ -135,9 +149,9 @@ function rewriteMarker(
   }
   if (change.withSlot && r.slot) {
     names["#slot"] = r.slot.attr;
-    values[":fp"] = { S: r.slot.fingerprint };
+    values[":rid"] = { S: r.rid };
     removes.push("#slot");
-    conditions.push("#slot.f = :fp");
+    conditions.push("#slot.r = :rid");
   }
   const expression = [
     `SET ${sets.join(", ")}`,

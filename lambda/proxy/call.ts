@@ -22,7 +22,15 @@ import type { PricingConfig } from "../core/pricing";
 import type { SecretSource } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
 import { windowAttr } from "../ledger/key-record";
-import { MAX_CLEANUP_PER_WRITE, type Reservation, type ReserveInput, reserve } from "../ledger/reservations";
+import {
+  MAX_CLEANUP_PER_WRITE,
+  type Reservation,
+  type ReserveInput,
+  type ReserveOutcome,
+  reserve,
+  rideOn,
+  slotAttr,
+} from "../ledger/reservations";
 import { adapters, vendorForPath } from "../vendors";
 import type { ProxiedRequest, Quote, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { describeKey, newCallRecord } from "./call-record";
@@ -262,32 +270,63 @@ async function reserveFor(
         : undefined,
     cleanup: deps.upkeep.takeCleanup(keyId, MAX_CLEANUP_PER_WRITE),
   };
-  let outcome: Awaited<ReturnType<typeof reserve>>;
+  const signal = within(deadline, RESERVE_BUDGET_MS);
+  let attempt = input;
+  for (let tries = 0; ; tries++) {
+    const outcome = await reserveOrCompensate(deps, record, attempt, signal);
+    if (outcome.kind === "reserved") {
+      record.reservation_id = outcome.reservation.rid;
+      record.reserved_usd = microToUsd(quote.amountMicro);
+      return outcome.reservation;
+    }
+    deps.upkeep.giveBack(keyId, attempt.cleanup ?? []);
+    // An idempotent retry: it rides free on the first reservation, unless that one was compensated (its call was
+    // answered 503 and never forwarded), in which case this request is reserved anew in its place.
+    const ride = await rideOn(deps.db, deps.table, keyId, outcome.rid, outcome.original, signal);
+    record.ledger_writes += ride.writes;
+    if (ride.rides) {
+      record.settlement = "retry";
+      return undefined;
+    }
+    // Replaced under us again and again (concurrent retries of a compensated call): fail closed.
+    if (tries >= 2) throw new LedgerUnavailableError();
+    record.ledger_writes += 1;
+    attempt = {
+      ...attempt,
+      rid: newReservationId(),
+      idempotency: { ...attempt.idempotency!, replacing: outcome.rid },
+      cleanup: [],
+    };
+  }
+}
+
+/** One reservation write; an unknown outcome is handed to compensation before the 503. */
+async function reserveOrCompensate(
+  deps: ProxyDeps,
+  record: CallRecord,
+  input: ReserveInput,
+  signal: AbortSignal,
+): Promise<ReserveOutcome> {
   try {
-    outcome = await reserve(deps.db, deps.table, input, within(deadline, RESERVE_BUDGET_MS));
+    return await reserve(deps.db, deps.table, input, signal);
   } catch (error) {
-    deps.upkeep.giveBack(keyId, input.cleanup ?? []);
+    deps.upkeep.giveBack(input.key.keyId, input.cleanup ?? []);
     if (error instanceof LedgerUnavailableError) {
       record.reservation_id = input.rid;
       deps.upkeep.compensate({
-        keyId,
+        keyId: input.key.keyId,
         rid: input.rid,
         kind: input.kind,
         amountMicro: input.amountMicro,
-        window: windowAttr(now),
+        window: windowAttr(input.now),
         expiresAt: input.expiresAt,
+        slot: input.idempotency
+          ? { attr: slotAttr(input.idempotency.fingerprint), fingerprint: input.idempotency.fingerprint }
+          : undefined,
       });
     }
     throw error;
   }
-  if (outcome.kind === "retry") {
-    deps.upkeep.giveBack(keyId, input.cleanup ?? []);
-    record.settlement = "retry";
-    return undefined;
-  }
-  record.reservation_id = input.rid;
-  record.reserved_usd = microToUsd(quote.amountMicro);
-  return outcome.reservation;
 }
 
 /** A reservation id: 64 random bits, short because a hot key's item holds one marker per call in flight. */

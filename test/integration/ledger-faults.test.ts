@@ -10,7 +10,14 @@ import { secretsManagerSource } from "../../lambda/core/secrets";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { getKey } from "../../lambda/ledger/keys";
 import { SECRETS } from "../support/fake-vendors";
-import { dynamoEndpoint, postPaymentIntent, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import {
+  dynamoEndpoint,
+  postPaymentIntent,
+  STRIPE_KEY_REQUEST,
+  type Stack,
+  startStack,
+  stripeVia,
+} from "../support/stack";
 
 /**
  * Ledger writes under faults, one at a time (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice): a
@@ -31,6 +38,16 @@ describe("ledger writes under faults", () => {
   let stack: Stack;
   let db: DynamoDBClient;
   const faults = new Map<Write, Mode>();
+  /** How many more times each write's fault fires (once unless set). */
+  const times = new Map<Write, number>();
+  const fired = (write: Write) => {
+    const left = (times.get(write) ?? 1) - 1;
+    if (left > 0) times.set(write, left);
+    else {
+      times.delete(write);
+      faults.delete(write);
+    }
+  };
   const seen: Array<{ write: Write; input: UpdateItemCommandInput }> = [];
   const writeOf = (input: UpdateItemCommandInput) =>
     WRITE_OF.find(([, value]) => input.ExpressionAttributeValues?.[value] !== undefined)?.[0];
@@ -45,12 +62,12 @@ describe("ledger writes under faults", () => {
         if (write) seen.push({ write, input });
         const mode = write ? faults.get(write) : undefined;
         if (mode === "never_applied") {
-          faults.delete(write!);
+          fired(write!);
           throw timeout();
         }
         const out = await next(args);
         if (mode === "lost_answer") {
-          faults.delete(write!);
+          fired(write!);
           throw timeout();
         }
         return out;
@@ -75,6 +92,7 @@ describe("ledger writes under faults", () => {
   after(() => stack.close());
   beforeEach(() => {
     faults.clear();
+    times.clear();
     seen.length = 0;
   });
 
@@ -148,6 +166,54 @@ describe("ledger writes under faults", () => {
     // The same write arriving late (a request DynamoDB was still holding): refused by the tombstone.
     await assert.rejects(db.send(new UpdateItemCommand(write)), { name: "ConditionalCheckFailedException" });
     assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0);
+    await assertBooksBalance(key.key_id);
+  });
+
+  it("stripe-node's retry of a 503 whose reservation did land rides on it, and the compensation keeps it", async () => {
+    const key = await stack.issue();
+    const before = stack.vendors.stripe.received.length;
+    faults.set("reserve", "lost_answer");
+    // The compensation is slow to get through (its first attempts fail), so the SDK's retry comes first.
+    faults.set("compensate", "never_applied");
+    times.set("compensate", 5);
+    const pi = await stripeVia(stack.url, key.vault_key, { maxNetworkRetries: 1 }).paymentIntents.create({
+      amount: 1300,
+      currency: "usd",
+    });
+    assert.match(pi.id, /^pi_/);
+    await stack.server.idle();
+    assert.equal(stack.vendors.stripe.received.length, before + 1, "forwarded once, by the retry");
+    assert.deepEqual(
+      calls(key.key_id).map((r) => [r.reason ?? r.settlement, r.spent_usd]),
+      [
+        ["ledger_unavailable", 0],
+        ["retry", 0],
+      ],
+    );
+    const state = await getKey(db, stack.server.table, key.key_id);
+    const rid = calls(key.key_id)[0]!.reservation_id!;
+    assert.deepEqual([state!.markers.get(rid)?.kind, state!.markers.get(rid)?.ridden], ["e", true], "kept, ridden");
+    assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 13, "the forwarded retry is paid for");
+    await sweepLater();
+    await assertBooksBalance(key.key_id);
+  });
+
+  it("stripe-node's retry of a 503 whose reservation was compensated first is reserved anew", async () => {
+    const key = await stack.issue();
+    const before = stack.vendors.stripe.received.length;
+    faults.set("reserve", "lost_answer");
+    const pi = await stripeVia(stack.url, key.vault_key, { maxNetworkRetries: 1 }).paymentIntents.create({
+      amount: 1100,
+      currency: "usd",
+    });
+    assert.match(pi.id, /^pi_/);
+    await stack.server.idle();
+    assert.equal(stack.vendors.stripe.received.length, before + 1);
+    const [refused, retried] = calls(key.key_id);
+    assert.deepEqual([refused!.reason, retried!.settlement, retried!.spent_usd], ["ledger_unavailable", "settled", 11]);
+    assert.notEqual(retried!.reservation_id, refused!.reservation_id, "a reservation of its own");
+    assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 11);
+    await sweepLater();
     await assertBooksBalance(key.key_id);
   });
 

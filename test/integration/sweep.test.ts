@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import twilio from "twilio";
@@ -130,5 +131,74 @@ describe("orphaned reservations", () => {
     } finally {
       db.destroy();
     }
+  });
+});
+
+describe("local mode's timings from its environment", () => {
+  it("a vendor timeout, the pending grace and the sweep interval, exercised from outside in a second", async () => {
+    const vendors = await startFakeVendors();
+    const auditFile = `/tmp/keybrake-timings-${process.pid}.jsonl`;
+    const local = await spawnLocal({
+      ...vendors.env,
+      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
+      KEYBRAKE_API_KEY: ISSUER_TOKEN,
+      KEYBRAKE_AUDIT_FILE: auditFile,
+      KEYBRAKE_UPSTREAM_TIMEOUT_MS: "300",
+      KEYBRAKE_PENDING_GRACE_MS: "200",
+      KEYBRAKE_SWEEP_INTERVAL_MS: "250",
+    });
+    try {
+      const issued = await fetch(`${local.url}/vault/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+        body: JSON.stringify({
+          vendor: "twilio",
+          daily_usd_cap: 1,
+          allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+          expires_in: "1h",
+          agent_run_label: "timings/1",
+        }),
+      });
+      const key = (await issued.json()) as { vault_key: string; key_id: string };
+      vendors.twilio.respond = () => "hang";
+      const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
+      client.api.baseUrl = `${local.url}/twilio`;
+      const error = (await client.messages
+        .create({ to: "+15005550006", from: "+15005550001", body: "hi" })
+        .catch((e: unknown) => e)) as { status?: number };
+      assert.equal(error.status, 504, "the vendor timeout came from KEYBRAKE_UPSTREAM_TIMEOUT_MS");
+      // The process's own sweep closes the marker once the grace has passed.
+      let swept: Record<string, unknown> | undefined;
+      for (let i = 0; i < 100 && !swept; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        swept = readFileSync(auditFile, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((r) => r.event === "reservation_swept" && r.key_id === key.key_id);
+      }
+      assert.deepEqual(
+        [swept?.swept_as, swept?.unsettled_usd, swept?.spent_usd],
+        ["unsettled", 0.02, 0.02],
+        "swept by local mode's own timer",
+      );
+    } finally {
+      vendors.twilio.respond = undefined;
+      await local.stop();
+      await vendors.close();
+    }
+  });
+
+  it("refuses a timing that is not a whole number of milliseconds, in one line", async () => {
+    await assert.rejects(
+      spawnLocal({
+        KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+        KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
+        KEYBRAKE_API_KEY: ISSUER_TOKEN,
+        KEYBRAKE_SWEEP_INTERVAL_MS: "soon",
+      }),
+      /keybrake: KEYBRAKE_SWEEP_INTERVAL_MS must be a whole number of milliseconds above 0, got "soon"/,
+    );
   });
 });

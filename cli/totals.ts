@@ -1,9 +1,11 @@
+import { reservationTotals } from "../lambda/audit/accounting";
 import type { SpendRecord } from "../lambda/audit/filter";
 import { sumUsd } from "../lambda/core/money";
 
 /**
  * Totals of spend records, the same numbers the Logs Insights stats query computes: `calls` counts call
- * records, `refused` the refused ones, money is summed exactly (through micro-USD), `last_at` is the newest.
+ * records, `refused` the refused ones, money is summed exactly (through micro-USD) with each reservation
+ * counted once at its largest amount (lambda/audit/accounting.ts), `last_at` is the newest.
  */
 export interface Totals {
   calls: number;
@@ -49,13 +51,28 @@ function group<T, K extends object>(items: T[], keyOf: (item: T) => K, partOf: (
   return [...groups.values()].map(({ key, parts }) => ({ ...key, ...combine(parts) }));
 }
 
-const recordTotals = (r: SpendRecord): Totals => ({
-  calls: r.event === "call" ? 1 : 0,
-  refused: r.event === "call" && r.decision === "refused" ? 1 : 0,
-  spent_usd: r.spent_usd ?? 0,
-  unsettled_usd: r.unsettled_usd ?? 0,
-  last_at: r.time ?? null,
-});
+/** One group's records: counted one by one, their money per reservation. */
+function recordsTotals(records: SpendRecord[]): Totals {
+  const times = records.map((r) => r.time).filter((t): t is string => typeof t === "string");
+  return {
+    calls: records.filter((r) => r.event === "call").length,
+    refused: records.filter((r) => r.event === "call" && r.decision === "refused").length,
+    ...reservationTotals(records),
+    last_at: times.sort().at(-1) ?? null,
+  };
+}
+
+function groupRecords<K extends object>(records: SpendRecord[], keyOf: (r: SpendRecord) => K): (K & Totals)[] {
+  const groups = new Map<string, { key: K; records: SpendRecord[] }>();
+  for (const record of records) {
+    const key = keyOf(record);
+    const id = JSON.stringify(key);
+    const entry = groups.get(id) ?? { key, records: [] };
+    entry.records.push(record);
+    groups.set(id, entry);
+  }
+  return [...groups.values()].map(({ key, records }) => ({ ...key, ...recordsTotals(records) }));
+}
 
 /** Most spent first; ties by label, so the output is stable. */
 export function bySpend<T extends Totals & { agent_run_label?: string | null; vendor?: string }>(rows: T[]): T[] {
@@ -68,13 +85,11 @@ export function bySpend<T extends Totals & { agent_run_label?: string | null; ve
 }
 
 export function totalsByLabel(records: SpendRecord[]): LabelTotals[] {
-  return bySpend(group(records, (r) => ({ agent_run_label: r.agent_run_label ?? null }), recordTotals));
+  return bySpend(groupRecords(records, (r) => ({ agent_run_label: r.agent_run_label ?? null })));
 }
 
 export function totalsByVendorLabel(records: SpendRecord[]): VendorLabelTotals[] {
-  return bySpend(
-    group(records, (r) => ({ vendor: r.vendor, agent_run_label: r.agent_run_label ?? null }), recordTotals),
-  );
+  return bySpend(groupRecords(records, (r) => ({ vendor: r.vendor, agent_run_label: r.agent_run_label ?? null })));
 }
 
 /** The per-vendor lines under `keybrake spend`, from its per-label rows (either source). */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { VpcArgs } from "./args";
@@ -9,6 +10,7 @@ import type { VpcArgs } from "./args";
  * (stripe-python `api_base`, twilio `baseUrl`, `RESEND_BASE_URL`) or map a private custom domain.
  */
 export const PRIVATE_STAGE = "v1";
+export const PRIVATE_BINARY_MEDIA_TYPES = ["*/*"];
 
 export function privateEntry(
   name: string,
@@ -49,6 +51,9 @@ export function privateEntry(
     {
       description: "keybrake issuer and proxy (private)",
       endpointConfiguration: { types: "PRIVATE", vpcEndpointIds: [executeApi.id] },
+      // Every body is handed over base64 and every answer the proxy marks base64 is sent back as bytes, so
+      // binary request bodies and vendor answers (recordings, files) pass unchanged, as on the HTTP API.
+      binaryMediaTypes: PRIVATE_BINARY_MEDIA_TYPES,
       policy: executeApi.id.apply((vpce) =>
         JSON.stringify({
           Version: "2012-10-17",
@@ -82,7 +87,7 @@ export function privateEntry(
     { restApi: api.id, parentId: api.rootResourceId, pathPart: "{proxy+}" },
     { parent },
   );
-  const integrations: pulumi.Resource[] = [];
+  const integrations: aws.apigateway.Integration[] = [];
   const anyMethod = (suffix: string, resourceId: pulumi.Input<string>, fn: aws.lambda.Function) => {
     const method = new aws.apigateway.Method(
       `${name}-${suffix}`,
@@ -122,9 +127,18 @@ export function privateEntry(
       { parent },
     );
   }
+  // A new deployment whenever a route, an integration or the binary media types change (a constant would
+  // leave the stage serving the old routes).
+  const redeployment = pulumi
+    .all(integrations.map((i) => pulumi.all([i.resourceId, i.httpMethod, i.type, i.uri])))
+    .apply((parts) =>
+      createHash("sha256")
+        .update(JSON.stringify({ integrations: parts, binaryMediaTypes: PRIVATE_BINARY_MEDIA_TYPES }))
+        .digest("hex"),
+    );
   const deployment = new aws.apigateway.Deployment(
     `${name}-private`,
-    { restApi: api.id, triggers: { redeployment: "keybrake-routes-v1" } },
+    { restApi: api.id, triggers: { redeployment } },
     { parent, dependsOn: integrations },
   );
   new aws.apigateway.Stage(

@@ -13,7 +13,9 @@ import { createIssuerApp } from "./http/issuer-app";
 import { createProxyApp } from "./http/proxy-app";
 import { createDynamoClient, localDynamoConfig } from "./ledger/dynamo";
 import { ensureLedgerTable } from "./ledger/table";
+import { PENDING_GRACE_MS } from "./proxy/call";
 import { KeyCache } from "./proxy/key-cache";
+import { Upkeep } from "./proxy/upkeep";
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from "./proxy/upstream";
 import { runSweep } from "./sweep/run";
 
@@ -31,7 +33,11 @@ export interface LocalOptions {
   table?: string;
   clock?: Clock;
   audit?: AuditSink;
+  /** Default: KEYBRAKE_UPSTREAM_TIMEOUT_MS, else 25 s. */
   upstreamTimeoutMs?: number;
+  /** Default: KEYBRAKE_PENDING_GRACE_MS, else 15 minutes. */
+  pendingGraceMs?: number;
+  /** Default: KEYBRAKE_SWEEP_INTERVAL_MS, else 60 s. */
   sweepIntervalMs?: number;
   /** A DynamoDB client to use instead of one for `dynamoEndpoint` (the benchmark counts its round trips). */
   db?: DynamoDBClient;
@@ -72,6 +78,8 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
 
   const inFlight = new Set<Promise<void>>();
   const keys = new KeyCache(db, table, options.keyCacheSize);
+  const upkeep = new Upkeep({ db, table, log, background: true });
+  const timing = localTiming(env, options);
   const issuerApp = createIssuerApp({
     db,
     table,
@@ -88,13 +96,17 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
     secrets,
     pricing: pricingFromEnv(env),
     upstreams: upstreamsFromEnv(env),
-    upstreamTimeoutMs: options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+    upstreamTimeoutMs: timing.upstreamTimeoutMs,
+    pendingGraceMs: timing.pendingGraceMs,
+    upkeep,
     clock,
     audit,
     log,
     afterResponse(work) {
-      inFlight.add(work);
-      void work.finally(() => inFlight.delete(work));
+      // The answer is already sent: nothing this work does may escape as an unhandled rejection.
+      const tracked = work.catch((error: unknown) => log.error("keybrake.call failed after its answer", { error }));
+      inFlight.add(tracked);
+      void tracked.finally(() => inFlight.delete(tracked));
     },
   });
   // API Gateway's routes, in one process: /vault/* to the issuer, everything else to the proxy.
@@ -111,11 +123,14 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   const port = (server.address() as AddressInfo).port;
 
   const sweep = () => runSweep(db, table, clock(), audit);
-  const timer = setInterval(() => void sweep().catch(() => undefined), options.sweepIntervalMs ?? 60_000);
+  const timer = setInterval(() => void sweep().catch(() => undefined), timing.sweepIntervalMs);
   timer.unref();
 
   const idle = async () => {
-    while (inFlight.size) await Promise.all([...inFlight]);
+    do {
+      await Promise.all([...inFlight]);
+      await upkeep.idle();
+    } while (inFlight.size);
   };
   return {
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
@@ -128,9 +143,45 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
     async close() {
       clearInterval(timer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await idle();
+      // Compensations get a while to reach a ledger that is back; past that they are left to the sweep.
+      const giveUp = setTimeout(() => upkeep.stop(), CLOSE_COMPENSATION_WAIT_MS);
+      await Promise.all([...inFlight]);
+      await upkeep.idle();
+      clearTimeout(giveUp);
       await audit.close();
       db.destroy();
     },
+  };
+}
+
+const CLOSE_COMPENSATION_WAIT_MS = 5_000;
+
+/** Local mode's env vars for the timings that make every guarantee testable from outside in seconds. */
+export const LOCAL_TIMING_ENV = {
+  upstreamTimeoutMs: "KEYBRAKE_UPSTREAM_TIMEOUT_MS",
+  pendingGraceMs: "KEYBRAKE_PENDING_GRACE_MS",
+  sweepIntervalMs: "KEYBRAKE_SWEEP_INTERVAL_MS",
+} as const;
+
+function localTiming(
+  env: NodeJS.ProcessEnv,
+  options: LocalOptions,
+): { upstreamTimeoutMs: number; pendingGraceMs: number; sweepIntervalMs: number } {
+  const read = (name: keyof typeof LOCAL_TIMING_ENV, fallback: number) => {
+    const given = options[name];
+    if (given !== undefined) return given;
+    const text = env[LOCAL_TIMING_ENV[name]];
+    if (text === undefined || text === "") return fallback;
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new Error(
+        `${LOCAL_TIMING_ENV[name]} must be a whole number of milliseconds above 0, got ${JSON.stringify(text)}`,
+      );
+    return value;
+  };
+  return {
+    upstreamTimeoutMs: read("upstreamTimeoutMs", DEFAULT_UPSTREAM_TIMEOUT_MS),
+    pendingGraceMs: read("pendingGraceMs", PENDING_GRACE_MS),
+    sweepIntervalMs: read("sweepIntervalMs", 60_000),
   };
 }

@@ -76,6 +76,8 @@ export async function ensureDynamoDbLocal(progress: Progress = () => {}): Promis
 export interface DynamoDbLocal {
   endpoint: string;
   port: number;
+  /** The Java process (fault tests stop, resume and kill it with signals). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -125,7 +127,7 @@ export async function startDynamoDbLocal(
       if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with ${child.exitCode}:\n${output}`);
       try {
         await client.send(new ListTablesCommand({}));
-        return { endpoint, port, stop };
+        return { endpoint, port, pid: child.pid!, stop };
       } catch {
         if (Date.now() > deadline)
           throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s:\n${output}`);

@@ -63,7 +63,10 @@ const usd = (name: string, value: number) => ({ name, unit: MetricUnit.NoUnit, v
 /** The metrics one audit record stands for (key issue and revoke events have none). */
 export function metricsFor(record: AuditRecord): MetricBlob[] {
   if (record.event === "call") return callMetrics(record);
-  if (record.event !== "reservation_swept") return [];
+  // Only a swept `pending` marker is spend no call record carried. Any other marker the sweep closes (an exact
+  // call's, a settled one's) was most likely carried by its call record already: counting it again would
+  // double the metric, so a crash right after such a call is the spend metrics can miss (the audit cannot).
+  if (record.event !== "reservation_swept" || record.swept_as !== "pending") return [];
   return [
     {
       dimensionSets: spendDimensions(record.vendor, record.issuer),

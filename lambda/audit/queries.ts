@@ -21,6 +21,7 @@ export const RECORD_FIELDS = [
   "decision",
   "reason",
   "settlement",
+  "reservation_id",
   "reserved_usd",
   "settled_usd",
   "unsettled_usd",
@@ -67,13 +68,18 @@ export function recordsQuery(filter: QueryFilter, limit: number): string {
 }
 
 /**
- * Totals per label (`audit`) or per vendor and label (`spend`). Only refused calls carry `reason` and swept
- * records carry no `decision`, so counting those fields counts refusals and calls.
+ * Totals per label (`audit`) or per vendor and label (`spend`), in two `stats`: the first per reservation (its
+ * spend is the largest `spent_usd` among its records, lambda/audit/accounting.ts; records naming no reservation,
+ * refusals and retries, carry 0 and fall in one group per label), the second sums those per label. Only refused
+ * calls carry `reason` and swept records carry no `decision`, so counting those fields counts refusals and calls.
  */
 export function totalsQuery(filter: QueryFilter, by: "label" | "vendor_label"): string {
   const groups = by === "label" ? "audit.agent_run_label" : "audit.vendor, audit.agent_run_label";
-  const stats =
-    "stats count(audit.decision) as calls, count(audit.reason) as refused, sum(audit.spent_usd) as spent_usd, " +
-    `sum(audit.unsettled_usd) as unsettled_usd, max(@timestamp) as last_at by ${groups}`;
-  return [...filterLines(filter), stats, "sort spent_usd desc", `limit ${MAX_ROWS}`].join("\n| ");
+  const perReservation =
+    "stats count(audit.decision) as n_calls, count(audit.reason) as n_refused, max(audit.spent_usd) as r_spent, " +
+    `max(audit.unsettled_usd) as r_unsettled, max(@timestamp) as r_last by audit.reservation_id, ${groups}`;
+  const perLabel =
+    "stats sum(n_calls) as calls, sum(n_refused) as refused, sum(r_spent) as spent_usd, " +
+    `sum(r_unsettled) as unsettled_usd, max(r_last) as last_at by ${groups}`;
+  return [...filterLines(filter), perReservation, perLabel, "sort spent_usd desc", `limit ${MAX_ROWS}`].join("\n| ");
 }

@@ -8,9 +8,11 @@ import type { KeyRecord } from "../ledger/key-record";
  * On Lambda each record is the `audit` field of a Powertools log line whose message is `keybrake.<event>`;
  * in local mode it is one JSON line of KEYBRAKE_AUDIT_FILE. Amounts are USD numbers (micro-USD / 10^6).
  *
- * Spend accounting: every reservation's final amount is carried by exactly one record's `spent_usd`, the call
- * record's, or, when the call's process died or the sweep ended the reservation first, the
- * `reservation_swept` record's. Summing `spent_usd` over both events gives what the ledger kept.
+ * Spend accounting (docs/audit.md#spend-adds-up): every record that carries money names its `reservation_id`,
+ * and a reservation's spend is the largest `spent_usd` among its records (likewise `unsettled_usd`): the call
+ * record and the sweep's `reservation_swept` record may both carry the same amount, and a record written when
+ * the ledger's outcome was unknown carries 0 and leaves the amount to the sweep. Summing that per reservation
+ * gives what the ledger kept, key by key, whatever instant a process died at (lambda/audit/accounting.ts).
  */
 export type Decision = "forwarded" | "refused";
 
@@ -22,8 +24,11 @@ export type Decision = "forwarded" | "refused";
  */
 export type Settlement = "settled" | "released" | "unsettled" | "swept" | "retry" | "none";
 
-/** Why a forwarded call got no answer from the vendor. */
-export type UpstreamFailure = "upstream_failed" | "upstream_timeout" | "upstream_unreachable";
+/**
+ * Why a forwarded call got no answer from the vendor, or why its answer could not reach the client
+ * (`response_too_large`: over Lambda's response payload limit; the vendor did act).
+ */
+export type UpstreamFailure = "upstream_failed" | "upstream_timeout" | "upstream_unreachable" | "response_too_large";
 
 export interface CallRecord {
   event: "call";
@@ -39,6 +44,8 @@ export interface CallRecord {
   decision: Decision;
   /** The refusal code; present exactly when the call was refused. */
   reason?: RefusalCode;
+  /** The reservation this call took (absent when nothing was reserved, and on an idempotent retry). */
+  reservation_id?: string;
   reserved_usd: number;
   settled_usd: number;
   unsettled_usd: number;
@@ -55,7 +62,10 @@ export interface CallRecord {
   priced_from?: Record<string, string | number | boolean>;
   upstream_status?: number;
   upstream_error?: UpstreamFailure;
-  /** A ledger write after forwarding failed (the reservation stays counted, the conservative side). */
+  /**
+   * A ledger write after forwarding failed with an unknown outcome: the record then carries 0 and says `swept`,
+   * and the sweep records what the ledger kept once the reservation's marker expires.
+   */
   ledger_error?: "settlement_write_failed";
   vendor_object_id?: string;
   vendor_request_id?: string;
@@ -107,9 +117,17 @@ export interface KeyExpiredRecord extends KeyContext {
   unsettled_usd: number;
 }
 
-/** A reservation orphaned between reserve and settle, ended by the sweep as spent (exactly once). */
+/**
+ * A reservation marker the sweep closed after its expiry, exactly once, with the amount the ledger kept for it.
+ * `swept_as`: `pending` (priced from the answer and never settled: a crash or a failed settlement; kept as spent
+ * and unsettled), `exact` (an exactly priced call's marker: a completed call's leftover or a crashed call, which
+ * the sweep cannot tell apart), `settled` / `unsettled` (the settlement was written; its call record may be
+ * missing if the process died right after it).
+ */
 export interface ReservationSweptRecord extends KeyContext {
   event: "reservation_swept";
+  reservation_id: string;
+  swept_as: "pending" | "exact" | "settled" | "unsettled";
   unsettled_usd: number;
   spent_usd: number;
 }

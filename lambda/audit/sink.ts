@@ -11,7 +11,12 @@ import { type AuditRecord, auditMessage } from "./record";
  * an async stream (nothing synchronous on the hot path).
  */
 export interface AuditSink {
-  write(record: AuditRecord): void;
+  /**
+   * Writes a record. The promise (where the sink gives one) resolves once the record is out of this process
+   * (a file sink: handed to the kernel, so it survives the process being killed); callers that remove ledger
+   * state on the strength of a record wait for it.
+   */
+  write(record: AuditRecord): void | Promise<void>;
   close(): Promise<void>;
 }
 
@@ -28,8 +33,16 @@ export function cloudWatchSink(logger: Logger, metrics: Metrics): AuditSink {
 export function fileSink(path: string): AuditSink {
   mkdirSync(dirname(path), { recursive: true });
   const stream: WriteStream = createWriteStream(path, { flags: "a" });
+  // A failed write (disk full, file removed) must not bring the process down with every call in flight.
+  stream.on("error", () => undefined);
   return {
-    write: (record) => void stream.write(`${JSON.stringify(record)}\n`),
+    write: (record) => {
+      const written = new Promise<void>((resolve, reject) =>
+        stream.write(`${JSON.stringify(record)}\n`, (error) => (error ? reject(error) : resolve())),
+      );
+      written.catch(() => undefined); // callers that do not wait for it must not see an unhandled rejection
+      return written;
+    },
     close: () => new Promise((resolve) => stream.end(resolve)),
   };
 }

@@ -19,7 +19,9 @@ export type RefusalCode =
   | "cap_exceeded"
   | "request_cap_exceeded"
   | "vendor_not_configured"
+  | "secret_unavailable"
   | "upstream_failed"
+  | "upstream_response_too_large"
   | "upstream_timeout"
   | "ledger_unavailable"
   | "internal_error";
@@ -113,6 +115,33 @@ export class VendorNotConfiguredError extends KeybrakeError {
   override name = "VendorNotConfiguredError";
   constructor(vendor: string) {
     super(503, "vendor_not_configured", `no ${vendor} secret is configured on this proxy`);
+  }
+}
+
+/** 503: the vendor secret could not be read before the call's deadline; nothing was reserved or forwarded. */
+export class SecretUnavailableError extends KeybrakeError {
+  override name = "SecretUnavailableError";
+  constructor(vendor: string, options?: ErrorOptions) {
+    super(
+      503,
+      "secret_unavailable",
+      `the ${vendor} secret could not be read in time; nothing was forwarded`,
+      {},
+      options,
+    );
+  }
+}
+
+/** 502: the vendor answered (and acted), but its answer is over what the proxy can return (Lambda's limit). */
+export class ResponseTooLargeError extends KeybrakeError {
+  override name = "ResponseTooLargeError";
+  constructor(limitBytes: number, upstreamStatus: number) {
+    super(
+      502,
+      "upstream_response_too_large",
+      `the vendor answered ${upstreamStatus}, but its answer is over the ${limitBytes}-byte response limit keybrake can return; the call was made and is kept as spent`,
+      { limit_bytes: limitBytes, upstream_status: upstreamStatus },
+    );
   }
 }
 

@@ -7,9 +7,12 @@ import { metricsOptions } from "../audit/metrics";
 import { cloudWatchSink } from "../audit/sink";
 import { systemClock } from "../core/clock";
 import { secretsManagerSource } from "../core/secrets";
-import { createProxyApp } from "../http/proxy-app";
+import { fitsLambdaResponse, LAMBDA_RESPONSE_LIMIT_BYTES } from "../http/lambda-limits";
+import { createProxyApp, restCookies } from "../http/proxy-app";
 import { createDynamoClient } from "../ledger/dynamo";
+import { PENDING_GRACE_MS } from "../proxy/call";
 import { KeyCache } from "../proxy/key-cache";
+import { Upkeep } from "../proxy/upkeep";
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from "../proxy/upstream";
 import { readProxyConfig } from "./config";
 import { powertoolsLog } from "./log";
@@ -18,8 +21,9 @@ const config = readProxyConfig(process.env);
 const db = createDynamoClient();
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "keybrake-proxy" });
 const metrics = new Metrics(metricsOptions(process.env));
+const log = powertoolsLog(logger);
 
-export const handler = handle(
+const app = handle(
   createProxyApp({
     db,
     table: config.table,
@@ -28,8 +32,16 @@ export const handler = handle(
     pricing: config.pricing,
     upstreams: config.upstreams,
     upstreamTimeoutMs: DEFAULT_UPSTREAM_TIMEOUT_MS,
+    pendingGraceMs: PENDING_GRACE_MS,
+    // Compensations left over when an invocation returns wait here for the next one.
+    upkeep: new Upkeep({ db, table: config.table, log, background: false }),
+    maxResponseBytes: LAMBDA_RESPONSE_LIMIT_BYTES,
+    fitsResponse: fitsLambdaResponse,
     clock: systemClock,
     audit: cloudWatchSink(logger, metrics),
-    log: powertoolsLog(logger),
+    log,
   }),
 );
+
+/** The Lambda entry: hono's adapter, with each vendor cookie its own `Set-Cookie` on the REST (1.0) path too. */
+export const handler: typeof app = async (event, context) => restCookies(await app(event, context));

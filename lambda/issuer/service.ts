@@ -182,16 +182,17 @@ export async function revokeLabel(deps: IssuerDeps, issuer: Issuer, body: unknow
     );
   }
   const now = deps.clock();
-  const revoked = await revokeByLabelPrefix(deps.db, deps.table, issuer.name, prefix, now);
-  for (const key of revoked) {
+  // Each key's record is written as soon as its revoke is known to have applied, so a request that fails half
+  // way (503) still leaves a record for every key it did revoke.
+  const revoked = await revokeByLabelPrefix(deps.db, deps.table, issuer.name, prefix, now, (key) =>
     deps.audit.write({
       event: "key_revoked",
       ...keyContext(key, now),
       revoked_by: "label_prefix",
       label_prefix: prefix,
-    });
-  }
-  return { revoked: revoked.length };
+    }),
+  );
+  return { revoked };
 }
 
 async function ownKey(deps: IssuerDeps, issuer: Issuer, keyId: string): Promise<KeyState> {

@@ -4,12 +4,21 @@ import { LedgerUnavailableError } from "../core/errors";
 
 /**
  * One DynamoDB client per process (module scope in Lambda), with short timeouts: the proxy fails closed
- * (503) rather than keep an agent waiting on a ledger that does not answer.
+ * (503) rather than keep an agent waiting on a ledger that does not answer. `throwOnRequestTimeout` makes the
+ * request timeout an error (recent @smithy/node-http-handler versions only warn without it; older ones, such as
+ * the Lambda runtime's SDK, ignore the flag and throw anyway). Each call also passes the abort signal of its
+ * own deadline, which ends the SDK's retries too.
  */
+export const LEDGER_REQUEST_TIMEOUT_MS = 3_000;
+
 export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
   return new DynamoDBClient({
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+    requestHandler: {
+      connectionTimeout: 1_000,
+      requestTimeout: LEDGER_REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    } as DynamoDBClientConfig["requestHandler"],
     ...config,
   });
 }
@@ -22,7 +31,11 @@ export type ConditionalResult =
   | { applied: true; attributes?: Record<string, AttributeValue> }
   | { applied: false; item?: Record<string, AttributeValue> };
 
-/** Runs a conditional write; only a failed condition is an answer, any other failure means the ledger is down. */
+/**
+ * Runs a conditional write; only a failed condition is an answer, any other failure means the ledger is down.
+ * A write that failed that way may still have been applied (a timeout, a reset, an abort): callers whose
+ * writes matter after such a failure make them recognisable (the reservation id in the item).
+ */
 export async function conditionalWrite(
   write: () => Promise<{ Attributes?: Record<string, AttributeValue> }>,
 ): Promise<ConditionalResult> {

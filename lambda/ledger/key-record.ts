@@ -27,8 +27,68 @@ export interface KeyRecord {
 export interface KeyState extends KeyRecord {
   revokedAt?: number;
   remainingByDay: Map<string, number>;
-  idempotencySlots: Map<string, string>;
+  idempotencySlots: Map<string, IdempotencySlot>;
+  /** The reservation markers under `p`, by reservation id. */
+  markers: Map<string, Marker>;
   unsettledMicro: number;
+}
+
+/**
+ * A dedupe slot `d<n>`: the fingerprint of an idempotent request, when it was reserved and the reservation it
+ * took. A retry within the vendor's window finds it and rides free on that reservation.
+ */
+export interface IdempotencySlot {
+  fingerprint: string;
+  at: number;
+  rid: string;
+}
+
+/**
+ * A reservation marker `p.<rid>` (kind `k`, amount `a`, expiry `x`: a hot key's item holds one per call in flight,
+ * so it is kept small; the day's window a reservation draws on is known to the call that made it), written by
+ * the reservation itself (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice):
+ * - `e` open, exact price: the call settles with no second write; the marker is removed in passing by this
+ *   process's next reservation on the key, or closed by the sweep after `x`.
+ * - `r` open, priced from the answer: settlement rewrites it; the sweep keeps it as spent (unsettled) after `x`.
+ * - `d` ended at its final amount `a`; `u` ended unsettled (kept at `a`): the settlement rewrote it, so a crash
+ *   before its audit record still leaves the amount for the sweep to record.
+ * - `x` a tombstone: the reservation was compensated (released, or never landed) and can never land later.
+ */
+export type MarkerKind = "e" | "r" | "d" | "u" | "x";
+
+export interface Marker {
+  kind: MarkerKind;
+  amountMicro: number;
+  /** Open and ended markers: when the sweep may close it. Tombstones: when it may be dropped. */
+  expiresAt: number;
+  /** Written before markers had kinds (always priced from the answer): it has no `k` to condition on. */
+  legacy?: boolean;
+  /**
+   * An idempotent retry rode on this reservation while it was open (`u`): the retry's forward may be the call's
+   * first, so a compensation must not give this reservation's money back.
+   */
+  ridden?: boolean;
+}
+
+export function marshalMarker(m: Marker): AttributeValue {
+  return {
+    M: { k: { S: m.kind }, a: { N: String(m.amountMicro) }, x: { N: String(m.expiresAt) } },
+  };
+}
+
+export function unmarshalMarker(value: AttributeValue | undefined): Marker | undefined {
+  const m = value?.M;
+  if (!m) return undefined;
+  // Markers written before kinds existed were always priced from the answer.
+  const kind = (m.k?.S ?? "r") as MarkerKind;
+  const marker: Marker = {
+    kind,
+    amountMicro: Number(m.a?.N ?? 0),
+    expiresAt: Number(m.x?.N ?? 0),
+  };
+  if (m.k === undefined) marker.legacy = true;
+  if (m.u !== undefined) marker.ridden = true;
+  return marker;
 }
 
 /** Labels may not contain control characters, so this separator keeps a label prefix from matching a key id. */
@@ -62,10 +122,18 @@ export function marshalKey(r: KeyRecord): Record<string, AttributeValue> {
 
 export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
   const remainingByDay = new Map<string, number>();
-  const idempotencySlots = new Map<string, string>();
+  const idempotencySlots = new Map<string, IdempotencySlot>();
   for (const [name, value] of Object.entries(item)) {
     if (/^w\d{8}$/.test(name) && value.N !== undefined) remainingByDay.set(name, Number(value.N));
-    if (/^i\d+$/.test(name) && value.S !== undefined) idempotencySlots.set(name, value.S);
+    const slot = value.M;
+    if (/^d\d+$/.test(name) && slot?.f?.S !== undefined) {
+      idempotencySlots.set(name, { fingerprint: slot.f.S, at: Number(slot.t?.N ?? 0), rid: slot.r?.S ?? "" });
+    }
+  }
+  const markers = new Map<string, Marker>();
+  for (const [rid, value] of Object.entries(item.p?.M ?? {})) {
+    const marker = unmarshalMarker(value);
+    if (marker) markers.set(rid, marker);
   }
   return {
     keyId: item.pk!.S!.slice(2),
@@ -81,6 +149,7 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
     revokedAt: item.revoked_at?.N !== undefined ? Number(item.revoked_at.N) : undefined,
     remainingByDay,
     idempotencySlots,
+    markers,
     unsettledMicro: Number(item.unsettled?.N ?? 0),
   };
 }

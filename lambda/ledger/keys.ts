@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   type AttributeValue,
   type DynamoDBClient,
@@ -78,8 +79,11 @@ export async function updateKeyIf(
 }
 
 /**
- * Revokes every live key of this issuer whose run label starts with `prefix`, returning the keys it
- * revoked (keys already revoked or expired are not counted again).
+ * Revokes every live key of this issuer whose run label starts with `prefix`, handing each key it revoked to
+ * `revoked` as soon as its write is known to have applied (keys already revoked or expired are not counted
+ * again). Each revoke carries this request's `op` id, so a write retried after an unknown outcome recognises
+ * its own earlier success (ALL_OLD) and the key still gets its record. Keys whose write failed are tried once
+ * more; if any still failed, it throws after every key that was revoked has been handed over.
  */
 export async function revokeByLabelPrefix(
   db: DynamoDBClient,
@@ -87,8 +91,11 @@ export async function revokeByLabelPrefix(
   issuer: string,
   prefix: string,
   now: number,
-): Promise<KeyState[]> {
-  const revoked: KeyState[] = [];
+  revoked: (key: KeyState) => void,
+): Promise<number> {
+  const op = randomBytes(8).toString("hex");
+  let count = 0;
+  let failure: unknown;
   const byLabel = (cursor: Record<string, AttributeValue> | undefined) =>
     db.send(
       new QueryCommand({
@@ -99,18 +106,50 @@ export async function revokeByLabelPrefix(
         ExclusiveStartKey: cursor,
       }),
     );
+  const revokeOne = async (keyId: string) => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const state = await revokeLive(db, table, keyId, now, op);
+        if (state) {
+          count++;
+          revoked(state);
+        }
+        return;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure;
+  };
   for await (const items of pages(byLabel)) {
-    const keyIds = items.map((item) => item.pk!.S!.slice(2));
-    const results = await Promise.all(keyIds.map((id) => revokeLive(db, table, id, now)));
-    for (const state of results) if (state) revoked.push(state);
+    const results = await Promise.allSettled(items.map((item) => revokeOne(item.pk!.S!.slice(2))));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
-  return revoked;
+  return count;
 }
 
-function revokeLive(db: DynamoDBClient, table: string, keyId: string, now: number): Promise<KeyState | undefined> {
-  return updateKeyIf(db, table, keyId, {
-    update: "SET revoked_at = :now",
-    condition: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
-    values: { ":now": { N: String(now) } },
-  });
+async function revokeLive(
+  db: DynamoDBClient,
+  table: string,
+  keyId: string,
+  now: number,
+  op: string,
+): Promise<KeyState | undefined> {
+  const result = await conditionalWrite(() =>
+    db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: keyPk(keyId) } },
+        UpdateExpression: "SET revoked_at = :now, revoke_op = :op",
+        ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
+        ExpressionAttributeValues: { ":now": { N: String(now) }, ":op": { S: op } },
+        ReturnValues: "ALL_NEW",
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    ),
+  );
+  if (result.applied) return unmarshalKey(result.attributes!);
+  // Revoked already: by this very request (an earlier attempt applied), or by someone else (not counted again).
+  return result.item?.revoke_op?.S === op ? unmarshalKey(result.item) : undefined;
 }

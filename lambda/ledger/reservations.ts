@@ -3,46 +3,80 @@ import { DAY_MS } from "../core/clock";
 import { AuthenticationError, CapExceededError } from "../core/errors";
 import { microToUsd } from "../core/money";
 import { conditionalWrite } from "./dynamo";
-import { type KeyRecord, keyPk, spentOn, unmarshalKey, windowAttr } from "./key-record";
+import {
+  type KeyRecord,
+  keyPk,
+  type Marker,
+  marshalMarker,
+  spentOn,
+  unmarshalKey,
+  unmarshalMarker,
+  windowAttr,
+} from "./key-record";
 
 /**
  * The hot path's single ledger round trip: one conditional UpdateItem on the key's own item decides
  * authentication (hash), revocation, expiry, the daily cap and idempotency, and takes the reservation.
  * Nothing is read first, so concurrent callers on any number of instances are serialised by DynamoDB.
+ *
+ * Every reservation has an id (`rid`) and writes its marker `p.<rid>` in the same write, under the condition
+ * that no marker of that id exists. So the write is safe to repeat: an SDK retry of a write that was applied
+ * finds its own marker (and is told so by ALL_OLD), and a reservation compensated after an unknown outcome
+ * (its tombstone is a marker too) can never land later.
  */
 
-/** A retried request (same Idempotency-Key and bytes) finds its fingerprint in one of these slots. */
+/** A retried request (same Idempotency-Key, scope and bytes) finds its fingerprint in one of these slots. */
 export const IDEMPOTENCY_SLOTS = 16;
+/** Ended markers and old tombstones of this process removed in passing by one reservation write, at most. */
+export const MAX_CLEANUP_PER_WRITE = 16;
 
 export interface IdempotencyMark {
-  /** sha256 over the key id, Idempotency-Key and the request's method, path, query and body. */
+  /** sha256 over the key id, Idempotency-Key, the scope headers and the request's method, path, query and body. */
   fingerprint: string;
+  /** The vendor's dedupe window: a slot older than this no longer makes a retry free. */
+  windowMs: number;
+  /** Take the slot even though it holds this request: its reservation (this id) was compensated. */
+  replacing?: string;
 }
+
+export type ReservationKind = "exact" | "reply";
 
 export interface ReserveInput {
   key: KeyRecord;
   keyHash: string;
   amountMicro: number;
   now: number;
+  /** This reservation's id: the marker's name, and what every audit record of it names. */
+  rid: string;
+  /** `exact`: the price is final, nothing is written after the call; `reply`: it settles from the answer. */
+  kind: ReservationKind;
+  /** When the sweep may close the marker if nothing ended it before. */
+  expiresAt: number;
   idempotency?: IdempotencyMark;
-  /** Set when the final cost comes from the response (estimate now, settle later): a sweepable marker. */
-  pending?: { id: string; expiresAt: number };
+  /** Marker names (reservation ids) this process ended earlier on this key: removed by this write. */
+  cleanup?: readonly string[];
 }
 
 export interface Reservation {
   keyId: string;
+  rid: string;
+  kind: ReservationKind;
   amountMicro: number;
   window: string;
+  expiresAt: number;
   slot?: { attr: string; fingerprint: string };
-  pendingId?: string;
 }
 
 export type ReserveOutcome =
   | { kind: "reserved"; reservation: Reservation }
-  /** The same request was already reserved (an SDK retry): forward it without a second reservation. */
-  | { kind: "retry"; slotAttr: string };
+  /**
+   * The same request was already reserved within the vendor's window (an SDK retry): it may ride on that
+   * reservation (`rid`), whose marker (absent once cleaned up) was `original` when the write was refused.
+   */
+  | { kind: "retry"; slotAttr: string; rid: string; original?: Marker };
 
-export const slotAttr = (fingerprint: string) => `i${parseInt(fingerprint.slice(0, 8), 16) % IDEMPOTENCY_SLOTS}`;
+export const slotAttr = (fingerprint: string) => `d${parseInt(fingerprint.slice(0, 8), 16) % IDEMPOTENCY_SLOTS}`;
+export const markerKind = (kind: ReservationKind) => (kind === "exact" ? "e" : "r");
 
 // Named parts of the reservation condition (every one is checked inside DynamoDB, never read first).
 const keyMatches = "key_hash = :hash";
@@ -50,50 +84,81 @@ const notRevoked = "attribute_not_exists(revoked_at)";
 const notExpired = "expires_at > :now";
 // A day's window is created by its first reservation, so a missing window is checked against the cap itself.
 const withinCap = "((attribute_not_exists(#w) AND cap >= :amount) OR #w >= :amount)";
-const notAlreadyReserved = "(attribute_not_exists(#slot) OR #slot <> :fp)";
+// Neither this reservation nor its tombstone exists: a repeated or compensated write never lands twice.
+const newReservation = "attribute_not_exists(p.#rid)";
+// The slot is free, holds another request, or its request is older than the vendor's dedupe window.
+const notAlreadyReserved = "(attribute_not_exists(#slot) OR #slot.f <> :fp OR #slot.t <= :since)";
 
-export async function reserve(db: DynamoDBClient, table: string, input: ReserveInput): Promise<ReserveOutcome> {
-  const { key, amountMicro, now, idempotency, pending } = input;
+export async function reserve(
+  db: DynamoDBClient,
+  table: string,
+  input: ReserveInput,
+  signal?: AbortSignal,
+): Promise<ReserveOutcome> {
+  const { key, amountMicro, now, idempotency, rid } = input;
   const window = windowAttr(now);
-  const names: Record<string, string> = { "#w": window, "#stale": windowAttr(now - 2 * DAY_MS) };
+  const names: Record<string, string> = { "#w": window, "#stale": windowAttr(now - 2 * DAY_MS), "#rid": rid };
   const values: Record<string, AttributeValue> = {
     ":hash": { S: input.keyHash },
     ":now": { N: String(now) },
     ":cap": { N: String(key.capMicro) },
     ":amount": { N: String(amountMicro) },
+    ":marker": marshalMarker({ kind: markerKind(input.kind), amountMicro, expiresAt: input.expiresAt }),
   };
-  const sets = ["#w = if_not_exists(#w, :cap) - :amount"];
-  const conditions = [keyMatches, notRevoked, notExpired, withinCap];
+  const sets = ["#w = if_not_exists(#w, :cap) - :amount", "p.#rid = :marker"];
+  const removes = ["#stale"];
+  const conditions = [keyMatches, notRevoked, notExpired, withinCap, newReservation];
   let slot: Reservation["slot"];
   if (idempotency) {
     slot = { attr: slotAttr(idempotency.fingerprint), fingerprint: idempotency.fingerprint };
     names["#slot"] = slot.attr;
-    values[":fp"] = { S: idempotency.fingerprint };
-    sets.push("#slot = :fp");
-    conditions.push(notAlreadyReserved);
+    values[":slot"] = { M: { f: { S: idempotency.fingerprint }, t: { N: String(now) }, r: { S: rid } } };
+    sets.push("#slot = :slot");
+    if (idempotency.replacing === undefined) {
+      values[":fp"] = { S: idempotency.fingerprint };
+      values[":since"] = { N: String(now - idempotency.windowMs) };
+      conditions.push(notAlreadyReserved);
+    } else {
+      // The slot's reservation was compensated: this request is reserved anew, in its place.
+      values[":stale"] = { S: idempotency.replacing };
+      conditions.push("#slot.r = :stale");
+    }
   }
-  if (pending) {
-    names["#rid"] = pending.id;
-    values[":pending"] = {
-      M: { a: { N: String(amountMicro) }, w: { S: window }, x: { N: String(pending.expiresAt) } },
-    };
-    sets.push("p.#rid = :pending");
-  }
+  (input.cleanup ?? [])
+    .filter((done) => done !== rid)
+    .slice(0, MAX_CLEANUP_PER_WRITE)
+    .forEach((done, i) => {
+      names[`#c${i}`] = done;
+      removes.push(`p.#c${i}`);
+    });
   const result = await conditionalWrite(() =>
     db.send(
       new UpdateItemCommand({
         TableName: table,
         Key: { pk: { S: keyPk(key.keyId) } },
-        UpdateExpression: `SET ${sets.join(", ")} REMOVE #stale`,
+        UpdateExpression: `SET ${sets.join(", ")} REMOVE ${removes.join(", ")}`,
         ConditionExpression: conditions.join(" AND "),
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
+      { abortSignal: signal },
     ),
   );
-  if (result.applied) {
-    return { kind: "reserved", reservation: { keyId: key.keyId, amountMicro, window, slot, pendingId: pending?.id } };
+  const reservation: Reservation = {
+    keyId: key.keyId,
+    rid,
+    kind: input.kind,
+    amountMicro,
+    window,
+    expiresAt: input.expiresAt,
+    slot,
+  };
+  if (result.applied) return { kind: "reserved", reservation };
+  // Our own marker: an earlier attempt of this very write was applied (the SDK retried after a timeout).
+  const own = unmarshalMarker(result.item?.p?.M?.[rid]);
+  if (own && own.kind === markerKind(input.kind) && own.amountMicro === amountMicro) {
+    return { kind: "reserved", reservation };
   }
   return classifyRefusal(result.item, input, slot);
 }
@@ -108,7 +173,10 @@ function classifyRefusal(
   const state = unmarshalKey(item);
   if (state.revokedAt !== undefined) throw new AuthenticationError("revoked_key", "this vault key has been revoked");
   if (state.expiresAt <= input.now) throw new AuthenticationError("expired_key", "this vault key has expired");
-  if (slot && state.idempotencySlots.get(slot.attr) === slot.fingerprint) return { kind: "retry", slotAttr: slot.attr };
+  const held = slot ? state.idempotencySlots.get(slot.attr) : undefined;
+  if (slot && held?.fingerprint === slot.fingerprint && held.at > input.now - input.idempotency!.windowMs) {
+    return { kind: "retry", slotAttr: slot.attr, rid: held.rid, original: state.markers.get(held.rid) };
+  }
   const spent = spentOn(state, input.now);
   throw new CapExceededError(
     "cap_exceeded",
@@ -120,4 +188,40 @@ function classifyRefusal(
       requested_usd: microToUsd(input.amountMicro),
     },
   );
+}
+
+/**
+ * Lets an idempotent retry ride on an earlier reservation, if that reservation still stands. One that ended (a
+ * settled or unsettled marker, or none left) stands for good: nothing to write. One still open may be a call
+ * answered 503 whose write had an unknown outcome and is being compensated: the ride marks it (`u`) in a write
+ * that only applies while it is open, and a compensation never gives back a marked reservation. False when the
+ * reservation was compensated (a tombstone): the retry must be reserved anew.
+ */
+export async function rideOn(
+  db: DynamoDBClient,
+  table: string,
+  keyId: string,
+  rid: string,
+  original: Marker | undefined,
+  signal?: AbortSignal,
+): Promise<{ rides: boolean; writes: number }> {
+  if (!original || original.kind === "d" || original.kind === "u") return { rides: true, writes: 0 };
+  if (original.kind === "x") return { rides: false, writes: 0 };
+  const marked = await conditionalWrite(() =>
+    db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: keyPk(keyId) } },
+        UpdateExpression: "SET p.#rid.u = :ridden",
+        ConditionExpression: "p.#rid.k = :open",
+        ExpressionAttributeNames: { "#rid": rid },
+        ExpressionAttributeValues: { ":ridden": { BOOL: true }, ":open": { S: original.kind } },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+      { abortSignal: signal },
+    ),
+  );
+  if (marked.applied) return { rides: true, writes: 1 };
+  const now = unmarshalMarker(marked.item?.p?.M?.[rid]);
+  return { rides: now?.kind !== "x", writes: 1 };
 }

@@ -1,21 +1,25 @@
-import { type AttributeValue, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { pages } from "./dynamo";
-import { type KeyRecord, type KeyState, unmarshalKey } from "./key-record";
+import { type AttributeValue, type DynamoDBClient, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { conditionalWrite, pages } from "./dynamo";
+import { type KeyRecord, type KeyState, keyPk, type Marker, unmarshalKey } from "./key-record";
 import { updateKeyIf } from "./keys";
-import { endReservation } from "./settlement";
 
 /**
  * The scheduled sweep, one scan of the ledger for two jobs:
- * - Orphans: a reservation whose final cost was to come from the response carries a pending marker. If the
- *   process died between reserve and settle, the marker outlives its expiry; the sweep then ends it
- *   conservatively (kept as spent, counted unsettled). The condition on the marker makes it exactly-once.
+ * - Markers past their expiry (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice). An open marker
+ *   priced from the answer (`r`) lost its call (a crash, a failed settlement): it is kept as spent and counted
+ *   unsettled. Any other marker (`e` open exact, `d` settled, `u` unsettled) already says what the ledger keeps:
+ *   it is closed as it stands, and its `reservation_swept` record carries that amount (the call's own record,
+ *   when the call lived to write it, names the same reservation and carries the same amount). A tombstone past
+ *   its expiry is dropped. Every close is conditional on the marker as read, so each is exactly once.
  * - Expiries: a key that reached its expiry unrevoked is noted once (`expiry_noted`), so the audit trail gets
  *   one `key_expired` record per key without any timer per key.
  */
 export interface SweptReservation extends Pick<KeyRecord, "keyId" | "issuer" | "label" | "vendor"> {
-  pendingId: string;
-  amountMicro: number;
-  window: string;
+  rid: string;
+  /** What the marker said when the sweep closed it. */
+  marker: Marker;
+  /** Kept as spent because its outcome is unknown (an open `r` marker, or a `u` one). */
+  unsettled: boolean;
 }
 
 export interface SweepResult {
@@ -24,7 +28,7 @@ export interface SweepResult {
   expired: KeyState[];
 }
 
-const hasPending = "size(p) > :zero";
+const hasMarkers = "size(p) > :zero";
 const expiredUnnoted = "expires_at <= :now AND attribute_not_exists(revoked_at) AND attribute_not_exists(expiry_noted)";
 
 export async function sweep(db: DynamoDBClient, table: string, now: number): Promise<SweepResult> {
@@ -33,7 +37,7 @@ export async function sweep(db: DynamoDBClient, table: string, now: number): Pro
     db.send(
       new ScanCommand({
         TableName: table,
-        FilterExpression: `${hasPending} OR (${expiredUnnoted})`,
+        FilterExpression: `${hasMarkers} OR (${expiredUnnoted})`,
         ExpressionAttributeValues: { ":zero": { N: "0" }, ":now": { N: String(now) } },
         ExclusiveStartKey: cursor,
       }),
@@ -41,8 +45,8 @@ export async function sweep(db: DynamoDBClient, table: string, now: number): Pro
   for await (const items of pages(scan)) {
     for (const item of items) {
       const key = unmarshalKey(item);
-      // Orphans first, so an expiring key's record counts what its sweep just kept as spent.
-      result.swept.push(...(await sweepOrphans(db, table, key, item, now)));
+      // Markers first, so an expiring key's record counts what its sweep just kept as spent.
+      result.swept.push(...(await closeMarkers(db, table, key, now)));
       if (key.expiresAt <= now && key.revokedAt === undefined && item.expiry_noted === undefined) {
         const noted = await noteExpiry(db, table, key.keyId, now);
         if (noted) result.expired.push(noted);
@@ -52,27 +56,48 @@ export async function sweep(db: DynamoDBClient, table: string, now: number): Pro
   return result;
 }
 
-async function sweepOrphans(
+async function closeMarkers(
   db: DynamoDBClient,
   table: string,
   key: KeyState,
-  item: Record<string, AttributeValue>,
   now: number,
 ): Promise<SweptReservation[]> {
   const swept: SweptReservation[] = [];
-  for (const [pendingId, marker] of Object.entries(item.p?.M ?? {})) {
-    if (Number(marker.M?.x?.N) > now) continue;
-    const orphan: SweptReservation = {
-      keyId: key.keyId,
-      issuer: key.issuer,
-      label: key.label,
-      vendor: key.vendor,
-      pendingId,
-      amountMicro: Number(marker.M!.a!.N),
-      window: marker.M!.w!.S!,
+  for (const [rid, marker] of key.markers) {
+    if (marker.expiresAt > now) continue;
+    const unsettled = marker.kind === "r" || marker.kind === "u";
+    const values: Record<string, AttributeValue> = {
+      ":k": { S: marker.kind },
+      ":a": { N: String(marker.amountMicro) },
     };
-    const ended = await endReservation(db, table, orphan, { kind: "unsettled" });
-    if (ended.applied) swept.push(orphan);
+    let update = "REMOVE p.#rid";
+    if (marker.kind === "r") {
+      // The settlement never came: the estimate stays spent, and now counts as unsettled.
+      update = "ADD unsettled :a REMOVE p.#rid";
+    }
+    const closed = await conditionalWrite(() =>
+      db.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: { S: keyPk(key.keyId) } },
+          UpdateExpression: update,
+          ConditionExpression: `${marker.legacy ? "attribute_not_exists(p.#rid.k)" : "p.#rid.k = :k"} AND p.#rid.a = :a`,
+          ExpressionAttributeNames: { "#rid": rid },
+          ExpressionAttributeValues: marker.legacy ? { ":a": values[":a"]! } : values,
+        }),
+      ),
+    );
+    if (closed.applied && marker.kind !== "x") {
+      swept.push({
+        keyId: key.keyId,
+        issuer: key.issuer,
+        label: key.label,
+        vendor: key.vendor,
+        rid,
+        marker,
+        unsettled,
+      });
+    }
   }
   return swept;
 }

@@ -1,7 +1,7 @@
 // One proxied call, top to bottom: locate the vendor path, resolve the vault key, check vendor and allowlist,
 // price, reserve (the hot path's one ledger round trip), forward with the real secret, answer, then end the
 // reservation and write the audit record. Every refusal is audited and shaped for the SDK that sent the call.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { CallRecord } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
@@ -12,6 +12,8 @@ import {
   CapExceededError,
   ForbiddenError,
   KeybrakeError,
+  LedgerUnavailableError,
+  ResponseTooLargeError,
   VendorNotConfiguredError,
 } from "../core/errors";
 import type { Log } from "../core/log";
@@ -19,15 +21,27 @@ import { microToUsd } from "../core/money";
 import type { PricingConfig } from "../core/pricing";
 import type { SecretSource } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
-import { type Reservation, reserve } from "../ledger/reservations";
+import { windowAttr } from "../ledger/key-record";
+import {
+  MAX_CLEANUP_PER_WRITE,
+  type Reservation,
+  type ReserveInput,
+  type ReserveOutcome,
+  reserve,
+  rideOn,
+  slotAttr,
+} from "../ledger/reservations";
 import { adapters, vendorForPath } from "../vendors";
 import type { ProxiedRequest, Quote, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { readBody } from "../vendors/body";
 import { classify, quoteCall } from "../vendors/classify";
 import { describeKey, newCallRecord } from "./call-record";
+import { callDeadline, type Deadline, finishing, RESERVE_BUDGET_MS, within } from "./deadline";
 import { finishForwarded } from "./finish";
+import { UpstreamTooLargeError } from "./forward";
 import { type KeyCache, presentedVaultKey, RefusedKeyError, type ResolvedKey } from "./key-cache";
 import { parseTarget, type RawTarget } from "./request";
+import type { Upkeep } from "./upkeep";
 import { type ProxyOutput, passThrough, type Upstreams, upstreamFor } from "./upstream";
 
 export type { ProxyOutput } from "./upstream";
@@ -40,7 +54,16 @@ export interface ProxyDeps {
   pricing: PricingConfig;
   /** Upstream base URLs per vendor (the real APIs unless overridden). */
   upstreams: Upstreams;
+  /** The call's budget for vendor work (docs/guarantees.md#2-no-reservation-no-call), shortened on Lambda. */
   upstreamTimeoutMs: number;
+  /** How long after its call's deadline a reservation's marker waits before the sweep may close it. */
+  pendingGraceMs: number;
+  /** Cleanup and compensations this instance carries between calls. */
+  upkeep: Upkeep;
+  /** Lambda: vendor answers over this many bytes are cut (undefined in local mode: no limit). */
+  maxResponseBytes?: number;
+  /** Lambda: whether a vendor answer fits the function's response limit once encoded for API Gateway. */
+  fitsResponse?: (reply: UpstreamReply) => boolean;
   clock: Clock;
   audit: AuditSink;
   /** Unexpected errors (never refusals) with their stacks. */
@@ -55,12 +78,27 @@ export interface ProxyDeps {
 export interface ProxyInput extends RawTarget {
   headers: Headers;
   body: Uint8Array;
+  /** Lambda: the function's remaining time when the call arrived (its deadline is made from it). */
+  remainingMs?: number;
 }
 
-/** Reservations that settle from the answer are swept if still open this long after the vendor timeout. */
-const PENDING_GRACE_MS = 15 * 60_000;
+/** On Lambda: open markers are closed by the sweep this long after their call's deadline, at the earliest. */
+export const PENDING_GRACE_MS = 15 * 60_000;
 
 export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promise<ProxyOutput> {
+  const deadline = callDeadline(deps.upstreamTimeoutMs, input.remainingMs);
+  try {
+    return await proxyCall(deps, input, deadline);
+  } finally {
+    // Lambda: pending compensations get what time is left before the function returns (local mode retries them
+    // in the background instead).
+    if (!deps.afterResponse && deps.upkeep.pendingCompensations > 0) {
+      await deps.upkeep.drain(finishing(deadline, 2_000)).catch(() => undefined);
+    }
+  }
+}
+
+async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline): Promise<ProxyOutput> {
   const started = deps.clock();
   const record = newCallRecord(input, started);
   let routeVendor: Vendor | undefined;
@@ -78,12 +116,17 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
     const call = classify(vendor, req);
     checkAllowlist(key, req);
 
-    const secret = await deps.secrets.get(vendor);
+    const secret = await deps.secrets.get(vendor, deadline.signal);
     if (secret === undefined) throw new VendorNotConfiguredError(vendor);
     adapter.guard?.(req, secret);
     const body = readBody(req, call.kind === "priced" ? adapter.bodyType(req.segments) : undefined);
     const upstream = upstreamFor(
-      { base: deps.upstreams[vendor], timeoutMs: deps.upstreamTimeoutMs },
+      {
+        base: deps.upstreams[vendor],
+        signal: deadline.signal,
+        budgetMs: deadline.budgetMs,
+        maxBytes: deps.maxResponseBytes,
+      },
       adapter,
       secret,
       req,
@@ -92,7 +135,7 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
     record.priced_from = quote.basis;
     checkRequestCap(key, quote);
 
-    const reservation = await reserveFor(deps, record, key, req, quote, started);
+    const reservation = await reserveFor(deps, record, key, req, quote, adapter, started, deadline);
     record.decision = "forwarded";
     let reply: UpstreamReply | undefined;
     let failure: unknown;
@@ -101,10 +144,29 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
     } catch (error) {
       failure = error;
     }
-    const finish = finishForwarded(deps, record, { reservation, adapter, req, quote, reply, failure, started });
+    if (reply && deps.fitsResponse && !deps.fitsResponse(reply)) {
+      failure = new UpstreamTooLargeError(reply.status, reply.headers);
+      reply = undefined;
+    }
+    const finish = finishForwarded(deps, record, {
+      reservation,
+      adapter,
+      req,
+      quote,
+      reply,
+      failure,
+      started,
+      settleSignal: () => finishing(deadline, SETTLE_WRITE_MS),
+    });
     if (deps.afterResponse) deps.afterResponse(finish);
     else await finish;
     if (reply) return passThrough(reply);
+    if (failure instanceof UpstreamTooLargeError) {
+      return shapedRefusal(
+        key.record.vendor,
+        new ResponseTooLargeError(deps.maxResponseBytes ?? 0, failure.upstreamStatus),
+      );
+    }
     throw failure;
   } catch (error) {
     const refusal = error instanceof KeybrakeError ? error : internalError(deps, record, error);
@@ -180,46 +242,115 @@ function checkRequestCap(key: ResolvedKey, quote: Quote): void {
   );
 }
 
-/** The one ledger round trip. Undefined when an idempotent retry rides on the first call's reservation. */
+/** The settlement write's own budget, inside what the call has left to finish. */
+const SETTLE_WRITE_MS = 3_000;
+
+/**
+ * The one ledger round trip. Undefined when an idempotent retry rides on the first call's reservation. A write
+ * whose outcome is unknown is answered 503 (nothing is forwarded) and handed to compensation.
+ */
 async function reserveFor(
   deps: ProxyDeps,
   record: CallRecord,
   key: ResolvedKey,
   req: ProxiedRequest,
   quote: Quote,
+  adapter: VendorAdapter,
   now: number,
+  deadline: Deadline,
 ): Promise<Reservation | undefined> {
   const idempotencyKey = req.headers.get("idempotency-key") ?? undefined;
   record.idempotency_key = idempotencyKey;
   record.ledger_writes = 1; // the reservation write is attempted whatever it decides
-  const outcome = await reserve(deps.db, deps.table, {
+  const keyId = key.record.keyId;
+  const policy = adapter.idempotency;
+  const input: ReserveInput = {
     key: key.record,
     keyHash: key.hash,
     amountMicro: quote.amountMicro,
     now,
-    idempotency: idempotencyKey ? { fingerprint: fingerprint(key.record.keyId, idempotencyKey, req) } : undefined,
-    pending: quote.settlesFromReply
-      ? {
-          id: `r${now.toString(36)}${Math.random().toString(36).slice(2, 10)}`,
-          expiresAt: now + deps.upstreamTimeoutMs + PENDING_GRACE_MS,
-        }
-      : undefined,
-  });
-  if (outcome.kind === "retry") {
-    record.settlement = "retry";
-    return undefined;
+    rid: newReservationId(),
+    kind: quote.settlesFromReply ? "reply" : "exact",
+    // The call is over by its deadline; the grace covers its settlement and clocks that disagree.
+    expiresAt: now + deadline.budgetMs + deps.pendingGraceMs,
+    idempotency:
+      idempotencyKey && policy
+        ? { fingerprint: fingerprint(keyId, idempotencyKey, req, policy.scopeHeaders), windowMs: policy.windowMs }
+        : undefined,
+    cleanup: deps.upkeep.takeCleanup(keyId, MAX_CLEANUP_PER_WRITE),
+  };
+  const signal = within(deadline, RESERVE_BUDGET_MS);
+  let attempt = input;
+  for (let tries = 0; ; tries++) {
+    const outcome = await reserveOrCompensate(deps, record, attempt, signal);
+    if (outcome.kind === "reserved") {
+      record.reservation_id = outcome.reservation.rid;
+      record.reserved_usd = microToUsd(quote.amountMicro);
+      return outcome.reservation;
+    }
+    deps.upkeep.giveBack(keyId, attempt.cleanup ?? []);
+    // An idempotent retry: it rides free on the first reservation, unless that one was compensated (its call was
+    // answered 503 and never forwarded), in which case this request is reserved anew in its place.
+    const ride = await rideOn(deps.db, deps.table, keyId, outcome.rid, outcome.original, signal);
+    record.ledger_writes += ride.writes;
+    if (ride.rides) {
+      record.settlement = "retry";
+      return undefined;
+    }
+    // Replaced under us again and again (concurrent retries of a compensated call): fail closed.
+    if (tries >= 2) throw new LedgerUnavailableError();
+    record.ledger_writes += 1;
+    attempt = {
+      ...attempt,
+      rid: newReservationId(),
+      idempotency: { ...attempt.idempotency!, replacing: outcome.rid },
+      cleanup: [],
+    };
   }
-  record.reserved_usd = microToUsd(quote.amountMicro);
-  return outcome.reservation;
 }
 
-/** Same key, same Idempotency-Key, same bytes: only then is a request a retry of an earlier one. */
-function fingerprint(keyId: string, idempotencyKey: string, req: ProxiedRequest): string {
-  return createHash("sha256")
-    .update(`${keyId}\n${idempotencyKey}\n${req.method}\n${req.path}?${req.query}\n`)
-    .update(req.body)
-    .digest("hex")
-    .slice(0, 32);
+/** One reservation write; an unknown outcome is handed to compensation before the 503. */
+async function reserveOrCompensate(
+  deps: ProxyDeps,
+  record: CallRecord,
+  input: ReserveInput,
+  signal: AbortSignal,
+): Promise<ReserveOutcome> {
+  try {
+    return await reserve(deps.db, deps.table, input, signal);
+  } catch (error) {
+    deps.upkeep.giveBack(input.key.keyId, input.cleanup ?? []);
+    if (error instanceof LedgerUnavailableError) {
+      record.reservation_id = input.rid;
+      deps.upkeep.compensate({
+        keyId: input.key.keyId,
+        rid: input.rid,
+        kind: input.kind,
+        amountMicro: input.amountMicro,
+        window: windowAttr(input.now),
+        expiresAt: input.expiresAt,
+        slot: input.idempotency
+          ? { attr: slotAttr(input.idempotency.fingerprint), fingerprint: input.idempotency.fingerprint }
+          : undefined,
+      });
+    }
+    throw error;
+  }
+}
+
+/** A reservation id: 64 random bits, short because a hot key's item holds one marker per call in flight. */
+function newReservationId(): string {
+  return `r${randomBytes(8).toString("base64url")}`;
+}
+
+/**
+ * Same key, same Idempotency-Key, same target (the headers that select the vendor account) and same bytes: only
+ * then is a request a retry of an earlier one.
+ */
+function fingerprint(keyId: string, idempotencyKey: string, req: ProxiedRequest, scope: readonly string[]): string {
+  const hash = createHash("sha256").update(`${keyId}\n${idempotencyKey}\n${req.method}\n${req.path}?${req.query}\n`);
+  for (const name of scope) hash.update(`${name}: ${req.headers.get(name) ?? ""}\n`);
+  return hash.update("\n").update(req.body).digest("hex").slice(0, 32);
 }
 
 /** A refusal in the error shape of the SDK that sent the call: the route prefix's vendor, else the key's. */

@@ -4,20 +4,37 @@ import { UpstreamError, UpstreamTimeoutError } from "../core/errors";
 import type { UpstreamReply } from "../vendors/adapter";
 
 /**
- * Sends one request to a vendor over a keep-alive pool and buffers the answer. Errors say whether the
- * request can have reached the vendor: a refused connection did not, so its reservation may be released;
- * a reset or a timeout might have, so its reservation is kept.
+ * Sends one request to a vendor over a keep-alive pool and buffers the answer, all before the call's deadline
+ * (a vendor that stalls or trickles bytes is cut there: 504). Errors say whether the request can have reached
+ * the vendor: a refused connection did not, so its reservation may be released; a reset or a timeout might
+ * have, so its reservation is kept.
  */
 export interface UpstreamRequest {
   url: URL;
   method: string;
   headers: Record<string, string>;
   body?: Uint8Array;
-  timeoutMs: number;
+  /** Aborts at the call's deadline. */
+  signal: AbortSignal;
+  /** The deadline's budget, for the 504's message. */
+  budgetMs: number;
+  /** Answers longer than this are cut and refused (Lambda's response payload limit). */
+  maxBytes?: number;
 }
 
 export class UpstreamUnreachableError extends UpstreamError {
   override name = "UpstreamUnreachableError";
+}
+
+/** The vendor answered, but more than the proxy can hand back (Lambda's response limit): it did act. */
+export class UpstreamTooLargeError extends UpstreamError {
+  override name = "UpstreamTooLargeError";
+  constructor(
+    readonly upstreamStatus: number,
+    readonly upstreamHeaders: Record<string, string>,
+  ) {
+    super("the vendor's answer is larger than keybrake can return");
+  }
 }
 
 const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" as const };
@@ -30,6 +47,15 @@ export function sendUpstream(req: UpstreamRequest): Promise<UpstreamReply> {
   const isHttps = req.url.protocol === "https:";
   const transport = isHttps ? https : http;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      req.signal.removeEventListener("abort", onAbort);
+      fn();
+    };
+    const fail = (error: Error) => finish(() => reject(error));
+    if (req.signal.aborted) return fail(new UpstreamTimeoutError(req.budgetMs));
     const outgoing = transport.request(
       req.url,
       {
@@ -39,26 +65,45 @@ export function sendUpstream(req: UpstreamRequest): Promise<UpstreamReply> {
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
-          const headers: Record<string, string> = {};
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+        let size = 0;
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined && name !== "set-cookie")
+            headers[name] = Array.isArray(value) ? value.join(", ") : value;
+        }
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.byteLength;
+          if (req.maxBytes !== undefined && size > req.maxBytes) {
+            fail(new UpstreamTooLargeError(res.statusCode ?? 502, headers));
+            res.destroy();
+            return;
           }
-          resolve({ status: res.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
+          chunks.push(chunk);
         });
-        res.on("error", (error) => reject(new UpstreamError("the vendor's answer was cut off", { cause: error })));
+        res.on("end", () =>
+          finish(() =>
+            resolve({
+              status: res.statusCode ?? 502,
+              headers,
+              setCookies: res.headers["set-cookie"] ?? [],
+              body: Buffer.concat(chunks),
+            }),
+          ),
+        );
+        res.on("error", (error) => fail(new UpstreamError("the vendor's answer was cut off", { cause: error })));
+        res.on("aborted", () => fail(new UpstreamError("the vendor's answer was cut off")));
       },
     );
-    outgoing.setTimeout(req.timeoutMs, () => outgoing.destroy(new UpstreamTimeoutError(req.timeoutMs)));
+    function onAbort() {
+      fail(new UpstreamTimeoutError(req.budgetMs));
+      outgoing.destroy();
+    }
+    req.signal.addEventListener("abort", onAbort, { once: true });
     outgoing.on("error", (error: NodeJS.ErrnoException) => {
-      if (error instanceof UpstreamTimeoutError) return reject(error);
       if (error.code && NOT_SENT.has(error.code)) {
-        return reject(
-          new UpstreamUnreachableError(`the vendor could not be reached (${error.code})`, { cause: error }),
-        );
+        return fail(new UpstreamUnreachableError(`the vendor could not be reached (${error.code})`, { cause: error }));
       }
-      reject(new UpstreamError(`the vendor connection failed (${error.code ?? error.message})`, { cause: error }));
+      fail(new UpstreamError(`the vendor connection failed (${error.code ?? error.message})`, { cause: error }));
     });
     outgoing.end(req.body);
   });

@@ -67,7 +67,7 @@ export class KeyCache {
     const hash = sha256Hex(vaultKey);
     const state = await getKey(this.db, this.table, keyId);
     if (!state || !digestsEqual(state.keyHash, hash)) throw new AuthenticationError("unknown_key", "unknown vault key");
-    const { revokedAt, remainingByDay: _w, idempotencySlots: _i, unsettledMicro: _u, ...record } = state;
+    const { revokedAt, remainingByDay: _w, idempotencySlots: _i, markers: _m, unsettledMicro: _u, ...record } = state;
     // A fresh read may refuse at once; these states are then re-checked by every reservation write.
     if (revokedAt !== undefined) throw new RefusedKeyError("revoked_key", "this vault key has been revoked", record);
     if (state.expiresAt <= now) throw new RefusedKeyError("expired_key", "this vault key has expired", record);

@@ -6,7 +6,10 @@ import type { Vendor } from "../core/vendors";
 import type { ProxiedRequest, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { sendUpstream } from "./forward";
 
-/** Vendor answers slower than this are an unknown outcome (504, reservation kept). */
+/**
+ * The call's budget for vendor work (pricing reads and the forward together): past it the outcome is unknown
+ * (504, reservation kept). On Lambda the function's remaining time shortens it (proxy/deadline.ts).
+ */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 25_000;
 
 /** Request headers that describe this hop, or carry the vault key, and must not reach the vendor. */
@@ -54,7 +57,11 @@ export interface Upstream {
 export interface UpstreamTarget {
   /** The vendor's base URL (the real API unless overridden). */
   base: string;
-  timeoutMs: number;
+  /** The call's deadline: every read and the forward end by it. */
+  signal: AbortSignal;
+  budgetMs: number;
+  /** Answers longer than this are refused after the fact (Lambda's response limit). */
+  maxBytes?: number;
 }
 
 export function upstreamFor(
@@ -87,7 +94,9 @@ export function upstreamFor(
         method: req.method,
         headers,
         body: req.body.byteLength ? req.body : undefined,
-        timeoutMs: target.timeoutMs,
+        signal: target.signal,
+        budgetMs: target.budgetMs,
+        maxBytes: target.maxBytes,
       }),
     lookup: (path: string) => {
       const lookupHeaders: Record<string, string> = { authorization, "accept-encoding": "identity" };
@@ -99,7 +108,9 @@ export function upstreamFor(
         url: new URL(`${base}${path}`),
         method: "GET",
         headers: lookupHeaders,
-        timeoutMs: target.timeoutMs,
+        signal: target.signal,
+        budgetMs: target.budgetMs,
+        maxBytes: target.maxBytes,
       });
     },
   };
@@ -108,6 +119,8 @@ export function upstreamFor(
 export interface ProxyOutput {
   status: number;
   headers: Record<string, string>;
+  /** Each `Set-Cookie` as its own header. */
+  cookies?: string[];
   body: Uint8Array | string;
 }
 
@@ -115,7 +128,12 @@ export interface ProxyOutput {
 export function passThrough(reply: UpstreamReply): ProxyOutput {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(reply.headers)) if (!REPLY_DROP.has(name)) headers[name] = value;
-  return { status: reply.status, headers, body: reply.body };
+  return {
+    status: reply.status,
+    headers,
+    cookies: reply.setCookies?.length ? reply.setCookies : undefined,
+    body: reply.body,
+  };
 }
 
 /** Which vendor's base URL a call goes to. */

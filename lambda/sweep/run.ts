@@ -4,15 +4,19 @@ import type { AuditSink } from "../audit/sink";
 import { microToUsd } from "../core/money";
 import { type SweepResult, sweep } from "../ledger/sweep";
 
+const SWEPT_AS = { r: "pending", e: "exact", d: "settled", u: "unsettled" } as const;
+
 /** The audit records one sweep stands for: a `reservation_swept` per orphan, a `key_expired` per noted key. */
 export function sweepRecords(result: SweepResult, now: number): KeyEventRecord[] {
   return [
     ...result.swept.map(
-      (orphan): KeyEventRecord => ({
+      (closed): KeyEventRecord => ({
         event: "reservation_swept",
-        ...keyContext(orphan, now),
-        unsettled_usd: microToUsd(orphan.amountMicro),
-        spent_usd: microToUsd(orphan.amountMicro),
+        ...keyContext(closed, now),
+        reservation_id: closed.rid,
+        swept_as: SWEPT_AS[closed.marker.kind as "e" | "r" | "d" | "u"],
+        unsettled_usd: closed.unsettled ? microToUsd(closed.marker.amountMicro) : 0,
+        spent_usd: microToUsd(closed.marker.amountMicro),
       }),
     ),
     ...result.expired.map(

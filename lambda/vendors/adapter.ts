@@ -27,6 +27,8 @@ export interface ProxiedRequest {
 export interface UpstreamReply {
   status: number;
   headers: Record<string, string>;
+  /** Each `Set-Cookie` of the answer, as sent (never merged into one header). */
+  setCookies?: string[];
   body: Buffer;
 }
 
@@ -71,9 +73,21 @@ export interface RefusalReply {
   body: unknown;
 }
 
+/**
+ * How a vendor deduplicates on `Idempotency-Key`: a retry rides free only within `windowMs` of the first call
+ * and only when the request and these headers (which select the target account) are the same. Absent: the
+ * vendor does not deduplicate, so every call reserves (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice).
+ */
+export interface IdempotencyPolicy {
+  windowMs: number;
+  /** Lowercase request header names that select where the call acts. */
+  scopeHeaders: readonly string[];
+}
+
 /** Everything that differs between vendors lives behind this interface, one module per vendor. */
 export interface VendorAdapter<V extends Vendor = Vendor> {
   vendor: V;
+  idempotency?: IdempotencyPolicy;
   /** The Authorization header value carrying the real secret (replaces the vault key). */
   authorization(secret: VendorSecrets[V]): string;
   /** Refuses requests this secret must not be used for (e.g. another Twilio account's path). */

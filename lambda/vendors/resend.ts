@@ -126,14 +126,23 @@ const emailBatch: PricingRuleFn = (call, ctx) => {
   };
 };
 
-/** Integer math only: the accepted emails' recipients times the unit price (no division, so never NaN). */
+/**
+ * Integer math only: the accepted emails' recipients times the unit price (no division, so never NaN). An answer
+ * that does not say which emails failed (not JSON, or `errors` not a list of indexes) leaves it unknown: every
+ * email is kept, as unsettled.
+ */
 function settlePermissive(reply: UpstreamReply, perEmail: readonly number[], unitMicro: number): Ending {
   const body = parseJsonBody(reply) as { errors?: unknown } | undefined;
+  if (typeof body !== "object" || body === null) return { kind: "unsettled" };
+  const errors = body.errors ?? [];
+  if (!Array.isArray(errors)) return { kind: "unsettled" };
   const failed = new Set<number>();
-  if (Array.isArray(body?.errors)) {
-    for (const error of body.errors as Array<{ index?: unknown }>) {
-      if (typeof error?.index === "number" && Number.isInteger(error.index)) failed.add(error.index);
+  for (const error of errors as Array<{ index?: unknown } | null>) {
+    const index = error?.index;
+    if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= perEmail.length) {
+      return { kind: "unsettled" };
     }
+    failed.add(index);
   }
   let sent = 0;
   for (let i = 0; i < perEmail.length; i++) if (!failed.has(i)) sent += perEmail[i]!;
@@ -156,6 +165,8 @@ const NAMES: Record<number, string> = {
 
 export const resend: VendorAdapter<"resend"> = {
   vendor: "resend",
+  // Resend keeps an Idempotency-Key 24 hours on POST /emails and /emails/batch (the fingerprint has the path).
+  idempotency: { windowMs: 24 * 3_600_000, scopeHeaders: [] },
   authorization: (secret) => `Bearer ${secret}`,
   bodyType: () => "json",
   rules,

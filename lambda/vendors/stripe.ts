@@ -269,6 +269,8 @@ function guard(req: ProxiedRequest): void {
 
 export const stripe: VendorAdapter<"stripe"> = {
   vendor: "stripe",
+  // Stripe keeps an Idempotency-Key 24 hours, per account: Connect headers select the account.
+  idempotency: { windowMs: 24 * 3_600_000, scopeHeaders: ["stripe-account", "stripe-context"] },
   authorization: (secret) => `Bearer ${secret}`,
   guard,
   // v2 bodies are JSON; no v2 operation is priced today (each is free or refused), so only v1 forms are priced.

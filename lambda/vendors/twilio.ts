@@ -127,6 +127,7 @@ function settleSuccess(_req: unknown, q: { amountMicro: number }, reply: Upstrea
 
 export const twilio: VendorAdapter<"twilio"> = {
   vendor: "twilio",
+  // No `idempotency`: Twilio does not deduplicate (a repeated POST sends a second SMS), so every call reserves.
   authorization: ({ accountSid, authToken }) => `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString("base64")}`,
   guard(req, { accountSid }) {
     // The real credentials may act only on their own account, never on another account's path.

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
+import { reservationTotals } from "../../lambda/audit/accounting";
+import { isSpendRecord } from "../../lambda/audit/filter";
 import type { AuditRecord, CallRecord } from "../../lambda/audit/record";
-import { sumUsd } from "../../lambda/core/money";
 import type { IssuedKeyBody } from "../../lambda/issuer/service";
 import { SECRETS } from "../support/fake-vendors";
 import {
@@ -72,7 +73,10 @@ describe("audit records", () => {
     assert.match(record.time, ISO);
     assert.equal(typeof record.latency_ms, "number");
     assert.ok(record.latency_ms >= 0);
-    const { time: _t, latency_ms: _l, ...rest } = record;
+    const { time: _t, latency_ms: _l, reservation_id, ...rest } = record;
+    // A forwarded call names the reservation it took; a refusal took none.
+    if (record.decision === "forwarded") assert.match(reservation_id ?? "", /^r[\w-]{11}$/);
+    else assert.equal(reservation_id, undefined);
     assert.deepEqual(rest, {
       event: "call",
       ...(key ? { key_id: key.key_id, issuer: "local", agent_run_label: `audit/${label}` } : {}),
@@ -156,7 +160,9 @@ describe("audit records", () => {
       .catch((e: unknown) => e);
     while (stack.vendors.twilio.received.length === received) await new Promise((r) => setTimeout(r, 10));
     stack.clock.shift(20 * 60_000); // past the pending marker's expiry: the sweep ends it while the call still waits
-    assert.deepEqual(await stack.server.sweep(), { swept: 1, expired: 0 });
+    // It also closes the markers the earlier calls left (exact, settled, unsettled): nothing removed them in
+    // passing, each key having made one call.
+    assert.deepEqual(await stack.server.sweep(), { swept: 4, expired: 0 });
     await hanging; // then the vendor timeout fires: the late ending must not count the money again
     stack.vendors.twilio.respond = undefined;
 
@@ -176,14 +182,11 @@ describe("audit records", () => {
       .map((line) => JSON.parse(line) as AuditRecord);
     assert.ok(records.length >= 25);
 
-    // Spend in the audit trail is what the ledger kept, key by key: each reservation counted exactly once.
+    // Spend in the audit trail is what the ledger kept, key by key: each reservation counted once, at the
+    // largest amount among its records.
     for (const [label, key] of keys) {
-      const spent = sumUsd(
-        records
-          .filter((r) => r.key_id === key.key_id && "spent_usd" in r)
-          .map((r) => (r as { spent_usd: number }).spent_usd),
-      );
-      assert.equal(spent, spentByKey.get(label), `audit spend of ${label} matches the ledger`);
+      const { spent_usd } = reservationTotals(records.filter(isSpendRecord).filter((r) => r.key_id === key.key_id));
+      assert.equal(spent_usd, spentByKey.get(label), `audit spend of ${label} matches the ledger`);
     }
   });
 
@@ -276,7 +279,7 @@ describe("audit records", () => {
     assert.equal(call.reserved_usd, 0.02);
     assert.equal(call.spent_usd, 0);
     const key = keys.get("swept")!;
-    const swept = records.filter((r) => r.event === "reservation_swept");
+    const swept = records.filter((r) => r.event === "reservation_swept" && r.key_id === key.key_id);
     assert.equal(swept.length, 1);
     const { time, ...rest } = swept[0]!;
     assert.match(time, ISO);
@@ -286,9 +289,30 @@ describe("audit records", () => {
       issuer: "local",
       agent_run_label: "audit/swept",
       vendor: "twilio",
+      reservation_id: call.reservation_id,
+      swept_as: "pending",
       unsettled_usd: 0.02,
       spent_usd: 0.02,
     });
+  });
+
+  it("closes the markers completed calls left with the amount their own records carry", () => {
+    const closed = records.filter((r) => r.event === "reservation_swept" && r.agent_run_label !== "audit/swept");
+    const expected = [
+      ["settled", "exact", 29.99, 0],
+      ["twilio-settled", "settled", 0.0079, 0],
+      ["unknown", "unsettled", 7, 7],
+    ];
+    assert.deepEqual(
+      closed
+        .map((r) => r.event === "reservation_swept" && [r.agent_run_label, r.swept_as, r.spent_usd, r.unsettled_usd])
+        .sort(),
+      expected.map(([label, ...rest]) => [`audit/${label}`, ...rest]).sort(),
+    );
+    for (const record of closed) {
+      const call = records.find((r) => r.event === "call" && r.key_id === record.key_id)!;
+      assert.equal(call.event === "call" && call.reservation_id, "reservation_id" in record && record.reservation_id);
+    }
   });
 
   it("records key events: issued, revoked by id and by prefix, expired", () => {

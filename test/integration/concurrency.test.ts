@@ -97,3 +97,37 @@ describe("hard cap across several proxy processes sharing one table", () => {
     assert.equal(state.remaining_today_usd, 0);
   });
 });
+
+describe("two first starts at once on a fresh table", () => {
+  it("both come up and serve the same ledger", async () => {
+    const vendors = await startFakeVendors();
+    const env = {
+      ...vendors.env,
+      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
+      KEYBRAKE_API_KEY: ISSUER_TOKEN,
+      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-first-start-${process.pid}.jsonl`,
+    };
+    const started = await Promise.allSettled([spawnLocal(env), spawnLocal(env)]);
+    const up = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+    try {
+      assert.deepEqual(
+        started.map((s) => (s.status === "rejected" ? String(s.reason) : "up")),
+        ["up", "up"],
+      );
+      const issued = await fetch(`${up[0]!.url}/vault/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+        body: JSON.stringify(STRIPE_KEY_REQUEST),
+      });
+      const key = (await issued.json()) as { key_id: string };
+      const shown = await fetch(`${up[1]!.url}/vault/keys/${key.key_id}`, {
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+      });
+      assert.equal(shown.status, 200);
+    } finally {
+      await Promise.all(up.map((p) => p.stop()));
+      await vendors.close();
+    }
+  });
+});

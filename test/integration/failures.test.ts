@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { METRIC, metricsFor } from "../../lambda/audit/metrics";
-import type { AuditRecord } from "../../lambda/audit/record";
+import type { AuditRecord, CallRecord } from "../../lambda/audit/record";
 import { memorySink } from "../../lambda/audit/sink";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
-import { startFakeVendors } from "../support/fake-vendors";
+import { SECRETS, startFakeVendors } from "../support/fake-vendors";
 import {
   dynamoEndpoint,
   ISSUER_TOKEN,
@@ -180,6 +181,125 @@ describe("ledger outage", () => {
       await server.close();
       await vendors.close();
       await ddb.stop();
+    }
+  });
+});
+
+describe("revoke by label prefix when some writes fail", () => {
+  const faults = new Map<string, "applied_then_lost" | "refused">();
+  let stack: Stack;
+  before(async () => {
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    // Fault injection on the real client, around its retries: a revoke that DynamoDB applied but whose answer
+    // was lost, and one that never gets through.
+    db.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { Key?: { pk?: { S?: string } }; UpdateExpression?: string };
+        const fault = input.UpdateExpression?.includes("revoke_op")
+          ? faults.get(input.Key!.pk!.S!.slice(2))
+          : undefined;
+        if (fault === "refused") throw Object.assign(new Error("connection reset"), { name: "TimeoutError" });
+        const out = await next(args);
+        if (fault === "applied_then_lost") {
+          faults.delete(input.Key!.pk!.S!.slice(2));
+          throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+        }
+        return out;
+      },
+      { step: "initialize", name: "injectRevokeFaults" },
+    );
+    stack = await startStack({ db });
+  });
+  after(() => stack.close());
+
+  it("answers 503 but records every key it did revoke, and a retry records the rest once", async () => {
+    const keys: Array<{ key_id: string }> = [];
+    for (const i of [0, 1, 2, 3]) keys.push(await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: `rv/${i}` }));
+    faults.set(keys[1]!.key_id, "applied_then_lost");
+    faults.set(keys[2]!.key_id, "refused");
+    const first = await stack.issuer("POST", "/vault/revoke", { agent_run_label_prefix: "rv/" });
+    assert.equal(first.status, 503);
+    const recorded = () =>
+      stack.audit.filter((r) => r.event === "key_revoked").map((r) => keys.findIndex((k) => k.key_id === r.key_id));
+    assert.deepEqual(recorded().sort(), [0, 1, 3], "a record for each key revoked, the lost answer's included");
+    const statuses = async () =>
+      Promise.all(keys.map(async (k) => (await stack.issuer("GET", `/vault/keys/${k.key_id}`)).body.status));
+    assert.deepEqual(await statuses(), ["revoked", "revoked", "active", "revoked"]);
+
+    faults.clear();
+    assert.deepEqual((await stack.issuer("POST", "/vault/revoke", { agent_run_label_prefix: "rv/" })).body, {
+      revoked: 1,
+    });
+    assert.deepEqual(recorded().sort(), [0, 1, 2, 3], "each key exactly once");
+    assert.deepEqual(await statuses(), ["revoked", "revoked", "revoked", "revoked"]);
+  });
+});
+
+describe("vendor answers of the wrong shape", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  it("are passed through, settle conservatively and are audited", async () => {
+    const calls = (keyId: string) =>
+      stack.audit.filter((r): r is CallRecord => r.event === "call" && r.key_id === keyId);
+    // Stripe, exact price, a 2xx that is not JSON: the vendor acted at the price it was asked.
+    const stripeKey = await stack.issue();
+    stack.vendors.stripe.respond = () => ({ status: 200, raw: "<html>oops" });
+    const stripeRes = await post(stack.url, stripeKey.vault_key, "amount=1200&currency=usd");
+    assert.deepEqual([stripeRes.status, await stripeRes.text()], [200, "<html>oops"]);
+    stack.vendors.stripe.respond = undefined;
+
+    // Twilio, a 201 whose price is not a price: settled at the estimate, never below it.
+    const sms = await stack.issue({
+      ...STRIPE_KEY_REQUEST,
+      vendor: "twilio",
+      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+    });
+    stack.vendors.twilio.respond = () => ({ status: 201, raw: '{"sid": 7, "price": {"x": 1}, "price_unit": "USD"}' });
+    const smsRes = await fetch(`${stack.url}/twilio/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${sms.vault_key}`).toString("base64")}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
+    });
+    assert.equal(smsRes.status, 201);
+    stack.vendors.twilio.respond = undefined;
+
+    // Resend, a permissive batch whose `errors` is not a list: which emails went out is unknown, so all are kept.
+    const mail = await stack.issue({
+      ...STRIPE_KEY_REQUEST,
+      vendor: "resend",
+      allowed_endpoints: ["POST /emails/batch"],
+    });
+    stack.vendors.resend.respond = () => ({ status: 200, body: { data: "nope", errors: 5 } });
+    const mailRes = await fetch(`${stack.url}/resend/emails/batch`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${mail.vault_key}`,
+        "content-type": "application/json",
+        "x-batch-validation": "permissive",
+      },
+      body: JSON.stringify([
+        { from: "a@example.com", to: ["b@example.com", "c@example.com"], subject: "s", text: "t" },
+      ]),
+    });
+    assert.equal(mailRes.status, 200);
+    stack.vendors.resend.respond = undefined;
+
+    await stack.server.idle();
+    const summary = (keyId: string) =>
+      calls(keyId).map((r) => [r.upstream_status, r.settlement, r.settled_usd, r.unsettled_usd, r.spent_usd]);
+    assert.deepEqual(summary(stripeKey.key_id), [[200, "settled", 12, 0, 12]]);
+    assert.deepEqual(summary(sms.key_id), [[201, "settled", 0.02, 0, 0.02]]);
+    assert.deepEqual(summary(mail.key_id), [[200, "unsettled", 0, 0.002, 0.002]]);
+    for (const key of [stripeKey, sms, mail]) {
+      const state = await stack.keyState(key.key_id);
+      assert.equal(state.spent_today_usd, calls(key.key_id)[0]!.spent_usd, "the ledger kept what the record says");
     }
   });
 });

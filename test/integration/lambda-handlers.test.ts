@@ -269,6 +269,181 @@ describe("Lambda handlers behind API Gateway", () => {
     );
   });
 
+  const lambdaContext = { getRemainingTimeInMillis: () => 30_000 } as Context;
+  const formHeaders = (vaultKey: string) => ({
+    authorization: `Bearer ${vaultKey}`,
+    "content-type": "application/x-www-form-urlencoded",
+  });
+
+  /** A private REST API (payload 1.0) event, as API Gateway builds it for `/{proxy+}` with binary media types. */
+  /** A private REST API (1.0) event; `query` as API Gateway hands it over, decoded and grouped by name. */
+  function restEvent(
+    path: string,
+    proxy: string,
+    headers: Record<string, string>,
+    body?: string,
+    { method = "POST", query }: { method?: string; query?: Record<string, string[]> } = {},
+  ) {
+    return {
+      resource: "/{proxy+}",
+      path,
+      httpMethod: method,
+      headers,
+      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      queryStringParameters: query ? Object.fromEntries(Object.entries(query).map(([k, v]) => [k, v.at(-1)])) : null,
+      multiValueQueryStringParameters: query ?? null,
+      pathParameters: { proxy },
+      stageVariables: null,
+      requestContext: {
+        resourcePath: "/{proxy+}",
+        httpMethod: method,
+        path: `/v1${path}`,
+        stage: "v1",
+        requestId: randomBytes(8).toString("hex"),
+        accountId: "123456789012",
+        apiId: "abc123",
+        identity: { sourceIp: "10.0.0.9", vpceId: "vpce-1" },
+      },
+      // binaryMediaTypes ["*/*"]: every body arrives base64.
+      body: body === undefined ? null : Buffer.from(body).toString("base64"),
+      isBase64Encoded: body !== undefined,
+    } as unknown as APIGatewayProxyEventV2;
+  }
+
+  it("private REST API events: the raw path forwarded byte for byte, `..` and encoded slashes refused as on the HTTP API", async () => {
+    const key = JSON.parse(
+      (await issue({ ...keyRequest, allowed_endpoints: ["POST /v1/payment_intents", "GET /v1/payment_intents/*"] }))
+        .body!,
+    ) as { vault_key: string };
+    const before = vendors.stripe.received.length;
+    const ok = (await proxy(
+      restEvent("/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+      lambdaContext,
+    )) as unknown as { statusCode: number; multiValueHeaders?: Record<string, string[]> };
+    assert.equal(ok.statusCode, 200);
+    // A custom domain's base path is in `path` but not in what `{proxy+}` matched: it is not forwarded.
+    const mapped = (await proxy(
+      restEvent("/kb/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+      lambdaContext,
+    )) as unknown as { statusCode: number };
+    assert.equal(mapped.statusCode, 200);
+    // A 1.0 event carries no raw query: it is rebuilt, one encoding for all, and that is what is forwarded.
+    const read = (await proxy(
+      restEvent("/v1/payment_intents/pi_1", "v1/payment_intents/pi_1", formHeaders(key.vault_key), undefined, {
+        method: "GET",
+        query: { "expand[]": ["latest_charge", "customer"] },
+      }),
+      lambdaContext,
+    )) as unknown as { statusCode: number };
+    assert.equal(read.statusCode, 200);
+    const forwarded = vendors.stripe.received.slice(before);
+    assert.deepEqual(
+      forwarded.map((r) => [r.method, r.url, r.body]),
+      [
+        ["POST", "/v1/payment_intents", "amount=100&currency=usd"],
+        ["POST", "/v1/payment_intents", "amount=100&currency=usd"],
+        ["GET", "/v1/payment_intents/pi_1?expand%5B%5D=latest_charge&expand%5B%5D=customer", ""],
+      ],
+    );
+    for (const [path, matched] of [
+      ["/v1/payment_intents/../customers", "v1/payment_intents/../customers"],
+      ["/v1/payment_intents%2F..%2Fcustomers", "v1/payment_intents/../customers"],
+    ] as const) {
+      const refused = (await proxy(
+        restEvent(path, matched, formHeaders(key.vault_key), "amount=100&currency=usd"),
+        lambdaContext,
+      )) as unknown as { statusCode: number; body: string };
+      assert.equal(refused.statusCode, 400, path);
+      assert.equal(JSON.parse(refused.body).error.code, "keybrake_invalid_request");
+    }
+    assert.equal(vendors.stripe.received.length, before + 3, "nothing refused reached the vendor");
+  });
+
+  it("each vendor Set-Cookie stays its own header, on both API Gateway payloads", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string };
+    vendors.stripe.respond = () => ({
+      status: 200,
+      body: { id: "pi_cookies" },
+      headers: { "set-cookie": ["a=1; Path=/", "b=2; Path=/"] } as unknown as Record<string, string>,
+    });
+    try {
+      const v2 = await proxy(
+        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+        lambdaContext,
+      );
+      assert.deepEqual(v2.cookies, ["a=1; Path=/", "b=2; Path=/"]);
+      const v1 = (await proxy(
+        restEvent("/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
+        lambdaContext,
+      )) as unknown as { multiValueHeaders: Record<string, string[]> };
+      assert.deepEqual(v1.multiValueHeaders["set-cookie"], ["a=1; Path=/", "b=2; Path=/"]);
+      assert.deepEqual(v1.multiValueHeaders["content-type"], ["application/json"], "the other headers stay");
+    } finally {
+      vendors.stripe.respond = undefined;
+    }
+  });
+
+  it("a vendor answer over Lambda's response limit: a clear 502, kept as spent and unsettled, audited", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    vendors.stripe.respond = () => ({ status: 200, body: { id: "pi_big", padding: "x".repeat(6_400_000) } });
+    let res: APIGatewayProxyStructuredResultV2 | undefined;
+    const stdout = await captureStdout(async () => {
+      res = await proxy(
+        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=700&currency=usd"),
+        lambdaContext,
+      );
+    }).finally(() => {
+      vendors.stripe.respond = undefined;
+    });
+    assert.equal(res!.statusCode, 502);
+    assert.equal(JSON.parse(res!.body!).error.code, "keybrake_upstream_response_too_large");
+    const record = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { message?: string; audit?: Record<string, unknown> })
+      .find((l) => l.message === "keybrake.call")!.audit!;
+    assert.deepEqual(
+      [record.upstream_status, record.upstream_error, record.settlement, record.unsettled_usd, record.spent_usd],
+      [200, "response_too_large", "unsettled", 7, 7],
+    );
+    const shown = await issuer(
+      event("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
+      context,
+    );
+    assert.deepEqual(
+      [JSON.parse(shown.body!).spent_today_usd, JSON.parse(shown.body!).unsettled_usd],
+      [7, 7],
+      "the vendor acted: kept as spent",
+    );
+  });
+
+  it("takes the call's deadline from the function's remaining time, keeping time to settle and audit", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    // 4.6 s left: 0.6 s for the vendor once 4 s are kept back; the vendor answers after 3 s.
+    const short = { getRemainingTimeInMillis: () => 4_600 } as Context;
+    vendors.stripe.respond = () => ({ status: 200, body: { id: "pi_late", amount: 900 }, delayMs: 3_000 });
+    let res: APIGatewayProxyStructuredResultV2 | undefined;
+    const stdout = await captureStdout(async () => {
+      res = await proxy(
+        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=900&currency=usd"),
+        short,
+      );
+    }).finally(() => {
+      vendors.stripe.respond = undefined;
+    });
+    assert.equal(res!.statusCode, 504);
+    const record = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { message?: string; audit?: Record<string, unknown> })
+      .find((l) => l.message === "keybrake.call")!.audit!;
+    assert.deepEqual(
+      [record.upstream_error, record.settlement, record.unsettled_usd],
+      ["upstream_timeout", "unsettled", 9],
+      "audited before the handler returned",
+    );
+  });
+
   it("runs the scheduled sweep", async () => {
     assert.deepEqual(await sweep(), { swept: 0, expired: 0 });
   });

@@ -2,12 +2,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
+import { unmarshalKey } from "../../lambda/ledger/key-record";
+import { sweep } from "../../lambda/ledger/sweep";
 import { SECRETS } from "../support/fake-vendors";
 import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 
 /**
  * Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left
- * running, and every reservation ended settled, released or unsettled (no pending marker remains).
+ * running, every reservation ended settled, released or unsettled (no open pending marker remains), each key's
+ * item keeps at most one exact call's marker (the others were removed in passing by the next reservation), and
+ * the sweep closes every marker once they expire.
  */
 const KEYS = 150;
 const CALLS_PER_KEY = 10;
@@ -83,15 +87,21 @@ describe("no leaks under many calls", () => {
     );
 
     const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    const markers = async () => {
+      const { Items = [] } = await db.send(new ScanCommand({ TableName: stack.server.table }));
+      return Items.map((item) => [...unmarshalKey(item).markers.values()]);
+    };
     try {
-      const open = await db.send(
-        new ScanCommand({
-          TableName: stack.server.table,
-          FilterExpression: "size(p) > :zero",
-          ExpressionAttributeValues: { ":zero": { N: "0" } },
-        }),
+      const perKey = await markers();
+      assert.equal(perKey.length, KEYS);
+      assert.equal(perKey.flat().filter((m) => m.kind === "r").length, 0, "no pending reservation is left open");
+      const live = perKey.map((ms) => ms.filter((m) => m.kind !== "x").length);
+      assert.ok(
+        Math.max(...live) <= 1,
+        `at most one ended marker per key waits for cleanup (max ${Math.max(...live)})`,
       );
-      assert.equal(open.Count, 0, "no pending reservation is left open");
+      await sweep(db, stack.server.table, Date.now() + 2 * 3_600_000);
+      assert.deepEqual((await markers()).flat(), [], "the sweep closes every marker and drops every tombstone");
     } finally {
       db.destroy();
     }

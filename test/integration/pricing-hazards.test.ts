@@ -143,7 +143,12 @@ describe("bodies are read exactly as the vendor reads them", () => {
     ["a Rack-2 alias of amount", () => stripe("amount]=900000&currency=usd"), 400, /misplaced brackets/],
     ["a raw ; separator", () => stripe("amount=100&currency=usd;amount=900000"), 400, /raw ;/],
     ["a form nested too deep", () => stripe(`amount=1&currency=usd&a${"[b]".repeat(40)}=1`), 400, /nests deeper/],
-    ["a 4.8 MB form of tiny parameters", () => stripe("a=1&".repeat(1_200_000)), 413, /more than 1000 parameters/],
+    [
+      "a 4.4 MB form of tiny parameters (under the body limit)",
+      () => stripe("a=1&".repeat(1_100_000)),
+      413,
+      /more than 1000 parameters/,
+    ],
     [
       "a JSON duplicate key spelled with escapes",
       () => resend("/emails", '{"from":"a@x.io","subject":"s","to":"b@x.io","t\\u006f":["c@x.io","d@x.io"]}'),

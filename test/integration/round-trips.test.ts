@@ -46,10 +46,27 @@ describe("ledger round trips per call", () => {
     assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "b")), ["UpdateItemCommand"]);
   });
 
-  it("idempotent retry: the one write finds the earlier reservation, nothing else", async () => {
+  it("idempotent retry: the write that finds the earlier reservation, then one marking it ridden while it is open", async () => {
+    // The earlier reservation's marker is still open (an exactly priced call leaves it for the next write to
+    // remove), and it could be one being compensated (answered 503, never forwarded): the retry marks it, in a
+    // write that only applies while it is open, so that no compensation can give back the money its forward uses.
     const key = await stack.issue();
     await count(stripe(key.vault_key, "amount=100&currency=usd", "same"));
-    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "same")), ["UpdateItemCommand"]);
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "same")), [
+      "UpdateItemCommand",
+      "UpdateItemCommand",
+    ]);
+  });
+
+  it("idempotent retry once the earlier reservation has ended: the one write that finds it, nothing else", async () => {
+    const key = await stack.issue();
+    stack.vendors.stripe.respond = () => ({ status: 500, body: { error: { type: "api_error" } } });
+    try {
+      await count(stripe(key.vault_key, "amount=100&currency=usd", "after-5xx")); // ends unsettled
+    } finally {
+      stack.vendors.stripe.respond = undefined;
+    }
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "after-5xx")), ["UpdateItemCommand"]);
   });
 
   it("definitive vendor refusal: the reservation write, then its release", async () => {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import twilio from "twilio";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
-import { getKey } from "../../lambda/ledger/keys";
+import { getKey, putKey } from "../../lambda/ledger/keys";
 import { sweep } from "../../lambda/ledger/sweep";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
 import { type LocalProcess, spawnLocal } from "../support/processes";
@@ -63,16 +65,17 @@ describe("orphaned reservations", () => {
       const later = Date.now() + 60 * 60_000; // past the marker's expiry and the key's
       const { swept, expired } = await sweep(db, table, later);
       assert.equal(swept.length, 1);
+      assert.match(swept[0]!.rid, /^r[\w-]{11}$/);
       assert.deepEqual(
-        { ...swept[0], pendingId: undefined, window: undefined },
+        { ...swept[0], rid: undefined, marker: { ...swept[0]!.marker, expiresAt: undefined } },
         {
           keyId: key.key_id,
           issuer: "local",
           label: "crash/1",
           vendor: "twilio",
-          amountMicro: 20_000,
-          pendingId: undefined,
-          window: undefined,
+          rid: undefined,
+          marker: { kind: "r", amountMicro: 20_000, expiresAt: undefined },
+          unsettled: true,
         },
       );
       assert.deepEqual(
@@ -88,5 +91,114 @@ describe("orphaned reservations", () => {
       db.destroy();
       vendors.twilio.respond = undefined;
     }
+  });
+
+  it("also closes a pending marker written before markers had kinds (an upgrade mid-call)", async () => {
+    // (The proxy of the test above is gone: the key is written straight into the ledger.)
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    const key = { key_id: "00000000000000aa" };
+    await putKey(db, table, {
+      keyId: key.key_id,
+      keyHash: "00",
+      vendor: "twilio",
+      issuer: "local",
+      label: "crash/legacy",
+      capMicro: 1_000_000,
+      allowedEndpoints: [],
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 86_400_000,
+    });
+    try {
+      const window = `w${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`;
+      await db.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: { S: `K#${key.key_id}` } },
+          UpdateExpression: "SET #w = :left, p.#rid = :old",
+          ExpressionAttributeNames: { "#w": window, "#rid": "rlegacy1" },
+          ExpressionAttributeValues: {
+            ":left": { N: "950000" },
+            ":old": { M: { a: { N: "50000" }, w: { S: window }, x: { N: String(Date.now()) } } },
+          },
+        }),
+      );
+      const { swept } = await sweep(db, table, Date.now() + 60_000);
+      assert.deepEqual(
+        swept.map((s) => [s.rid, s.marker.kind, s.unsettled]),
+        [["rlegacy1", "r", true]],
+      );
+      assert.equal((await getKey(db, table, key.key_id))!.unsettledMicro, 50_000);
+    } finally {
+      db.destroy();
+    }
+  });
+});
+
+describe("local mode's timings from its environment", () => {
+  it("a vendor timeout, the pending grace and the sweep interval, exercised from outside in a second", async () => {
+    const vendors = await startFakeVendors();
+    const auditFile = `/tmp/keybrake-timings-${process.pid}.jsonl`;
+    const local = await spawnLocal({
+      ...vendors.env,
+      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
+      KEYBRAKE_API_KEY: ISSUER_TOKEN,
+      KEYBRAKE_AUDIT_FILE: auditFile,
+      KEYBRAKE_UPSTREAM_TIMEOUT_MS: "300",
+      KEYBRAKE_PENDING_GRACE_MS: "200",
+      KEYBRAKE_SWEEP_INTERVAL_MS: "250",
+    });
+    try {
+      const issued = await fetch(`${local.url}/vault/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
+        body: JSON.stringify({
+          vendor: "twilio",
+          daily_usd_cap: 1,
+          allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+          expires_in: "1h",
+          agent_run_label: "timings/1",
+        }),
+      });
+      const key = (await issued.json()) as { vault_key: string; key_id: string };
+      vendors.twilio.respond = () => "hang";
+      const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
+      client.api.baseUrl = `${local.url}/twilio`;
+      const error = (await client.messages
+        .create({ to: "+15005550006", from: "+15005550001", body: "hi" })
+        .catch((e: unknown) => e)) as { status?: number };
+      assert.equal(error.status, 504, "the vendor timeout came from KEYBRAKE_UPSTREAM_TIMEOUT_MS");
+      // The process's own sweep closes the marker once the grace has passed.
+      let swept: Record<string, unknown> | undefined;
+      for (let i = 0; i < 100 && !swept; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        swept = readFileSync(auditFile, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((r) => r.event === "reservation_swept" && r.key_id === key.key_id);
+      }
+      assert.deepEqual(
+        [swept?.swept_as, swept?.unsettled_usd, swept?.spent_usd],
+        ["unsettled", 0.02, 0.02],
+        "swept by local mode's own timer",
+      );
+    } finally {
+      vendors.twilio.respond = undefined;
+      await local.stop();
+      await vendors.close();
+    }
+  });
+
+  it("refuses a timing that is not a whole number of milliseconds, in one line", async () => {
+    await assert.rejects(
+      spawnLocal({
+        KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+        KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
+        KEYBRAKE_API_KEY: ISSUER_TOKEN,
+        KEYBRAKE_SWEEP_INTERVAL_MS: "soon",
+      }),
+      /keybrake: KEYBRAKE_SWEEP_INTERVAL_MS must be a whole number of milliseconds above 0, got "soon"/,
+    );
   });
 });

@@ -16,9 +16,20 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export type Responder = (
-  req: ReceivedRequest,
-) => { status: number; body: unknown; headers?: Record<string, string> } | "hang" | undefined;
+/**
+ * An answer: JSON `body`, or `raw` text sent as it is (garbage); after `delayMs`; `trickleMs` sends the body one
+ * byte at a time with that pause between bytes. "hang" never answers, "reset" destroys the connection.
+ */
+export interface Answer {
+  status: number;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+  delayMs?: number;
+  trickleMs?: number;
+}
+
+export type Responder = (req: ReceivedRequest) => Answer | "hang" | "reset" | undefined;
 
 export interface FakeVendor {
   url: string;
@@ -46,7 +57,7 @@ export const SECRETS = {
 
 const id = (prefix: string) => `${prefix}${randomBytes(8).toString("hex")}`;
 
-function defaultAnswer(
+export function defaultAnswer(
   vendor: string,
   req: ReceivedRequest,
 ): { status: number; body: unknown; headers?: Record<string, string> } {
@@ -117,10 +128,26 @@ async function startOne(vendor: string): Promise<FakeVendor> {
         at: Date.now(),
       };
       fake.received.push(received);
-      const answer = fake.respond?.(received) ?? defaultAnswer(vendor, received);
+      const answer: Answer | "hang" | "reset" = fake.respond?.(received) ?? defaultAnswer(vendor, received);
       if (answer === "hang") return; // never answers: the proxy's timeout must fire
-      res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
-      res.end(JSON.stringify(answer.body));
+      if (answer === "reset") return void req.socket.destroy(); // the connection dies after the request arrived
+      const send = () => {
+        if (res.destroyed) return;
+        res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
+        const text = answer.raw ?? JSON.stringify(answer.body);
+        if (!answer.trickleMs) return void res.end(text);
+        let at = 0;
+        const drip = setInterval(() => {
+          if (res.destroyed || at >= text.length) {
+            clearInterval(drip);
+            if (!res.destroyed) res.end();
+            return;
+          }
+          res.write(text[at++]);
+        }, answer.trickleMs);
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
     });
   });
   Object.assign(fake, await listenOnLoopback(server));

@@ -9,6 +9,9 @@ export interface LocalProcess {
   output(): string;
   /** SIGTERM (a clean stop) by default; SIGKILL simulates a crash. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** How the process ended, once it has (undefined while it runs). */
+  exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  pid: number;
 }
 
 const ROOT = join(__dirname, "..", "..");
@@ -36,7 +39,12 @@ export async function spawnLocal(env: Record<string, string>): Promise<LocalProc
   });
   return {
     url,
+    pid: child.pid!,
     output: () => output,
+    exit: () =>
+      child.exitCode !== null || child.signalCode !== null
+        ? { code: child.exitCode, signal: child.signalCode }
+        : undefined,
     async stop(signal = "SIGTERM") {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -13,13 +13,18 @@ const f = (extra: Partial<AuditFilter> = {}): AuditFilter => ({ ...window, ...ex
 
 const FIELDS =
   "fields @timestamp, audit.event, audit.key_id, audit.issuer, audit.agent_run_label, audit.vendor, audit.method, " +
-  "audit.endpoint, audit.decision, audit.reason, audit.settlement, audit.reserved_usd, audit.settled_usd, " +
+  "audit.endpoint, audit.decision, audit.reason, audit.settlement, audit.reservation_id, audit.reserved_usd, " +
+  "audit.settled_usd, " +
   "audit.unsettled_usd, audit.spent_usd, audit.upstream_status, audit.upstream_error, audit.vendor_object_id, " +
   "audit.vendor_request_id, audit.idempotency_key, audit.latency_ms";
 const EVENTS = '| filter audit.event in ["call", "reservation_swept"]';
-const STATS =
-  "| stats count(audit.decision) as calls, count(audit.reason) as refused, sum(audit.spent_usd) as spent_usd, " +
-  "sum(audit.unsettled_usd) as unsettled_usd, max(@timestamp) as last_at by";
+// First per reservation (its spend is the largest among its records), then summed per group.
+const stats = (groups: string) => [
+  "| stats count(audit.decision) as n_calls, count(audit.reason) as n_refused, max(audit.spent_usd) as r_spent, " +
+    `max(audit.unsettled_usd) as r_unsettled, max(@timestamp) as r_last by audit.reservation_id, ${groups}`,
+  "| stats sum(n_calls) as calls, sum(n_refused) as refused, sum(r_spent) as spent_usd, " +
+    `sum(r_unsettled) as unsettled_usd, max(r_last) as last_at by ${groups}`,
+];
 
 describe("Logs Insights records query", () => {
   it("with no filter: the spend events only, newest first", () => {
@@ -129,7 +134,7 @@ describe("Logs Insights totals queries", () => {
       [
         'filter audit.event in ["call", "reservation_swept"]',
         "| filter audit.agent_run_label like /^modal-billing\\/.*$/",
-        `${STATS} audit.agent_run_label`,
+        ...stats("audit.agent_run_label"),
         "| sort spent_usd desc",
         "| limit 10000",
       ].join("\n"),
@@ -142,7 +147,7 @@ describe("Logs Insights totals queries", () => {
       [
         'filter audit.event in ["call", "reservation_swept"]',
         '| filter audit.vendor = "resend"',
-        `${STATS} audit.vendor, audit.agent_run_label`,
+        ...stats("audit.vendor, audit.agent_run_label"),
         "| sort spent_usd desc",
         "| limit 10000",
       ].join("\n"),

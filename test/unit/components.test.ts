@@ -690,6 +690,9 @@ describe("VaultKeyProxy", () => {
       assert.equal(bundleHandler(HANDLERS[fn]).code, bundle.code, "deterministic");
       assert.ok(!text.includes("/work/") && !text.includes(process.cwd()), "no absolute paths in the bundle");
       assert.match(text, /exports|module\.exports/);
+      // AWS clients are loaded with a plain `require`, which any Node resolves; an `import()` of one resolves on
+      // Lambda only through its NODE_PATH lookup for ES modules.
+      assert.doesNotMatch(text, /import\(\s*["']@aws-sdk\//, `${fn} loads no AWS client with import()`);
       const mod = { exports: {} as Record<string, unknown> };
       process.env.KEYBRAKE_TABLE = "t";
       process.env.KEYBRAKE_ISSUERS = "{}";

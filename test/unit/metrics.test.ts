@@ -95,7 +95,7 @@ describe("metricsFor", () => {
     assert.ok(!metricsFor(exact)[0]!.metrics.some((m) => m.name === "OverageUSD"));
   });
 
-  it("counts a swept reservation's spend; key events have no metrics", () => {
+  it("counts a swept pending reservation's spend, not an exact or settled leftover's; key events have no metrics", () => {
     const context = {
       time: call.time,
       key_id: "0123456789abcdef",
@@ -103,9 +103,13 @@ describe("metricsFor", () => {
       agent_run_label: "x",
       vendor: "stripe" as const,
     };
-    assert.deepEqual(names({ event: "reservation_swept", ...context, unsettled_usd: 1.5, spent_usd: 1.5 }), [
+    const swept = { event: "reservation_swept" as const, ...context, reservation_id: "r1", unsettled_usd: 1.5 };
+    assert.deepEqual(names({ ...swept, swept_as: "pending", spent_usd: 1.5 }), [
       [spendSets("stripe", "billing"), ["Swept=1", "SpendUSD=1.5", "UnsettledUSD=1.5"]],
     ]);
+    // Its call record most likely carried the amount already: counting it again would double SpendUSD.
+    for (const swept_as of ["exact", "settled", "unsettled"] as const)
+      assert.deepEqual(names({ ...swept, swept_as, unsettled_usd: 0, spent_usd: 2 }), [], swept_as);
     assert.deepEqual(names({ event: "key_revoked", ...context, revoked_by: "key_id" }), []);
   });
 });

@@ -4,7 +4,8 @@ import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { type AuditSink, fileSink } from "./audit/sink";
 import { type Clock, systemClock } from "./core/clock";
-import { auditFilePath, pricingFromEnv, upstreamsFromEnv } from "./core/env";
+import { parseSpendCaps } from "./core/caps";
+import { auditFilePath, ENV, pricingFromEnv, upstreamsFromEnv } from "./core/env";
 import { type Log, stderrLog } from "./core/log";
 import { envSecretSource } from "./core/secrets";
 import { sha256Hex } from "./core/vault-key";
@@ -15,6 +16,7 @@ import { createDynamoClient, localDynamoConfig } from "./ledger/dynamo";
 import { ensureLedgerTable } from "./ledger/table";
 import { PENDING_GRACE_MS } from "./proxy/call";
 import { KeyCache } from "./proxy/key-cache";
+import { Thresholds } from "./proxy/thresholds";
 import { Upkeep } from "./proxy/upkeep";
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from "./proxy/upstream";
 import { runSweep } from "./sweep/run";
@@ -80,11 +82,14 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
   const keys = new KeyCache(db, table, options.keyCacheSize);
   const upkeep = new Upkeep({ db, table, log, background: true });
   const timing = localTiming(env, options);
+  // Issuer budgets (the local issuer is `local`) and deployment caps, as the component writes them on AWS.
+  const spendCaps = parseSpendCaps(env[ENV.spendCaps]);
   const issuerApp = createIssuerApp({
     db,
     table,
     issuers: [{ name: LOCAL_ISSUER, tokenSha256: sha256Hex(options.issuerToken), ceilings: {} }],
     enabledVendors,
+    spendCaps,
     clock,
     audit,
     log,
@@ -99,6 +104,9 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
     upstreamTimeoutMs: timing.upstreamTimeoutMs,
     pendingGraceMs: timing.pendingGraceMs,
     upkeep,
+    spendCaps,
+    // Local mode's cap warnings are audit records only (no EventBridge).
+    thresholds: new Thresholds({ db, table, audit, log }),
     clock,
     audit,
     log,

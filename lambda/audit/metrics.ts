@@ -35,6 +35,10 @@ export const METRIC = {
   latencyMs: "LatencyMs",
   /** The ledger could not be reached (503, nothing forwarded) or a settlement write failed. */
   ledgerErrors: "LedgerErrors",
+  /** A cap crossed 80 % or reached 100 % (one per cap, threshold and UTC day). */
+  capThresholds: "CapThresholds",
+  /** Calls forwarded although a cap in shadow mode would have refused them. */
+  wouldRefuse: "WouldRefuse",
 } as const;
 
 export const DIMENSION = { service: "service", vendor: "vendor", issuer: "issuer", reason: "reason" } as const;
@@ -63,6 +67,9 @@ const usd = (name: string, value: number) => ({ name, unit: MetricUnit.NoUnit, v
 /** The metrics one audit record stands for (key issue and revoke events have none). */
 export function metricsFor(record: AuditRecord): MetricBlob[] {
   if (record.event === "call") return callMetrics(record);
+  if (record.event === "cap_threshold") {
+    return [{ dimensionSets: spendDimensions(record.vendor, record.issuer), metrics: [count(METRIC.capThresholds)] }];
+  }
   // Only a swept `pending` marker is spend no call record carried. Any other marker the sweep closes (an exact
   // call's, a settled one's) was most likely carried by its call record already: counting it again would
   // double the metric, so a crash right after such a call is the spend metrics can miss (the audit cannot).
@@ -99,6 +106,7 @@ function callMetrics(record: CallRecord): MetricBlob[] {
   if (record.overage_usd !== undefined && record.overage_usd > 0)
     metrics.push(usd(METRIC.overageUsd, record.overage_usd));
   if (record.reason === "ledger_unavailable" || record.ledger_error) metrics.push(count(METRIC.ledgerErrors));
+  if (record.would_refuse) metrics.push(count(METRIC.wouldRefuse));
   const blobs: MetricBlob[] = [{ dimensionSets: spendDimensions(record.vendor, record.issuer ?? NO_ISSUER), metrics }];
   if (record.reason)
     blobs.push({ dimensionSets: [{ [DIMENSION.reason]: record.reason }], metrics: [count(METRIC.refusals)] });

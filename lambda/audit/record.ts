@@ -1,4 +1,5 @@
-import type { RefusalCode } from "../core/errors";
+import type { CapMode } from "../core/caps";
+import type { CapName, RefusalCode } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import type { KeyRecord } from "../ledger/key-record";
 
@@ -70,6 +71,18 @@ export interface CallRecord {
   vendor_object_id?: string;
   vendor_request_id?: string;
   idempotency_key?: string;
+  /** The user budget the key draws from (docs/guarantees.md#9-caps-stack). */
+  budget_id?: string;
+  /**
+   * Every level the reservation charged besides the key: `budget:<id>`, `issuer:<name>` (its budget for this
+   * vendor), `deployment` (the deployment's cap for this vendor). Each was charged `reserved_usd`, and ends as the
+   * key does: this record's `spent_usd` is what each level keeps for this call.
+   */
+  budgets?: string[];
+  /** Refused by a cap (`reason` `cap_exceeded` or `request_cap_exceeded`): which one. */
+  cap?: CapName;
+  /** Forwarded although this cap, in shadow mode, would have refused it. */
+  would_refuse?: CapName;
   latency_ms: number;
   ledger_writes: number;
 }
@@ -99,6 +112,10 @@ export interface KeyIssuedRecord extends KeyContext {
   max_request_usd?: number;
   allowed_endpoints: string[];
   expires_at: string;
+  /** The user budget it draws from. */
+  budget_id?: string;
+  /** Present when the key was issued in shadow mode. */
+  mode?: CapMode;
 }
 
 export interface KeyRevokedRecord extends KeyContext {
@@ -130,10 +147,55 @@ export interface ReservationSweptRecord extends KeyContext {
   swept_as: "pending" | "exact" | "settled" | "unsettled";
   unsettled_usd: number;
   spent_usd: number;
+  /** The user budget the reservation also charged (its spend counts there too). */
+  budget_id?: string;
 }
 
 export type KeyEventRecord = KeyIssuedRecord | KeyRevokedRecord | KeyExpiredRecord | ReservationSweptRecord;
-export type AuditRecord = CallRecord | KeyEventRecord;
+
+/** `POST /vault/budgets` and `DELETE /vault/budgets/{id}`, written by the issuer. */
+export interface BudgetEventRecord {
+  event: "budget_created" | "budget_revoked";
+  time: string;
+  budget_id: string;
+  issuer: string;
+  agent_run_label: string;
+  vendor: Vendor;
+  daily_usd_cap: number;
+  parts: number;
+  mode: CapMode;
+  expires_at: string;
+}
+
+/**
+ * A cap crossed 80 % or reached 100 % of its daily amount (docs/operations.md#warnings-before-the-wall), written
+ * once per cap, threshold and UTC day (a conditional flag in the ledger decides which call writes it). 100 % is
+ * reached when the day's spend reaches the cap or the cap refuses a call (in shadow mode: would have refused one).
+ */
+export interface CapThresholdRecord {
+  event: "cap_threshold";
+  time: string;
+  /** Which cap: a key's own daily cap, a user budget, an issuer's budget for a vendor, the deployment's cap. */
+  level: "key" | "budget" | "issuer" | "deployment";
+  cap: CapName;
+  threshold_pct: 80 | 100;
+  /** `spend`: the day's spend crossed it; `refusal`: the cap refused a call (or, in shadow mode, would have). */
+  trigger: "spend" | "refusal";
+  mode: CapMode;
+  cap_usd: number;
+  /** The day's spend when it was seen crossing (reserved and settled). */
+  spent_usd: number;
+  /** The UTC day, YYYY-MM-DD. */
+  day: string;
+  vendor: Vendor;
+  issuer: string;
+  /** The key whose call saw it cross. */
+  key_id: string;
+  agent_run_label: string;
+  budget_id?: string;
+}
+
+export type AuditRecord = CallRecord | KeyEventRecord | BudgetEventRecord | CapThresholdRecord;
 export type AuditEvent = AuditRecord["event"];
 
 /** The log message a record is written under on Lambda (the Logs Insights queries filter on `audit.event`). */

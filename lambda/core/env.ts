@@ -15,6 +15,10 @@ export const ENV = {
   pricing: "KEYBRAKE_PRICING",
   /** The deployment's name: the `service` dimension of every metric. */
   deployment: "KEYBRAKE_DEPLOYMENT",
+  /** Issuer budgets and deployment caps declared as code (lambda/core/caps.ts), for the issuer and the proxy. */
+  spendCaps: "KEYBRAKE_SPEND_CAPS",
+  /** The proxy's EventBridge bus for cap threshold events (absent: audit records and metrics only). */
+  eventBus: "KEYBRAKE_EVENT_BUS",
   /** Local mode's audit file (JSON lines); the CLI reads the same file. */
   auditFile: "KEYBRAKE_AUDIT_FILE",
   serviceName: "POWERTOOLS_SERVICE_NAME",

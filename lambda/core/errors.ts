@@ -10,6 +10,8 @@ export type RefusalCode =
   | "unknown_key"
   | "expired_key"
   | "revoked_key"
+  | "revoked_budget"
+  | "expired_budget"
   | "invalid_issuer_token"
   | "endpoint_not_allowed"
   | "wrong_vendor"
@@ -24,6 +26,7 @@ export type RefusalCode =
   | "upstream_response_too_large"
   | "upstream_timeout"
   | "ledger_unavailable"
+  | "budget_contended"
   | "internal_error";
 
 export class KeybrakeError extends Error {
@@ -73,7 +76,14 @@ export class PayloadTooLargeError extends KeybrakeError {
 export class AuthenticationError extends KeybrakeError {
   override name = "AuthenticationError";
   constructor(
-    code: "missing_key" | "unknown_key" | "expired_key" | "revoked_key" | "invalid_issuer_token",
+    code:
+      | "missing_key"
+      | "unknown_key"
+      | "expired_key"
+      | "revoked_key"
+      | "revoked_budget"
+      | "expired_budget"
+      | "invalid_issuer_token",
     message: string,
   ) {
     super(401, code, message);
@@ -99,15 +109,32 @@ export class NotFoundError extends KeybrakeError {
   }
 }
 
+/**
+ * Which cap refused (or, in shadow mode, would have refused) a call: the key's own two, its budget, its issuer's
+ * budget for the vendor, the deployment's cap for the vendor (docs/guarantees.md#9-caps-stack).
+ */
+export type CapName =
+  | "daily_usd_cap"
+  | "max_request_usd"
+  | "budget"
+  | "issuer_daily_usd_budget"
+  | "deployment_daily_usd_cap";
+
 /** 429: the call's price would cross a cap. The call is refused whole, never shrunk to fit. */
 export class CapExceededError extends KeybrakeError {
   override name = "CapExceededError";
   constructor(
     code: "cap_exceeded" | "request_cap_exceeded",
     message: string,
-    details: { cap: string; cap_usd: number; spent_usd?: number; requested_usd: number },
+    readonly capDetails: {
+      cap: CapName;
+      cap_usd: number;
+      spent_usd?: number;
+      requested_usd: number;
+      budget_id?: string;
+    },
   ) {
-    super(429, code, message, details);
+    super(429, code, message, capDetails);
   }
 }
 
@@ -156,6 +183,24 @@ export class UpstreamTimeoutError extends KeybrakeError {
   override name = "UpstreamTimeoutError";
   constructor(timeoutMs: number) {
     super(504, "upstream_timeout", `the vendor did not answer within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * 503: the call fits its budget's total remaining, but the budget's ledger items kept changing under it (or were
+ * throttled) until the reservation's time ran out. Nothing was forwarded; a retry may fit. Never a 429: only a
+ * total that does not fit is refused as over the cap.
+ */
+export class BudgetContendedError extends KeybrakeError {
+  override name = "BudgetContendedError";
+  constructor(cap: CapName, options?: ErrorOptions) {
+    super(
+      503,
+      "budget_contended",
+      `the ${cap} is shared by many calls at once and its ledger items stayed busy until this call's time ran out; nothing was forwarded, retry`,
+      { cap },
+      options,
+    );
   }
 }
 

@@ -38,3 +38,14 @@ export function sumUsd(values: Iterable<number>): number {
   for (const value of values) micro += usdNumberToMicro(value) ?? Math.round(value * MICRO_PER_USD);
   return microToUsd(micro);
 }
+
+/** micro-USD as a plain decimal text ("20.01", "0.000001", "-3"), for headers: never an exponent. */
+export function microToDecimal(micro: number): string {
+  const sign = micro < 0 ? "-" : "";
+  const abs = Math.abs(micro);
+  const whole = Math.floor(abs / MICRO_PER_USD);
+  const frac = String(abs % MICRO_PER_USD)
+    .padStart(6, "0")
+    .replace(/0+$/, "");
+  return `${sign}${whole}${frac ? `.${frac}` : ""}`;
+}

@@ -1,6 +1,7 @@
 // The contract between the Pulumi component and the three Lambda handlers, defined once: for each function,
 // the environment the component writes (`*Environment`, generic so it takes Pulumi Inputs) and what the
 // handler reads back from it (`read*Config`). A round-trip unit test keeps the two sides together.
+import { parseSpendCaps, type SpendCaps, spendCapsJson } from "../core/caps";
 import { ENV, pricingFromEnv, requiredEnv, secretArnEnv, upstreamsFromEnv, vendorList } from "../core/env";
 import type { PricingConfig, PricingInput } from "../core/pricing";
 import { VENDORS, type Vendor } from "../core/vendors";
@@ -32,6 +33,14 @@ export interface IssuerEnvironmentInput<T> {
   /** JSON `{"<issuer>": {"token_sha256": "<hex>", ...ceilings}}` (components/issuer-tokens.ts builds it). */
   issuersJson: T;
   enabledVendors: readonly Vendor[];
+  /** Issuer budgets and deployment caps: `GET /vault/keys/self` says what is left of each level above a key. */
+  spendCaps?: SpendCaps;
+}
+
+/** Only set when some cap is declared, so a deployment without any keeps exactly its environment. */
+function spendCapsEnv(caps: SpendCaps | undefined): Record<string, string> {
+  if (!caps || (Object.keys(caps.deployment).length === 0 && Object.keys(caps.issuers).length === 0)) return {};
+  return { [ENV.spendCaps]: spendCapsJson(caps) };
 }
 
 export function issuerEnvironment<T>(input: IssuerEnvironmentInput<T>): Record<string, T | string> {
@@ -39,6 +48,7 @@ export function issuerEnvironment<T>(input: IssuerEnvironmentInput<T>): Record<s
     [ENV.table]: input.table,
     [ENV.issuers]: input.issuersJson,
     [ENV.enabledVendors]: input.enabledVendors.join(","),
+    ...spendCapsEnv(input.spendCaps),
   };
 }
 
@@ -46,6 +56,7 @@ export interface IssuerConfig {
   table: string;
   issuers: Issuer[];
   enabledVendors: ReadonlySet<Vendor>;
+  spendCaps: SpendCaps;
 }
 
 export function readIssuerConfig(env: NodeJS.ProcessEnv): IssuerConfig {
@@ -53,6 +64,7 @@ export function readIssuerConfig(env: NodeJS.ProcessEnv): IssuerConfig {
     table: requiredEnv(env, ENV.table),
     issuers: parseIssuers(JSON.parse(requiredEnv(env, ENV.issuers))),
     enabledVendors: vendorList(env[ENV.enabledVendors]),
+    spendCaps: parseSpendCaps(env[ENV.spendCaps]),
   };
 }
 
@@ -61,6 +73,10 @@ export interface ProxyEnvironmentInput<T> {
   /** The Secrets Manager ARN of each enabled vendor's credential. */
   secretArns: Partial<Record<Vendor, T>>;
   pricing?: PricingInput;
+  /** Issuer budgets and deployment caps every key of that issuer / vendor draws from. */
+  spendCaps?: SpendCaps;
+  /** The EventBridge bus cap threshold events go to. */
+  eventBus?: T;
 }
 
 export function proxyEnvironment<T>(input: ProxyEnvironmentInput<T>): Record<string, T | string> {
@@ -70,6 +86,8 @@ export function proxyEnvironment<T>(input: ProxyEnvironmentInput<T>): Record<str
     if (arn !== undefined) env[secretArnEnv(vendor)] = arn;
   }
   if (input.pricing) env[ENV.pricing] = JSON.stringify(input.pricing);
+  Object.assign(env, spendCapsEnv(input.spendCaps));
+  if (input.eventBus !== undefined) env[ENV.eventBus] = input.eventBus;
   return env;
 }
 
@@ -78,6 +96,8 @@ export interface ProxyConfig {
   secretArns: Partial<Record<Vendor, string>>;
   pricing: PricingConfig;
   upstreams: Record<Vendor, string>;
+  spendCaps: SpendCaps;
+  eventBus?: string;
 }
 
 export function readProxyConfig(env: NodeJS.ProcessEnv): ProxyConfig {
@@ -91,6 +111,8 @@ export function readProxyConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     secretArns,
     pricing: pricingFromEnv(env),
     upstreams: upstreamsFromEnv(env),
+    spendCaps: parseSpendCaps(env[ENV.spendCaps]),
+    ...(env[ENV.eventBus] ? { eventBus: env[ENV.eventBus] } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ export const handler = handle(
     table: config.table,
     issuers: config.issuers,
     enabledVendors: config.enabledVendors,
+    spendCaps: config.spendCaps,
     clock: systemClock,
     audit: cloudWatchSink(logger, metrics),
     log: powertoolsLog(logger),

@@ -1,7 +1,18 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { InvalidRequestError, KeybrakeError, PayloadTooLargeError } from "../core/errors";
-import { authenticateIssuer, type IssuerDeps, issueKey, revokeLabel, revokeOne, showKey } from "../issuer/service";
+import {
+  authenticateIssuer,
+  createBudget,
+  type IssuerDeps,
+  issueKey,
+  revokeLabel,
+  revokeOne,
+  revokeOneBudget,
+  showBudget,
+  showKey,
+  showSelf,
+} from "../issuer/service";
 
 /** The issuer's route table: `/vault/*`, Authorization: Bearer <issuer token>. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -20,9 +31,16 @@ export function createIssuerApp(deps: IssuerDeps): Hono {
     }),
   );
   app.post("/vault/keys", async (c) => c.json(await issueKey(deps, issuer(c), await jsonBody(c)), 201));
+  // The vault key's own view of itself, with the vault key as Bearer (before `:keyId`: "self" is no key id).
+  app.get("/vault/keys/self", async (c) => c.json(await showSelf(deps, c.req.header("authorization") ?? null)));
   app.get("/vault/keys/:keyId", async (c) => c.json(await showKey(deps, issuer(c), c.req.param("keyId"))));
   app.delete("/vault/keys/:keyId", async (c) => c.json(await revokeOne(deps, issuer(c), c.req.param("keyId"))));
   app.post("/vault/revoke", async (c) => c.json(await revokeLabel(deps, issuer(c), await jsonBody(c))));
+  app.post("/vault/budgets", async (c) => c.json(await createBudget(deps, issuer(c), await jsonBody(c)), 201));
+  app.get("/vault/budgets/:budgetId", async (c) => c.json(await showBudget(deps, issuer(c), c.req.param("budgetId"))));
+  app.delete("/vault/budgets/:budgetId", async (c) =>
+    c.json(await revokeOneBudget(deps, issuer(c), c.req.param("budgetId"))),
+  );
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((error, c) => {
     if (!(error instanceof KeybrakeError)) {

@@ -2,6 +2,15 @@
 // `issuers` arg, the root program's `keybrake:issuers` stack config, and the issuer Lambda's KEYBRAKE_ISSUERS
 // (`{"<name>": {"token_sha256": "<hex>", "vendors": [...], "max_daily_usd_cap": 500, ...}}`). An omitted
 // ceiling means none beyond the request limits; an unknown field is an error naming it, so a typo fails closed.
+import {
+  type CapMode,
+  type CapSpec,
+  capMode,
+  capParts,
+  DEFAULT_CONFIG_PARTS,
+  perVendorUsd,
+  type SpendCaps,
+} from "../core/caps";
 import { parseDurationSeconds } from "../core/duration";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { usdNumberToMicro } from "../core/money";
@@ -25,6 +34,15 @@ export interface IssuerCeilingsInput {
   allowed_endpoints?: string[];
   /** Prefix every `agent_run_label` it grants must start with, e.g. "modal-billing/". */
   label_prefix?: string;
+  /**
+   * Vendor → USD: a daily budget every key of this issuer for that vendor draws from, enforced in the same atomic
+   * decision as the key's own cap (docs/guarantees.md#9-caps-stack), e.g. `{ stripe: 2000 }`.
+   */
+  daily_usd_budget?: Partial<Record<Vendor, number>>;
+  /** Ledger items each of those budgets is split across (1–16, default 4): more parts, more calls per second. */
+  budget_parts?: number;
+  /** `"shadow"`: the budgets never refuse; calls they would refuse are forwarded and recorded. Default `"enforce"`. */
+  budget_mode?: CapMode;
 }
 
 export const CEILING_FIELDS = [
@@ -34,6 +52,9 @@ export const CEILING_FIELDS = [
   "max_expires_in",
   "allowed_endpoints",
   "label_prefix",
+  "daily_usd_budget",
+  "budget_parts",
+  "budget_mode",
 ] as const satisfies ReadonlyArray<keyof IssuerCeilingsInput>;
 
 export interface Ceilings {
@@ -43,6 +64,8 @@ export interface Ceilings {
   maxExpiresInSeconds?: number;
   allowedEndpoints?: EndpointPattern[];
   labelPrefix?: string;
+  /** The issuer's daily budget per vendor (not a ceiling on what it grants: a level its keys draw from). */
+  budget?: Partial<Record<Vendor, CapSpec>>;
 }
 
 export interface Issuer {
@@ -107,7 +130,35 @@ export function parseCeilings(raw: unknown, at: string): Ceilings {
     }
     ceilings.labelPrefix = input.label_prefix;
   }
+  if (input.daily_usd_budget !== undefined) {
+    const parts =
+      input.budget_parts === undefined ? DEFAULT_CONFIG_PARTS : capParts(input.budget_parts, `${at}.budget_parts`);
+    const mode = input.budget_mode === undefined ? "enforce" : capMode(input.budget_mode, `${at}.budget_mode`);
+    const budget: Partial<Record<Vendor, CapSpec>> = {};
+    for (const [vendor, capMicro] of Object.entries(perVendorUsd(input.daily_usd_budget, `${at}.daily_usd_budget`))) {
+      if (ceilings.vendors && !ceilings.vendors.includes(vendor as Vendor)) {
+        throw new Error(`${at}.daily_usd_budget.${vendor}: this issuer may not issue ${vendor} keys (vendors)`);
+      }
+      budget[vendor as Vendor] = { capMicro: capMicro!, parts, mode };
+    }
+    ceilings.budget = budget;
+  } else if (input.budget_parts !== undefined || input.budget_mode !== undefined) {
+    throw new Error(`${at}.budget_parts and budget_mode go with daily_usd_budget`);
+  }
   return ceilings;
+}
+
+/**
+ * The spend caps declared as code: the deployment's cap per vendor and each issuer's budgets, as the issuer and
+ * proxy functions receive them (KEYBRAKE_SPEND_CAPS).
+ */
+export function spendCapsOf(
+  issuers: ReadonlyArray<{ name: string; ceilings: Ceilings }>,
+  deployment: SpendCaps["deployment"],
+): SpendCaps {
+  const byIssuer: SpendCaps["issuers"] = {};
+  for (const issuer of issuers) if (issuer.ceilings.budget) byIssuer[issuer.name] = issuer.ceilings.budget;
+  return { deployment, issuers: byIssuer };
 }
 
 function ceilingUsd(value: unknown, field: string): number {

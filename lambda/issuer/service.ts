@@ -1,17 +1,28 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { keyContext } from "../audit/record";
+import { type BudgetEventRecord, keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
+import { type CapMode, NO_SPEND_CAPS, type SpendCaps } from "../core/caps";
 import type { Clock } from "../core/clock";
 import { patternWithin } from "../core/endpoints";
 import { AuthenticationError, ForbiddenError, InvalidRequestError, NotFoundError } from "../core/errors";
 import type { Log } from "../core/log";
 import { microToUsd } from "../core/money";
-import { digestsEqual, generateVaultKey, isKeyId, sha256Hex } from "../core/vault-key";
+import { digestsEqual, generateVaultKey, isKeyId, sha256Hex, vaultKeyId } from "../core/vault-key";
 import type { Vendor } from "../core/vendors";
-import { type KeyState, spentOn } from "../ledger/key-record";
+import { type BudgetRecord, type BudgetState, type Level, levelsFor } from "../ledger/budget-record";
+import { budgetParts, getBudget, putBudget, putKeyInBudget, revokeBudget } from "../ledger/budgets";
+import { type KeyRecord, type KeyState, spentOn } from "../ledger/key-record";
 import { getKey, putKey, revokeByLabelPrefix, revokeKey } from "../ledger/keys";
+import { readLevel } from "../ledger/stacked";
 import type { Issuer } from "./ceilings";
-import { isLabelText, type KeyRequest, LIMITS, validateKeyRequest } from "./validate";
+import {
+  type BudgetRequest,
+  isLabelText,
+  type KeyRequest,
+  LIMITS,
+  validateBudgetRequest,
+  validateKeyRequest,
+} from "./validate";
 
 // The issuer's operations behind the `/vault/*` routes, and the bodies they answer with (the CLI and the tests
 // read the same types). Every operation acts only on the caller's own keys.
@@ -21,6 +32,8 @@ export interface IssuerDeps {
   issuers: Issuer[];
   /** Vendors this deployment holds secrets for; a key for any other could never be used. */
   enabledVendors: ReadonlySet<Vendor>;
+  /** Issuer budgets and deployment caps declared as code (`GET /vault/keys/self` reports what is left of them). */
+  spendCaps?: SpendCaps;
   clock: Clock;
   audit: AuditSink;
   /** Unexpected errors (never refusals) with their stacks. */
@@ -37,6 +50,52 @@ export interface IssuedKeyBody {
   allowed_endpoints: string[];
   agent_run_label: string;
   expires_at: string;
+  budget_id?: string;
+  mode?: CapMode;
+}
+
+/** `201` of `POST /vault/budgets`. */
+export interface CreatedBudgetBody {
+  budget_id: string;
+  vendor: Vendor;
+  daily_usd_cap: number;
+  agent_run_label: string;
+  expires_at: string;
+  parts: number;
+  mode: CapMode;
+}
+
+/** `200` of `GET /vault/budgets/{budget_id}`. */
+export interface BudgetStatusBody extends CreatedBudgetBody {
+  status: "active" | "revoked" | "expired";
+  spent_today_usd: number;
+  remaining_today_usd: number;
+  unsettled_usd: number;
+  /** Keys issued drawing from it. */
+  keys: number;
+  revoked_at?: string;
+}
+
+export interface RevokedBudgetBody {
+  budget_id: string;
+  status: "revoked";
+}
+
+/** `200` of `GET /vault/keys/self`: what the key's own holder may know of it. */
+export interface SelfBody {
+  key_id: string;
+  vendor: Vendor;
+  agent_run_label: string;
+  status: "active";
+  daily_usd_cap: number;
+  max_request_usd?: number;
+  spent_today_usd: number;
+  remaining_today_usd: number;
+  expires_at: string;
+  mode?: CapMode;
+  budget_id?: string;
+  /** The least left today among the budgets above the key that refuse (its budget, its issuer's, the deployment's). */
+  budget_remaining_today_usd?: number;
 }
 
 /** `200` of `GET /vault/keys/{key_id}`. */
@@ -83,8 +142,9 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
   }
   enforceCeilings(issuer, request);
   const now = deps.clock();
+  const budget = request.budgetId === undefined ? undefined : await liveBudget(deps, issuer, request, now);
   const { keyId, vaultKey, hash } = generateVaultKey();
-  const record = {
+  const record: KeyRecord = {
     keyId,
     keyHash: hash,
     vendor: request.vendor,
@@ -95,8 +155,25 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     allowedEndpoints: request.allowedEndpoints.map((p) => p.text),
     createdAt: now,
     expiresAt: now + request.expiresInSeconds * 1000,
+    ...(request.mode === "shadow" ? { mode: "shadow" as const } : {}),
   };
-  await putKey(deps.db, deps.table, record);
+  if (budget) {
+    // The budget's immutable fields ride on the key, so the proxy knows its levels without reading the budget.
+    const inBudget = {
+      ...record,
+      budget: {
+        id: budget.budgetId,
+        capMicro: budget.capMicro,
+        parts: budget.parts,
+        mode: budget.mode,
+        expiresAt: budget.expiresAt,
+      },
+    };
+    await putKeyInBudget(deps.db, deps.table, inBudget, now);
+    record.budget = inBudget.budget;
+  } else {
+    await putKey(deps.db, deps.table, record);
+  }
   const expiresAt = new Date(record.expiresAt).toISOString();
   const maxRequest =
     record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {};
@@ -107,6 +184,8 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     ...maxRequest,
     allowed_endpoints: record.allowedEndpoints,
     expires_at: expiresAt,
+    ...(record.budget ? { budget_id: record.budget.id } : {}),
+    ...(record.mode ? { mode: record.mode } : {}),
   });
   return {
     vault_key: vaultKey,
@@ -117,7 +196,165 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     allowed_endpoints: record.allowedEndpoints,
     agent_run_label: record.label,
     expires_at: expiresAt,
+    ...(record.budget ? { budget_id: record.budget.id } : {}),
+    ...(record.mode ? { mode: record.mode } : {}),
   };
+}
+
+/** The budget a key request names: this issuer's, of the key's vendor, live (else 400 naming `budget_id`). */
+async function liveBudget(deps: IssuerDeps, issuer: Issuer, request: KeyRequest, now: number): Promise<BudgetState> {
+  const budget = await getBudget(deps.db, deps.table, request.budgetId!);
+  if (!budget || budget.issuer !== issuer.name) {
+    throw new InvalidRequestError(`no budget ${request.budgetId}`, "budget_id");
+  }
+  if (budget.vendor !== request.vendor) {
+    throw new InvalidRequestError(
+      `budget ${budget.budgetId} is for ${budget.vendor}; a ${request.vendor} key cannot draw from it`,
+      "budget_id",
+    );
+  }
+  if (budget.revokedAt !== undefined) throw new InvalidRequestError(`budget ${budget.budgetId} was revoked`, "budget_id");
+  if (budget.expiresAt <= now) throw new InvalidRequestError(`budget ${budget.budgetId} has expired`, "budget_id");
+  return budget;
+}
+
+/** `POST /vault/budgets`: a daily cap its keys share, split across `parts` ledger items. */
+export async function createBudget(deps: IssuerDeps, issuer: Issuer, body: unknown): Promise<CreatedBudgetBody> {
+  const request = validateBudgetRequest(body);
+  if (!deps.enabledVendors.has(request.vendor)) {
+    throw new InvalidRequestError(`this keybrake has no ${request.vendor} secret configured`, "vendor");
+  }
+  enforceBudgetCeilings(issuer, request);
+  const now = deps.clock();
+  const budget: BudgetRecord = {
+    budgetId: generateVaultKey().keyId,
+    vendor: request.vendor,
+    issuer: issuer.name,
+    label: request.label,
+    capMicro: request.capMicro,
+    parts: request.parts,
+    mode: request.mode,
+    createdAt: now,
+    expiresAt: now + request.expiresInSeconds * 1000,
+  };
+  await putBudget(deps.db, deps.table, budget);
+  deps.audit.write(budgetEvent("budget_created", budget, now));
+  return createdBody(budget);
+}
+
+function createdBody(budget: BudgetRecord): CreatedBudgetBody {
+  return {
+    budget_id: budget.budgetId,
+    vendor: budget.vendor,
+    daily_usd_cap: microToUsd(budget.capMicro),
+    agent_run_label: budget.label,
+    expires_at: new Date(budget.expiresAt).toISOString(),
+    parts: budget.parts,
+    mode: budget.mode,
+  };
+}
+
+function budgetEvent(event: BudgetEventRecord["event"], budget: BudgetRecord, now: number): BudgetEventRecord {
+  return {
+    event,
+    time: new Date(now).toISOString(),
+    budget_id: budget.budgetId,
+    issuer: budget.issuer,
+    agent_run_label: budget.label,
+    vendor: budget.vendor,
+    daily_usd_cap: microToUsd(budget.capMicro),
+    parts: budget.parts,
+    mode: budget.mode,
+    expires_at: new Date(budget.expiresAt).toISOString(),
+  };
+}
+
+/** A budget is held to the issuer's ceilings that apply to it: vendors, cap, lifetime, label prefix. */
+function enforceBudgetCeilings(issuer: Issuer, request: BudgetRequest): void {
+  const c = issuer.ceilings;
+  const refuse = (ceiling: string, message: string) =>
+    new ForbiddenError("above_issuer_ceiling", `issuer ${issuer.name}: ${message}`, { ceiling });
+  if (c.vendors && !c.vendors.includes(request.vendor))
+    throw refuse("vendors", `may not issue budgets for ${request.vendor}`);
+  if (c.maxDailyCapMicro !== undefined && request.capMicro > c.maxDailyCapMicro) {
+    throw refuse("max_daily_usd_cap", `daily_usd_cap may be at most ${microToUsd(c.maxDailyCapMicro)}`);
+  }
+  if (c.maxExpiresInSeconds !== undefined && request.expiresInSeconds > c.maxExpiresInSeconds) {
+    throw refuse("max_expires_in", `expires_in may be at most ${c.maxExpiresInSeconds} seconds`);
+  }
+  if (c.labelPrefix !== undefined && !request.label.startsWith(c.labelPrefix)) {
+    throw refuse("label_prefix", `agent_run_label must start with ${c.labelPrefix}`);
+  }
+}
+
+export async function showBudget(deps: IssuerDeps, issuer: Issuer, budgetId: string): Promise<BudgetStatusBody> {
+  const budget = isKeyId(budgetId) ? await getBudget(deps.db, deps.table, budgetId) : undefined;
+  if (!budget || budget.issuer !== issuer.name) throw new NotFoundError(`no budget ${budgetId}`);
+  const now = deps.clock();
+  const parts = await budgetParts(deps.db, deps.table, budget, now);
+  const spent = parts.reduce((sum, p) => sum + p.spent, 0);
+  return {
+    ...createdBody(budget),
+    status: budget.revokedAt !== undefined ? "revoked" : budget.expiresAt <= now ? "expired" : "active",
+    spent_today_usd: microToUsd(spent),
+    remaining_today_usd: microToUsd(Math.max(0, budget.capMicro - spent)),
+    unsettled_usd: microToUsd(parts.reduce((sum, p) => sum + p.unsettled, 0)),
+    keys: budget.keys,
+    ...(budget.revokedAt !== undefined ? { revoked_at: new Date(budget.revokedAt).toISOString() } : {}),
+  };
+}
+
+/** `DELETE /vault/budgets/{id}`: from its answer on, every call with a key drawing from it is refused. */
+export async function revokeOneBudget(deps: IssuerDeps, issuer: Issuer, budgetId: string): Promise<RevokedBudgetBody> {
+  const now = deps.clock();
+  const revoked = isKeyId(budgetId) ? await revokeBudget(deps.db, deps.table, budgetId, issuer.name, now) : undefined;
+  if (!revoked) throw new NotFoundError(`no budget ${budgetId}`);
+  deps.audit.write(budgetEvent("budget_revoked", revoked, now));
+  return { budget_id: budgetId, status: "revoked" };
+}
+
+/**
+ * `GET /vault/keys/self` with the vault key itself: read-only, and only what the key's own caps say (never
+ * another key's, never how to raise them). A revoked or expired key is refused as the proxy refuses it.
+ */
+export async function showSelf(deps: IssuerDeps, authorization: string | null): Promise<SelfBody> {
+  const presented = /^Bearer (\S+)$/i.exec(authorization?.trim() ?? "")?.[1];
+  if (!presented) throw new AuthenticationError("missing_key", "a vault key is required (Authorization: Bearer vk_...)");
+  const keyId = vaultKeyId(presented);
+  const state = keyId ? await getKey(deps.db, deps.table, keyId) : undefined;
+  if (!state || !digestsEqual(state.keyHash, sha256Hex(presented))) {
+    throw new AuthenticationError("unknown_key", "unknown vault key");
+  }
+  const now = deps.clock();
+  if (state.revokedAt !== undefined) throw new AuthenticationError("revoked_key", "this vault key has been revoked");
+  if (state.expiresAt <= now) throw new AuthenticationError("expired_key", "this vault key has expired");
+  const spent = spentOn(state, now);
+  const levels = levelsFor(state, deps.spendCaps ?? NO_SPEND_CAPS).filter((l) => l.mode === "enforce");
+  const budgetRemaining = levels.length > 0 ? await leastRemaining(deps, levels, now) : undefined;
+  return {
+    key_id: state.keyId,
+    vendor: state.vendor,
+    agent_run_label: state.label,
+    status: "active",
+    daily_usd_cap: microToUsd(state.capMicro),
+    ...(state.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(state.maxRequestMicro) } : {}),
+    spent_today_usd: microToUsd(spent),
+    remaining_today_usd: microToUsd(Math.max(0, state.capMicro - spent)),
+    expires_at: new Date(state.expiresAt).toISOString(),
+    ...(state.mode ? { mode: state.mode } : {}),
+    ...(state.budget ? { budget_id: state.budget.id } : {}),
+    ...(budgetRemaining !== undefined ? { budget_remaining_today_usd: microToUsd(budgetRemaining) } : {}),
+  };
+}
+
+async function leastRemaining(deps: IssuerDeps, levels: Level[], now: number): Promise<number> {
+  const left = await Promise.all(
+    levels.map(async (level) => {
+      const parts = await readLevel(deps.db, deps.table, level, now);
+      return Math.max(0, level.capMicro - parts.reduce((sum, p) => sum + p.spent, 0));
+    }),
+  );
+  return Math.min(...left);
 }
 
 /** Refuses (403, naming the ceiling) a request above what this issuer was declared to grant. */

@@ -1,8 +1,10 @@
+import { CAP_MODES, type CapMode, MAX_PARTS } from "../core/caps";
 import { parseDurationSeconds } from "../core/duration";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { InvalidRequestError } from "../core/errors";
 import { MICRO_PER_USD, usdNumberToMicro } from "../core/money";
 import { hasControlCharacters } from "../core/text";
+import { isKeyId } from "../core/vault-key";
 import { isVendor, VENDORS, type Vendor } from "../core/vendors";
 
 /** `POST /vault/keys` bodies, checked field by field; every 400 names its field. */
@@ -13,6 +15,20 @@ export interface KeyRequest {
   expiresInSeconds: number;
   label: string;
   maxRequestMicro?: number;
+  /** Draw from this user budget too (docs/guarantees.md#9-caps-stack). */
+  budgetId?: string;
+  /** `shadow`: the key's own caps never refuse (a call they would refuse is forwarded and recorded). */
+  mode?: CapMode;
+}
+
+/** `POST /vault/budgets` bodies. */
+export interface BudgetRequest {
+  vendor: Vendor;
+  capMicro: number;
+  expiresInSeconds: number;
+  label: string;
+  parts: number;
+  mode: CapMode;
 }
 
 export const LIMITS = {
@@ -28,17 +44,73 @@ const FIELDS = new Set([
   "expires_in",
   "agent_run_label",
   "max_request_usd",
+  "budget_id",
+  "mode",
 ]);
+const BUDGET_FIELDS = new Set(["vendor", "daily_usd_cap", "expires_in", "agent_run_label", "parts", "mode"]);
 
-export function validateKeyRequest(body: unknown): KeyRequest {
+function objectBody(body: unknown, fields: ReadonlySet<string>): Record<string, unknown> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new InvalidRequestError("the body must be a JSON object", "body");
   }
   const input = body as Record<string, unknown>;
-  const unknown = Object.keys(input).find((k) => !FIELDS.has(k));
+  const unknown = Object.keys(input).find((k) => !fields.has(k));
   if (unknown !== undefined) throw new InvalidRequestError(`unknown field ${unknown}`, unknown);
+  return input;
+}
 
+function vendorOf(input: Record<string, unknown>): Vendor {
   if (!isVendor(input.vendor)) throw new InvalidRequestError(`vendor must be one of ${VENDORS.join(", ")}`, "vendor");
+  return input.vendor;
+}
+
+function expiresInOf(input: Record<string, unknown>): number {
+  const expiresInSeconds = parseDurationSeconds(input.expires_in);
+  if (expiresInSeconds === undefined || expiresInSeconds > LIMITS.maxExpiresInSeconds) {
+    throw new InvalidRequestError(
+      `expires_in must be "30s", "5m", "2h", "1d" or whole seconds, at most ${LIMITS.maxExpiresInSeconds / 86_400} days`,
+      "expires_in",
+    );
+  }
+  return expiresInSeconds;
+}
+
+function labelOf(input: Record<string, unknown>): string {
+  const label = input.agent_run_label;
+  if (!isLabelText(label)) {
+    throw new InvalidRequestError(
+      `agent_run_label must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
+      "agent_run_label",
+    );
+  }
+  return label;
+}
+
+function modeOf(input: Record<string, unknown>): CapMode | undefined {
+  if (input.mode === undefined) return undefined;
+  if (!CAP_MODES.includes(input.mode as CapMode)) throw new InvalidRequestError(`mode must be "enforce" or "shadow"`, "mode");
+  return input.mode as CapMode;
+}
+
+/** `POST /vault/budgets`: the same rules as a key's vendor, cap, lifetime and label, and its parts and mode. */
+export function validateBudgetRequest(body: unknown): BudgetRequest {
+  const input = objectBody(body, BUDGET_FIELDS);
+  const vendor = vendorOf(input);
+  const capMicro = usd(input.daily_usd_cap, "daily_usd_cap", LIMITS.maxDailyCapUsd);
+  const expiresInSeconds = expiresInOf(input);
+  const label = labelOf(input);
+  const parts = input.parts ?? 1;
+  if (!(typeof parts === "number" && Number.isInteger(parts) && parts >= 1 && parts <= MAX_PARTS)) {
+    throw new InvalidRequestError(`parts must be a whole number from 1 to ${MAX_PARTS}`, "parts");
+  }
+  // Every part must be able to hold something: at least one micro-USD of share each.
+  if (parts > capMicro) throw new InvalidRequestError("parts may not exceed the cap in micro-USD", "parts");
+  return { vendor, capMicro, expiresInSeconds, label, parts, mode: modeOf(input) ?? "enforce" };
+}
+
+export function validateKeyRequest(body: unknown): KeyRequest {
+  const input = objectBody(body, FIELDS);
+  const vendor = vendorOf(input);
   const capMicro = usd(input.daily_usd_cap, "daily_usd_cap", LIMITS.maxDailyCapUsd);
   const maxRequestMicro =
     input.max_request_usd === undefined
@@ -66,22 +138,23 @@ export function validateKeyRequest(body: unknown): KeyRequest {
     return pattern;
   });
 
-  const expiresInSeconds = parseDurationSeconds(input.expires_in);
-  if (expiresInSeconds === undefined || expiresInSeconds > LIMITS.maxExpiresInSeconds) {
-    throw new InvalidRequestError(
-      `expires_in must be "30s", "5m", "2h", "1d" or whole seconds, at most ${LIMITS.maxExpiresInSeconds / 86_400} days`,
-      "expires_in",
-    );
+  const expiresInSeconds = expiresInOf(input);
+  const label = labelOf(input);
+  const budgetId = input.budget_id;
+  if (budgetId !== undefined && !(typeof budgetId === "string" && isKeyId(budgetId))) {
+    throw new InvalidRequestError("budget_id must be a budget id as POST /vault/budgets returned it", "budget_id");
   }
-
-  const label = input.agent_run_label;
-  if (!isLabelText(label)) {
-    throw new InvalidRequestError(
-      `agent_run_label must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
-      "agent_run_label",
-    );
-  }
-  return { vendor: input.vendor, capMicro, allowedEndpoints, expiresInSeconds, label, maxRequestMicro };
+  const mode = modeOf(input);
+  return {
+    vendor,
+    capMicro,
+    allowedEndpoints,
+    expiresInSeconds,
+    label,
+    maxRequestMicro,
+    ...(budgetId !== undefined ? { budgetId: budgetId as string } : {}),
+    ...(mode === "shadow" ? { mode } : {}),
+  };
 }
 
 /** A run label, or a prefix of one: 1 to 256 characters, none of them control characters. */

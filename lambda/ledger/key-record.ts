@@ -1,4 +1,5 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { CapMode } from "../core/caps";
 import { utcDay } from "../core/clock";
 import type { Vendor } from "../core/vendors";
 
@@ -20,6 +21,19 @@ export interface KeyRecord {
   maxRequestMicro?: number;
   allowedEndpoints: string[];
   createdAt: number;
+  expiresAt: number;
+  /** The user budget this key draws from (docs/guarantees.md#9-caps-stack): immutable, so it may be cached. */
+  budget?: KeyBudget;
+  /** `shadow`: the key's caps never refuse; a call they would refuse is forwarded and recorded `would_refuse`. */
+  mode?: CapMode;
+}
+
+/** A key's budget as the key's item records it at issue: the budget's immutable fields. */
+export interface KeyBudget {
+  id: string;
+  capMicro: number;
+  parts: number;
+  mode: CapMode;
   expiresAt: number;
 }
 
@@ -68,12 +82,24 @@ export interface Marker {
    * first, so a compensation must not give this reservation's money back.
    */
   ridden?: boolean;
+  /**
+   * Open markers of a key drawing from budgets: what the reservation took from each budget part (part item pk →
+   * micro-USD), so that a release, a settlement, a compensation or the sweep returns money to every level exactly
+   * once, in the same transaction that rewrites this marker.
+   */
+  charges?: Record<string, number>;
 }
 
 export function marshalMarker(m: Marker): AttributeValue {
-  return {
-    M: { k: { S: m.kind }, a: { N: String(m.amountMicro) }, x: { N: String(m.expiresAt) } },
+  const map: Record<string, AttributeValue> = {
+    k: { S: m.kind },
+    a: { N: String(m.amountMicro) },
+    x: { N: String(m.expiresAt) },
   };
+  if (m.charges && Object.keys(m.charges).length > 0) {
+    map.b = { M: Object.fromEntries(Object.entries(m.charges).map(([pk, a]) => [pk, { N: String(a) }])) };
+  }
+  return { M: map };
 }
 
 export function unmarshalMarker(value: AttributeValue | undefined): Marker | undefined {
@@ -88,6 +114,7 @@ export function unmarshalMarker(value: AttributeValue | undefined): Marker | und
   };
   if (m.k === undefined) marker.legacy = true;
   if (m.u !== undefined) marker.ridden = true;
+  if (m.b?.M) marker.charges = Object.fromEntries(Object.entries(m.b.M).map(([pk, a]) => [pk, Number(a.N ?? 0)]));
   return marker;
 }
 
@@ -95,6 +122,8 @@ export function unmarshalMarker(value: AttributeValue | undefined): Marker | und
 export const LABEL_SEPARATOR = "\u0001";
 
 export const keyPk = (keyId: string) => `K#${keyId}`;
+/** Key items are the only items whose pk starts with this (budgets, parts and flags have their own). */
+export const KEY_PK_PREFIX = "K#";
 export const labelIndexPk = (issuer: string) => `I#${issuer}`;
 export const windowAttr = (ms: number) => `w${utcDay(ms)}`;
 /** Items outlive their expiry by a week so `GET` can still say "expired" and late settlements find them. */
@@ -117,7 +146,31 @@ export function marshalKey(r: KeyRecord): Record<string, AttributeValue> {
     p: { M: {} },
   };
   if (r.maxRequestMicro !== undefined) item.max_req = { N: String(r.maxRequestMicro) };
+  if (r.budget) {
+    item.budget = {
+      M: {
+        id: { S: r.budget.id },
+        cap: { N: String(r.budget.capMicro) },
+        parts: { N: String(r.budget.parts) },
+        mode: { S: r.budget.mode },
+        exp: { N: String(r.budget.expiresAt) },
+      },
+    };
+  }
+  if (r.mode === "shadow") item.mode = { S: r.mode };
   return item;
+}
+
+function unmarshalKeyBudget(value: AttributeValue | undefined): KeyBudget | undefined {
+  const m = value?.M;
+  if (!m?.id?.S) return undefined;
+  return {
+    id: m.id.S,
+    capMicro: Number(m.cap?.N ?? 0),
+    parts: Number(m.parts?.N ?? 1),
+    mode: m.mode?.S === "shadow" ? "shadow" : "enforce",
+    expiresAt: Number(m.exp?.N ?? 0),
+  };
 }
 
 export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
@@ -146,6 +199,8 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
     allowedEndpoints: (item.allowed?.L ?? []).map((v) => v.S!),
     createdAt: Number(item.created_at!.N),
     expiresAt: Number(item.expires_at!.N),
+    ...(item.budget ? { budget: unmarshalKeyBudget(item.budget) } : {}),
+    ...(item.mode?.S === "shadow" ? { mode: "shadow" as const } : {}),
     revokedAt: item.revoked_at?.N !== undefined ? Number(item.revoked_at.N) : undefined,
     remainingByDay,
     idempotencySlots,

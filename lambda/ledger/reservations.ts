@@ -3,6 +3,7 @@ import { DAY_MS } from "../core/clock";
 import { AuthenticationError, CapExceededError } from "../core/errors";
 import { microToUsd } from "../core/money";
 import { conditionalWrite } from "./dynamo";
+import { retryingConflicts } from "./transact";
 import {
   type KeyRecord,
   keyPk,
@@ -65,6 +66,10 @@ export interface Reservation {
   window: string;
   expiresAt: number;
   slot?: { attr: string; fingerprint: string };
+  /** What the reservation took from each budget part (part pk → micro-USD); absent for a key standing alone. */
+  charges?: Record<string, number>;
+  /** The key's remaining for the day right after this reservation, when the write said (UPDATED_NEW). */
+  remainingMicro?: number;
 }
 
 export type ReserveOutcome =
@@ -73,7 +78,14 @@ export type ReserveOutcome =
    * The same request was already reserved within the vendor's window (an SDK retry): it may ride on that
    * reservation (`rid`), whose marker (absent once cleaned up) was `original` when the write was refused.
    */
-  | { kind: "retry"; slotAttr: string; rid: string; original?: Marker };
+  | {
+      kind: "retry";
+      slotAttr: string;
+      rid: string;
+      original?: Marker;
+      /** The key's remaining for the day, from the item as the refused write saw it. */
+      remainingMicro: number;
+    };
 
 export const slotAttr = (fingerprint: string) => `d${parseInt(fingerprint.slice(0, 8), 16) % IDEMPOTENCY_SLOTS}`;
 export const markerKind = (kind: ReservationKind) => (kind === "exact" ? "e" : "r");
@@ -89,12 +101,16 @@ const newReservation = "attribute_not_exists(p.#rid)";
 // The slot is free, holds another request, or its request is older than the vendor's dedupe window.
 const notAlreadyReserved = "(attribute_not_exists(#slot) OR #slot.f <> :fp OR #slot.t <= :since)";
 
-export async function reserve(
-  db: DynamoDBClient,
-  table: string,
-  input: ReserveInput,
-  signal?: AbortSignal,
-): Promise<ReserveOutcome> {
+/** The reservation's write on the key's own item, the same whether it stands alone or rides in a transaction. */
+export interface KeyWrite {
+  update: string;
+  condition: string;
+  names: Record<string, string>;
+  values: Record<string, AttributeValue>;
+  slot?: Reservation["slot"];
+}
+
+export function keyWrite(input: ReserveInput, charges?: Record<string, number>): KeyWrite {
   const { key, amountMicro, now, idempotency, rid } = input;
   const window = windowAttr(now);
   const names: Record<string, string> = { "#w": window, "#stale": windowAttr(now - 2 * DAY_MS), "#rid": rid };
@@ -102,12 +118,16 @@ export async function reserve(
     ":hash": { S: input.keyHash },
     ":now": { N: String(now) },
     ":cap": { N: String(key.capMicro) },
+    ":marker": marshalMarker({ kind: markerKind(input.kind), amountMicro, expiresAt: input.expiresAt, charges }),
     ":amount": { N: String(amountMicro) },
-    ":marker": marshalMarker({ kind: markerKind(input.kind), amountMicro, expiresAt: input.expiresAt }),
   };
   const sets = ["#w = if_not_exists(#w, :cap) - :amount", "p.#rid = :marker"];
   const removes = ["#stale"];
-  const conditions = [keyMatches, notRevoked, notExpired, withinCap, newReservation];
+  // A key in shadow mode tracks its spend but never refuses for it: its cap's condition is left out.
+  const conditions =
+    key.mode === "shadow"
+      ? [keyMatches, notRevoked, notExpired, newReservation]
+      : [keyMatches, notRevoked, notExpired, withinCap, newReservation];
   let slot: Reservation["slot"];
   if (idempotency) {
     slot = { attr: slotAttr(idempotency.fingerprint), fingerprint: idempotency.fingerprint };
@@ -131,40 +151,77 @@ export async function reserve(
       names[`#c${i}`] = done;
       removes.push(`p.#c${i}`);
     });
+  return {
+    update: `SET ${sets.join(", ")} REMOVE ${removes.join(", ")}`,
+    condition: conditions.join(" AND "),
+    names,
+    values,
+    slot,
+  };
+}
+
+/** The reservation as it stands once its write applied. */
+export function reservationOf(input: ReserveInput, slot: Reservation["slot"]): Reservation {
+  return {
+    keyId: input.key.keyId,
+    rid: input.rid,
+    kind: input.kind,
+    amountMicro: input.amountMicro,
+    window: windowAttr(input.now),
+    expiresAt: input.expiresAt,
+    slot,
+  };
+}
+
+/**
+ * A key standing alone (no budget, no issuer budget, no deployment cap for its vendor): the reservation is one
+ * conditional UpdateItem, whose UPDATED_NEW values give the key's remaining for the day at no extra cost.
+ */
+export async function reserve(
+  db: DynamoDBClient,
+  table: string,
+  input: ReserveInput,
+  signal?: AbortSignal,
+): Promise<ReserveOutcome> {
+  const write = keyWrite(input);
   const result = await conditionalWrite(() =>
     db.send(
       new UpdateItemCommand({
         TableName: table,
-        Key: { pk: { S: keyPk(key.keyId) } },
-        UpdateExpression: `SET ${sets.join(", ")} REMOVE ${removes.join(", ")}`,
-        ConditionExpression: conditions.join(" AND "),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        Key: { pk: { S: keyPk(input.key.keyId) } },
+        UpdateExpression: write.update,
+        ConditionExpression: write.condition,
+        ExpressionAttributeNames: write.names,
+        ExpressionAttributeValues: write.values,
+        ReturnValues: "UPDATED_NEW",
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       }),
       { abortSignal: signal },
     ),
   );
-  const reservation: Reservation = {
-    keyId: key.keyId,
-    rid,
-    kind: input.kind,
-    amountMicro,
-    window,
-    expiresAt: input.expiresAt,
-    slot,
-  };
-  if (result.applied) return { kind: "reserved", reservation };
-  // Our own marker: an earlier attempt of this very write was applied (the SDK retried after a timeout).
-  const own = unmarshalMarker(result.item?.p?.M?.[rid]);
-  if (own && own.kind === markerKind(input.kind) && own.amountMicro === amountMicro) {
+  const reservation = reservationOf(input, write.slot);
+  if (result.applied) {
+    const remaining = result.attributes?.[reservation.window]?.N;
+    if (remaining !== undefined) reservation.remainingMicro = Number(remaining);
     return { kind: "reserved", reservation };
   }
-  return classifyRefusal(result.item, input, slot);
+  // Our own marker: an earlier attempt of this very write was applied (the SDK retried after a timeout).
+  if (isOwnMarker(result.item, input)) {
+    const remaining = result.item?.[reservation.window]?.N;
+    if (remaining !== undefined) reservation.remainingMicro = Number(remaining);
+    return { kind: "reserved", reservation };
+  }
+  return classifyRefusal(result.item, input, write.slot);
+}
+
+/** The item holds this reservation's own marker: an earlier attempt of the same write was applied. */
+export function isOwnMarker(item: Record<string, AttributeValue> | undefined, input: ReserveInput): boolean {
+  const own = unmarshalMarker(item?.p?.M?.[input.rid]);
+  return own !== undefined && own.kind === markerKind(input.kind) && own.amountMicro === input.amountMicro;
 }
 
 /** Says why the condition failed, from the item as DynamoDB saw it when it refused the write. */
-function classifyRefusal(
+export function classifyRefusal(
   item: Record<string, AttributeValue> | undefined,
   input: ReserveInput,
   slot: Reservation["slot"],
@@ -175,7 +232,13 @@ function classifyRefusal(
   if (state.expiresAt <= input.now) throw new AuthenticationError("expired_key", "this vault key has expired");
   const held = slot ? state.idempotencySlots.get(slot.attr) : undefined;
   if (slot && held?.fingerprint === slot.fingerprint && held.at > input.now - input.idempotency!.windowMs) {
-    return { kind: "retry", slotAttr: slot.attr, rid: held.rid, original: state.markers.get(held.rid) };
+    return {
+      kind: "retry",
+      slotAttr: slot.attr,
+      rid: held.rid,
+      original: state.markers.get(held.rid),
+      remainingMicro: state.remainingByDay.get(windowAttr(input.now)) ?? state.capMicro,
+    };
   }
   const spent = spentOn(state, input.now);
   throw new CapExceededError(
@@ -207,7 +270,9 @@ export async function rideOn(
 ): Promise<{ rides: boolean; writes: number }> {
   if (!original || original.kind === "d" || original.kind === "u") return { rides: true, writes: 0 };
   if (original.kind === "x") return { rides: false, writes: 0 };
-  const marked = await conditionalWrite(() =>
+  // A key drawing from budgets may have a transaction on its item this very moment: a conflict is retried.
+  const marked = await retryingConflicts(() =>
+    conditionalWrite(() =>
     db.send(
       new UpdateItemCommand({
         TableName: table,
@@ -220,6 +285,8 @@ export async function rideOn(
       }),
       { abortSignal: signal },
     ),
+    ),
+    signal,
   );
   if (marked.applied) return { rides: true, writes: 1 };
   const now = unmarshalMarker(marked.item?.p?.M?.[rid]);

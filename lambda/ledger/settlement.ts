@@ -3,11 +3,17 @@
 // write here is conditional on the reservation's marker, so it is safe to repeat and it can never apply after
 // the sweep (or another ending) got there first; when it is refused, the marker as DynamoDB saw it (ALL_OLD)
 // says who ended the reservation.
-import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+//
+// A reservation of a key drawing from budgets carries its part charges (in the reservation and in its marker):
+// every ending that moves money moves it on every level in the same transaction as the marker's rewrite, still
+// conditional on the key's marker, so each level gets it back exactly once.
+import { type AttributeValue, type DynamoDBClient, type TransactWriteItem, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { Ending } from "../core/ending";
+import { budgetIdOfPart } from "./budget-record";
 import { type ConditionalResult, conditionalWrite } from "./dynamo";
 import { keyPk, type Marker, type MarkerKind, marshalMarker, unmarshalMarker } from "./key-record";
 import { markerKind, type Reservation } from "./reservations";
+import { retryingConflicts, transactOnKey } from "./transact";
 
 /** A tombstone outlives any copy of the reservation write that could still be in flight by far. */
 export const TOMBSTONE_TTL_MS = 60 * 60_000;
@@ -37,6 +43,7 @@ export async function endReservation(
   let after: Marker;
   let delta = 0;
   let addUnsettled = 0;
+  const charges = r.charges ?? {};
   if (ending.kind === "released") {
     after = tombstone(r, Date.now());
     delta = r.amountMicro;
@@ -52,7 +59,13 @@ export async function endReservation(
   let writes = 0;
   for (const withSlot of freeSlot ? [true, false] : [false]) {
     writes++;
-    const result = await rewriteMarker(db, table, r, { from: open, to: after, delta, addUnsettled, withSlot }, signal);
+    const result = await rewriteMarker(
+      db,
+      table,
+      r,
+      { from: open, to: after, delta, addUnsettled, withSlot, charges },
+      signal,
+    );
     if (result.applied) return { outcome: "applied", writes };
     const seen = unmarshalMarker(result.item?.p?.M?.[r.rid]);
     if (seen?.kind === after.kind && seen.amountMicro === after.amountMicro) return { outcome: "applied", writes };
@@ -99,11 +112,20 @@ export async function compensate(
     // An idempotent retry rode on it and was forwarded: the money now backs that call. It stays, and the sweep
     // records it once the marker expires.
     if (seen.ridden) return "kept";
+    // What landed is what the marker says: its part charges go back with it.
     const released = await rewriteMarker(
       db,
       table,
-      r,
-      { from: seen.kind, to: stone, delta: r.amountMicro, addUnsettled: 0, withSlot: false, unridden: true },
+      { ...r, amountMicro: seen.amountMicro },
+      {
+        from: seen.kind,
+        to: stone,
+        delta: seen.amountMicro,
+        addUnsettled: 0,
+        withSlot: false,
+        unridden: true,
+        charges: seen.charges ?? {},
+      },
       signal,
     );
     if (released.applied) return "released";
@@ -127,6 +149,8 @@ function rewriteMarker(
     withSlot: boolean;
     /** Only while no idempotent retry rode on it (compensation). */
     unridden?: boolean;
+    /** The reservation's budget part charges: each level gets `delta` back (or the overage added) with it. */
+    charges?: Record<string, number>;
   },
   signal?: AbortSignal,
 ): Promise<ConditionalResult> {
@@ -160,20 +184,97 @@ function rewriteMarker(
   ]
     .filter(Boolean)
     .join(" ");
-  return conditionalWrite(() =>
-    db.send(
-      new UpdateItemCommand({
+  const keyUpdate = {
+    TableName: table,
+    Key: { pk: { S: keyPk(r.keyId) } },
+    UpdateExpression: expression,
+    ConditionExpression: conditions.join(" AND "),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+  };
+  const parts = partMoves(table, r.window, change.charges ?? {}, change.delta, change.addUnsettled);
+  if (parts.length === 0) {
+    return retryingConflicts(
+      () => conditionalWrite(() => db.send(new UpdateItemCommand(keyUpdate), { abortSignal: signal })),
+      signal,
+    );
+  }
+  return transactOnKey(db, [{ Update: keyUpdate }, ...parts], signal);
+}
+
+/** Groups part charges by level (`B#<id>`, `I#<issuer>#<vendor>`, `D#<vendor>`), parts in order. */
+function byLevel(charges: Record<string, number>): Map<string, Array<[string, number]>> {
+  const levels = new Map<string, Array<[string, number]>>();
+  for (const [pk, amount] of Object.entries(charges).sort(([a], [b]) => a.localeCompare(b))) {
+    const level = pk.replace(/#\d+$/, "");
+    levels.set(level, [...(levels.get(level) ?? []), [pk, amount]]);
+  }
+  return levels;
+}
+
+/**
+ * The part updates that go with a key's ending: `delta` back to each level (taken back from its parts in order,
+ * each at most what it was charged), or, when negative (a vendor's price above the reservation), the overage added
+ * to the level's first part; an unsettled ending is counted on the user budget's first part.
+ */
+export function partMoves(
+  table: string,
+  window: string,
+  charges: Record<string, number>,
+  delta: number,
+  addUnsettled: number,
+): TransactWriteItem[] {
+  const moves = new Map<string, { spend: number; unsettled: number }>();
+  const move = (pk: string) => {
+    const m = moves.get(pk) ?? { spend: 0, unsettled: 0 };
+    moves.set(pk, m);
+    return m;
+  };
+  for (const [level, parts] of byLevel(charges)) {
+    if (delta > 0) {
+      let left = delta;
+      for (const [pk, charged] of parts) {
+        const back = Math.min(left, charged);
+        if (back > 0) move(pk).spend -= back;
+        left -= back;
+      }
+    } else if (delta < 0) {
+      move(parts[0]![0]).spend -= delta;
+    }
+    if (addUnsettled > 0 && level.startsWith("B#")) move(parts[0]![0]).unsettled += addUnsettled;
+  }
+  const attr = `s${window.slice(1)}`;
+  return [...moves.entries()].map(([pk, m]): TransactWriteItem => {
+    const adds: string[] = [];
+    const values: Record<string, AttributeValue> = {};
+    const names: Record<string, string> = {};
+    if (m.spend !== 0) {
+      names["#s"] = attr;
+      values[":s"] = { N: String(m.spend) };
+      adds.push("#s :s");
+    }
+    if (m.unsettled !== 0) {
+      values[":u"] = { N: String(m.unsettled) };
+      adds.push("u :u");
+    }
+    return {
+      Update: {
         TableName: table,
-        Key: { pk: { S: keyPk(r.keyId) } },
-        UpdateExpression: expression,
-        ConditionExpression: conditions.join(" AND "),
-        ExpressionAttributeNames: names,
+        Key: { pk: { S: pk } },
+        UpdateExpression: `ADD ${adds.join(", ")}`,
+        // Only onto a part that is there (a budget's parts outlive its keys' reservations by days).
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
         ExpressionAttributeValues: values,
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-      }),
-      { abortSignal: signal },
-    ),
-  );
+      },
+    };
+  });
+}
+
+/** The user budgets named by a marker's charges. */
+export function budgetsCharged(charges: Record<string, number> | undefined): string[] {
+  return [...new Set(Object.keys(charges ?? {}).flatMap((pk) => budgetIdOfPart(pk) ?? []))];
 }
 
 function tombstone(r: Pick<Reservation, "amountMicro">, now: number): Marker {

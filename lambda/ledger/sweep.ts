@@ -1,7 +1,9 @@
 import { type AttributeValue, type DynamoDBClient, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { conditionalWrite, pages } from "./dynamo";
-import { type KeyRecord, type KeyState, keyPk, type Marker, unmarshalKey } from "./key-record";
+import { KEY_PK_PREFIX, type KeyRecord, type KeyState, keyPk, type Marker, unmarshalKey } from "./key-record";
 import { updateKeyIf } from "./keys";
+import { partMoves } from "./settlement";
+import { transactOnKey } from "./transact";
 
 /**
  * The scheduled sweep, one scan of the ledger for two jobs:
@@ -37,8 +39,9 @@ export async function sweep(db: DynamoDBClient, table: string, now: number): Pro
     db.send(
       new ScanCommand({
         TableName: table,
-        FilterExpression: `${hasMarkers} OR (${expiredUnnoted})`,
-        ExpressionAttributeValues: { ":zero": { N: "0" }, ":now": { N: String(now) } },
+        // Key items only: budgets and their parts have expiries too, but no markers and no expiry records.
+        FilterExpression: `begins_with(pk, :keys) AND (${hasMarkers} OR (${expiredUnnoted}))`,
+        ExpressionAttributeValues: { ":zero": { N: "0" }, ":now": { N: String(now) }, ":keys": { S: KEY_PK_PREFIX } },
         ExclusiveStartKey: cursor,
       }),
     );
@@ -75,18 +78,20 @@ async function closeMarkers(
       // The settlement never came: the estimate stays spent, and now counts as unsettled.
       update = "ADD unsettled :a REMOVE p.#rid";
     }
-    const closed = await conditionalWrite(() =>
-      db.send(
-        new UpdateItemCommand({
-          TableName: table,
-          Key: { pk: { S: keyPk(key.keyId) } },
-          UpdateExpression: update,
-          ConditionExpression: `${marker.legacy ? "attribute_not_exists(p.#rid.k)" : "p.#rid.k = :k"} AND p.#rid.a = :a`,
-          ExpressionAttributeNames: { "#rid": rid },
-          ExpressionAttributeValues: marker.legacy ? { ":a": values[":a"]! } : values,
-        }),
-      ),
-    );
+    const close = {
+      TableName: table,
+      Key: { pk: { S: keyPk(key.keyId) } },
+      UpdateExpression: update,
+      ConditionExpression: `${marker.legacy ? "attribute_not_exists(p.#rid.k)" : "p.#rid.k = :k"} AND p.#rid.a = :a`,
+      ExpressionAttributeNames: { "#rid": rid },
+      ExpressionAttributeValues: marker.legacy ? { ":a": values[":a"]! } : values,
+    };
+    // Kept as spent, nothing moves; a user budget counts it unsettled too, in the same transaction.
+    const parts = marker.kind === "r" ? partMoves(table, "w", marker.charges ?? {}, 0, marker.amountMicro) : [];
+    const closed =
+      parts.length > 0
+        ? await transactOnKey(db, [{ Update: close }, ...parts])
+        : await conditionalWrite(() => db.send(new UpdateItemCommand(close)));
     if (closed.applied && marker.kind !== "x") {
       swept.push({
         keyId: key.keyId,

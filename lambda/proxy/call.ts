@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { CallRecord } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
+import type { SpendCaps } from "../core/caps";
 import type { Clock } from "../core/clock";
 import { matchesEndpoint } from "../core/endpoints";
 import {
@@ -17,10 +18,11 @@ import {
   VendorNotConfiguredError,
 } from "../core/errors";
 import type { Log } from "../core/log";
-import { microToUsd } from "../core/money";
+import { microToDecimal, microToUsd } from "../core/money";
 import type { PricingConfig } from "../core/pricing";
 import type { SecretSource } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
+import { type Level, levelsFor } from "../ledger/budget-record";
 import { windowAttr } from "../ledger/key-record";
 import {
   MAX_CLEANUP_PER_WRITE,
@@ -31,6 +33,8 @@ import {
   rideOn,
   slotAttr,
 } from "../ledger/reservations";
+import { reserveStacked } from "../ledger/stacked";
+import { readStanding, type Standing } from "../ledger/standing";
 import { adapters, vendorForPath } from "../vendors";
 import type { ProxiedRequest, Quote, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { readBody } from "../vendors/body";
@@ -41,6 +45,7 @@ import { finishForwarded } from "./finish";
 import { UpstreamTooLargeError } from "./forward";
 import { type KeyCache, presentedVaultKey, RefusedKeyError, type ResolvedKey } from "./key-cache";
 import { parseTarget, type RawTarget } from "./request";
+import type { CapObservation, Thresholds } from "./thresholds";
 import type { Upkeep } from "./upkeep";
 import { type ProxyOutput, passThrough, type Upstreams, upstreamFor } from "./upstream";
 
@@ -60,6 +65,10 @@ export interface ProxyDeps {
   pendingGraceMs: number;
   /** Cleanup and compensations this instance carries between calls. */
   upkeep: Upkeep;
+  /** Issuer budgets and deployment caps declared as code (KEYBRAKE_SPEND_CAPS): levels every key may stack on. */
+  spendCaps: SpendCaps;
+  /** 80 % / 100 % warnings, once per cap and UTC day. */
+  thresholds: Thresholds;
   /** Lambda: vendor answers over this many bytes are cut (undefined in local mode: no limit). */
   maxResponseBytes?: number;
   /** Lambda: whether a vendor answer fits the function's response limit once encoded for API Gateway. */
@@ -102,12 +111,14 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
   const started = deps.clock();
   const record = newCallRecord(input, started);
   let routeVendor: Vendor | undefined;
+  let resolved: ResolvedKey | undefined;
   try {
     const target = locate(record, input);
     routeVendor = target.routeVendor;
     const req: ProxiedRequest = { ...target, headers: input.headers, body: input.body };
 
     const key = await resolveKey(deps, record, input.headers, started);
+    resolved = key;
     checkVendor(key, req);
     const vendor = key.record.vendor;
     const adapter = adapters[vendor] as VendorAdapter;
@@ -133,10 +144,32 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
     );
     const quote = await quoteCall(adapter, call, req, body, { pricing: deps.pricing, lookup: upstream.lookup });
     record.priced_from = quote.basis;
-    checkRequestCap(key, quote);
+    checkRequestCap(key, quote, record);
 
-    const reservation = await reserveFor(deps, record, key, req, quote, adapter, started, deadline);
+    const levels = levelsFor(key.record, deps.spendCaps);
+    if (key.record.budget) {
+      record.budget_id = key.record.budget.id;
+      // Immutable, so known without the ledger: an expired budget refuses before anything is written.
+      if (key.record.budget.expiresAt <= started) {
+        throw new AuthenticationError("expired_budget", "the budget this vault key draws from has expired");
+      }
+    }
+    const { reservation, remainingMicro } = await reserveFor(
+      deps,
+      record,
+      key,
+      req,
+      quote,
+      adapter,
+      started,
+      deadline,
+      levels,
+    );
     record.decision = "forwarded";
+    if (reservation && levels.length > 0) record.budgets = levels.map(levelName);
+    // The key's remaining (and, with budgets, each level's spend) for the answer's header and the warnings: read
+    // while the vendor call is in flight, never before forwarding.
+    const standing = standingAfter(deps, key, levels, reservation, remainingMicro, started, deadline);
     let reply: UpstreamReply | undefined;
     let failure: unknown;
     try {
@@ -148,6 +181,8 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       failure = new UpstreamTooLargeError(reply.status, reply.headers);
       reply = undefined;
     }
+    const stood = await standing;
+    const observations = reservation && stood ? observe(key, levels, stood, record) : [];
     const finish = finishForwarded(deps, record, {
       reservation,
       adapter,
@@ -157,10 +192,12 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       failure,
       started,
       settleSignal: () => finishing(deadline, SETTLE_WRITE_MS),
-    });
+    }).then(() =>
+      observations.length > 0 ? deps.thresholds.observe(key.record, observations, started) : undefined,
+    );
     if (deps.afterResponse) deps.afterResponse(finish);
     else await finish;
-    if (reply) return passThrough(reply);
+    if (reply) return withRemaining(passThrough(reply), stood?.keyRemainingMicro);
     if (failure instanceof UpstreamTooLargeError) {
       return shapedRefusal(
         key.record.vendor,
@@ -173,12 +210,127 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
     if (record.decision === "refused") {
       if (error instanceof RefusedKeyError) describeKey(record, error.key);
       record.reason = refusal.code;
+      if (error instanceof CapExceededError) record.cap = error.capDetails.cap;
       record.latency_ms = deps.clock() - started;
       deps.audit.write(record);
+      if (error instanceof CapExceededError && resolved) await wallHit(deps, resolved, error, started);
     }
     return shapedRefusal(routeVendor ?? record.vendor, refusal);
   }
 }
+
+/** A daily cap refused the call: its 100 % warning, once a day (after the answer in local mode). */
+async function wallHit(deps: ProxyDeps, key: ResolvedKey, error: CapExceededError, now: number): Promise<void> {
+  const { cap, cap_usd, spent_usd } = error.capDetails;
+  if (cap === "max_request_usd") return;
+  const level = cap === "daily_usd_cap" ? undefined : levelsFor(key.record, deps.spendCaps).find((l) => capOf(l) === cap);
+  if (cap !== "daily_usd_cap" && !level) return;
+  const observation: CapObservation = {
+    level: level?.kind ?? "key",
+    cap,
+    capId: level?.id ?? `K#${key.record.keyId}`,
+    capMicro: Math.round(cap_usd * 1e6),
+    spentMicro: Math.round((spent_usd ?? 0) * 1e6),
+    mode: level?.mode ?? key.record.mode ?? "enforce",
+    refused: true,
+    budgetId: level?.budgetId,
+  };
+  const work = deps.thresholds.observe(key.record, [observation], now);
+  if (deps.afterResponse) deps.afterResponse(work);
+  else await work;
+}
+
+const capOf = (level: Level) =>
+  level.kind === "budget" ? "budget" : level.kind === "issuer" ? "issuer_daily_usd_budget" : "deployment_daily_usd_cap";
+
+/** How a level is named in the call's record (`budgets`). */
+function levelName(level: Level): string {
+  if (level.kind === "budget") return `budget:${level.budgetId}`;
+  if (level.kind === "issuer") return `issuer:${level.id.split("#")[1]}`;
+  return "deployment";
+}
+
+/**
+ * The key's remaining for the day and its levels' spend once its reservation is in: free on a key standing alone
+ * (the reservation write's UPDATED_NEW values), one strongly consistent read otherwise, started before the
+ * forward and never blocking it. Undefined when the read failed: the answer then goes without the header.
+ */
+function standingAfter(
+  deps: ProxyDeps,
+  key: ResolvedKey,
+  levels: Level[],
+  reservation: Reservation | undefined,
+  remainingMicro: number | undefined,
+  now: number,
+  deadline: Deadline,
+): Promise<Standing | undefined> {
+  if (!reservation || levels.length === 0) {
+    // The write (or, for an idempotent retry, the write that found the first reservation) said it.
+    return Promise.resolve(
+      remainingMicro === undefined ? undefined : { keyRemainingMicro: remainingMicro, levelSpentMicro: [] },
+    );
+  }
+  return readStanding(deps.db, deps.table, key.record, levels, now, within(deadline, RESERVE_BUDGET_MS)).catch(
+    (error: unknown) => {
+      deps.log.error("keybrake.call could not read the key's standing", { error, key_id: key.record.keyId });
+      return undefined;
+    },
+  );
+}
+
+/**
+ * How each cap stands after this call's reservation, for the warnings; and which cap in shadow mode would have
+ * refused it (the call was forwarded: its record says `would_refuse`).
+ */
+function observe(
+  key: ResolvedKey,
+  levels: Level[],
+  stood: Standing,
+  record: CallRecord,
+): CapObservation[] {
+  const cap = key.record.capMicro;
+  const mode = key.record.mode ?? "enforce";
+  const observations: CapObservation[] = [];
+  const keySpent = cap - stood.keyRemainingMicro;
+  const keyRefuses = mode === "shadow" && stood.keyRemainingMicro < 0;
+  observations.push({
+    level: "key",
+    cap: "daily_usd_cap",
+    capId: `K#${key.record.keyId}`,
+    capMicro: cap,
+    spentMicro: keySpent,
+    mode,
+    refused: keyRefuses,
+  });
+  if (keyRefuses) record.would_refuse ??= "daily_usd_cap";
+  for (const [i, level] of levels.entries()) {
+    const spent = stood.levelSpentMicro[i] ?? 0;
+    // Read after the fact: in shadow mode a call is counted as one the cap would have refused when the level's
+    // spend, this call included, is above its cap (a call reserved at the same instant may be counted too).
+    const refuses = level.mode === "shadow" && spent > level.capMicro;
+    if (refuses) record.would_refuse ??= capOf(level);
+    observations.push({
+      level: level.kind,
+      cap: capOf(level),
+      capId: level.id,
+      capMicro: level.capMicro,
+      spentMicro: spent,
+      mode: level.mode,
+      refused: refuses,
+      budgetId: level.budgetId,
+    });
+  }
+  return observations;
+}
+
+/** Every forwarded answer says what the key has left today (decimal USD, never below 0). */
+function withRemaining(out: ProxyOutput, remainingMicro: number | undefined): ProxyOutput {
+  if (remainingMicro === undefined) return out;
+  return { ...out, headers: { ...out.headers, [REMAINING_HEADER]: microToDecimal(Math.max(0, remainingMicro)) } };
+}
+
+/** The answer header carrying the key's remaining for the day. */
+export const REMAINING_HEADER = "keybrake-remaining-usd";
 
 /**
  * A refusal before the body was read (it is over the size limit): audited like any other refusal, with
@@ -232,9 +384,14 @@ function checkAllowlist(key: ResolvedKey, req: ProxiedRequest): void {
   });
 }
 
-function checkRequestCap(key: ResolvedKey, quote: Quote): void {
+function checkRequestCap(key: ResolvedKey, quote: Quote, record: CallRecord): void {
   const max = key.record.maxRequestMicro;
   if (max === undefined || quote.amountMicro <= max) return;
+  // A key in shadow mode forwards it, and says so.
+  if (key.record.mode === "shadow") {
+    record.would_refuse = "max_request_usd";
+    return;
+  }
   throw new CapExceededError(
     "request_cap_exceeded",
     `this call costs ${microToUsd(quote.amountMicro)} USD, above the key's max_request_usd of ${microToUsd(max)} USD`,
@@ -246,8 +403,10 @@ function checkRequestCap(key: ResolvedKey, quote: Quote): void {
 const SETTLE_WRITE_MS = 3_000;
 
 /**
- * The one ledger round trip. Undefined when an idempotent retry rides on the first call's reservation. A write
- * whose outcome is unknown is answered 503 (nothing is forwarded) and handed to compensation.
+ * The one ledger round trip (one UpdateItem for a key standing alone, one TransactWriteItems with budgets). No
+ * reservation when an idempotent retry rides on the first call's reservation. A write whose outcome is unknown is
+ * answered 503 (nothing is forwarded) and handed to compensation. Also the key's remaining for the day, when the
+ * write said it.
  */
 async function reserveFor(
   deps: ProxyDeps,
@@ -258,7 +417,8 @@ async function reserveFor(
   adapter: VendorAdapter,
   now: number,
   deadline: Deadline,
-): Promise<Reservation | undefined> {
+  levels: Level[],
+): Promise<{ reservation?: Reservation; remainingMicro?: number }> {
   const idempotencyKey = req.headers.get("idempotency-key") ?? undefined;
   record.idempotency_key = idempotencyKey;
   record.ledger_writes = 1; // the reservation write is attempted whatever it decides
@@ -282,11 +442,11 @@ async function reserveFor(
   const signal = within(deadline, RESERVE_BUDGET_MS);
   let attempt = input;
   for (let tries = 0; ; tries++) {
-    const outcome = await reserveOrCompensate(deps, record, attempt, signal);
+    const outcome = await reserveOrCompensate(deps, record, attempt, levels, signal);
     if (outcome.kind === "reserved") {
       record.reservation_id = outcome.reservation.rid;
       record.reserved_usd = microToUsd(quote.amountMicro);
-      return outcome.reservation;
+      return { reservation: outcome.reservation, remainingMicro: outcome.reservation.remainingMicro };
     }
     deps.upkeep.giveBack(keyId, attempt.cleanup ?? []);
     // An idempotent retry: it rides free on the first reservation, unless that one was compensated (its call was
@@ -295,7 +455,7 @@ async function reserveFor(
     record.ledger_writes += ride.writes;
     if (ride.rides) {
       record.settlement = "retry";
-      return undefined;
+      return { remainingMicro: outcome.remainingMicro };
     }
     // Replaced under us again and again (concurrent retries of a compensated call): fail closed.
     if (tries >= 2) throw new LedgerUnavailableError();
@@ -314,10 +474,14 @@ async function reserveOrCompensate(
   deps: ProxyDeps,
   record: CallRecord,
   input: ReserveInput,
+  levels: Level[],
   signal: AbortSignal,
 ): Promise<ReserveOutcome> {
   try {
-    return await reserve(deps.db, deps.table, input, signal);
+    // No level to stack on: today's single conditional UpdateItem. Otherwise one TransactWriteItems.
+    return levels.length === 0
+      ? await reserve(deps.db, deps.table, input, signal)
+      : await reserveStacked(deps.db, deps.table, { ...input, levels }, signal);
   } catch (error) {
     deps.upkeep.giveBack(input.key.keyId, input.cleanup ?? []);
     if (error instanceof LedgerUnavailableError) {

@@ -2,6 +2,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type KeyEventRecord, keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
 import { microToUsd } from "../core/money";
+import { budgetsCharged } from "../ledger/settlement";
 import { type SweepResult, sweep } from "../ledger/sweep";
 
 const SWEPT_AS = { r: "pending", e: "exact", d: "settled", u: "unsettled" } as const;
@@ -17,6 +18,7 @@ export function sweepRecords(result: SweepResult, now: number): KeyEventRecord[]
         swept_as: SWEPT_AS[closed.marker.kind as "e" | "r" | "d" | "u"],
         unsettled_usd: closed.unsettled ? microToUsd(closed.marker.amountMicro) : 0,
         spent_usd: microToUsd(closed.marker.amountMicro),
+        ...budgetOf(closed.marker.charges),
       }),
     ),
     ...result.expired.map(
@@ -29,6 +31,12 @@ export function sweepRecords(result: SweepResult, now: number): KeyEventRecord[]
       }),
     ),
   ];
+}
+
+/** The user budget a swept marker charged, named in its record. */
+function budgetOf(charges: Record<string, number> | undefined): { budget_id?: string } {
+  const [budgetId] = budgetsCharged(charges);
+  return budgetId ? { budget_id: budgetId } : {};
 }
 
 /** Runs one sweep and audits what it ended (the sweep Lambda's job, and local mode's timer). */

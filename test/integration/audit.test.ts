@@ -226,6 +226,7 @@ describe("audit records", () => {
     assertCall(onlyCall("cap"), "cap", {
       decision: "refused",
       reason: "cap_exceeded",
+      cap: "daily_usd_cap",
       priced_from: { endpoint: "v1/payment_intents", amount: "1001", currency: "usd" },
     });
     assertCall(onlyCall("allowlist"), "allowlist", {
@@ -310,7 +311,7 @@ describe("audit records", () => {
       expected.map(([label, ...rest]) => [`audit/${label}`, ...rest]).sort(),
     );
     for (const record of closed) {
-      const call = records.find((r) => r.event === "call" && r.key_id === record.key_id)!;
+      const call = records.find((r) => r.event === "call" && r.key_id === (record as { key_id?: string }).key_id)!;
       assert.equal(call.event === "call" && call.reservation_id, "reservation_id" in record && record.reservation_id);
     }
   });

@@ -62,7 +62,8 @@ export function capParts(value: unknown, at: string): number {
 }
 
 export function capMode(value: unknown, at: string): CapMode {
-  if (!CAP_MODES.includes(value as CapMode)) throw new Error(`${at} must be "enforce" or "shadow", got ${String(value)}`);
+  if (!CAP_MODES.includes(value as CapMode))
+    throw new Error(`${at} must be "enforce" or "shadow", got ${String(value)}`);
   return value as CapMode;
 }
 
@@ -115,7 +116,8 @@ export function parseSpendCaps(text: string | undefined): SpendCaps {
   }
   const input = raw as Record<string, unknown>;
   const unknown = Object.keys(input).find((k) => k !== "deployment" && k !== "issuers");
-  if (unknown !== undefined) throw new Error(`KEYBRAKE_SPEND_CAPS.${unknown} is not a known field (deployment, issuers)`);
+  if (unknown !== undefined)
+    throw new Error(`KEYBRAKE_SPEND_CAPS.${unknown} is not a known field (deployment, issuers)`);
   const issuers: SpendCaps["issuers"] = {};
   if (input.issuers !== undefined) {
     if (typeof input.issuers !== "object" || input.issuers === null || Array.isArray(input.issuers)) {

@@ -203,7 +203,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
 
 /** The budget a key request names: this issuer's, of the key's vendor, live (else 400 naming `budget_id`). */
 async function liveBudget(deps: IssuerDeps, issuer: Issuer, request: KeyRequest, now: number): Promise<BudgetState> {
-  const budget = await getBudget(deps.db, deps.table, request.budgetId!);
+  const budget = await getBudget(deps.db, deps.table, request.budgetId!, false);
   if (!budget || budget.issuer !== issuer.name) {
     throw new InvalidRequestError(`no budget ${request.budgetId}`, "budget_id");
   }
@@ -213,7 +213,8 @@ async function liveBudget(deps: IssuerDeps, issuer: Issuer, request: KeyRequest,
       "budget_id",
     );
   }
-  if (budget.revokedAt !== undefined) throw new InvalidRequestError(`budget ${budget.budgetId} was revoked`, "budget_id");
+  if (budget.revokedAt !== undefined)
+    throw new InvalidRequestError(`budget ${budget.budgetId} was revoked`, "budget_id");
   if (budget.expiresAt <= now) throw new InvalidRequestError(`budget ${budget.budgetId} has expired`, "budget_id");
   return budget;
 }
@@ -299,7 +300,7 @@ export async function showBudget(deps: IssuerDeps, issuer: Issuer, budgetId: str
     spent_today_usd: microToUsd(spent),
     remaining_today_usd: microToUsd(Math.max(0, budget.capMicro - spent)),
     unsettled_usd: microToUsd(parts.reduce((sum, p) => sum + p.unsettled, 0)),
-    keys: budget.keys,
+    keys: parts.reduce((sum, p) => sum + p.keys, 0),
     ...(budget.revokedAt !== undefined ? { revoked_at: new Date(budget.revokedAt).toISOString() } : {}),
   };
 }
@@ -319,7 +320,8 @@ export async function revokeOneBudget(deps: IssuerDeps, issuer: Issuer, budgetId
  */
 export async function showSelf(deps: IssuerDeps, authorization: string | null): Promise<SelfBody> {
   const presented = /^Bearer (\S+)$/i.exec(authorization?.trim() ?? "")?.[1];
-  if (!presented) throw new AuthenticationError("missing_key", "a vault key is required (Authorization: Bearer vk_...)");
+  if (!presented)
+    throw new AuthenticationError("missing_key", "a vault key is required (Authorization: Bearer vk_...)");
   const keyId = vaultKeyId(presented);
   const state = keyId ? await getKey(deps.db, deps.table, keyId) : undefined;
   if (!state || !digestsEqual(state.keyHash, sha256Hex(presented))) {

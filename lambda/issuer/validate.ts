@@ -88,7 +88,8 @@ function labelOf(input: Record<string, unknown>): string {
 
 function modeOf(input: Record<string, unknown>): CapMode | undefined {
   if (input.mode === undefined) return undefined;
-  if (!CAP_MODES.includes(input.mode as CapMode)) throw new InvalidRequestError(`mode must be "enforce" or "shadow"`, "mode");
+  if (!CAP_MODES.includes(input.mode as CapMode))
+    throw new InvalidRequestError(`mode must be "enforce" or "shadow"`, "mode");
   return input.mode as CapMode;
 }
 

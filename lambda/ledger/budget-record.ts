@@ -9,9 +9,9 @@ import { type KeyRecord, RETENTION_AFTER_EXPIRY_MS } from "./key-record";
  * Budgets and the other levels a key's spend stacks on (docs/guarantees.md#9-caps-stack), in the ledger:
  *
  * - A user budget (`POST /vault/budgets`) is a meta item `B#<id>` (vendor, issuer, label, cap, parts, mode,
- *   expiry, revocation, key count) and `parts` part items `B#<id>#<n>`, each holding that UTC day's spend of its
- *   share of the cap (`s<YYYYMMDD>`, micro-USD) and the unsettled spend (`u`); revocation and expiry are copied onto
- *   every part, because the reservation's conditions read only the part it charges.
+ *   expiry, revocation) and `parts` part items `B#<id>#<n>`, each holding that UTC day's spend of its share of the
+ *   cap (`s<YYYYMMDD>`, micro-USD), the unsettled spend (`u`) and a share of the key count (`keys`); revocation and
+ *   expiry are copied onto every part, because the reservation's conditions read only the part it charges.
  * - An issuer's budget for a vendor (`I#<issuer>#<vendor>#<n>`) and the deployment's cap for a vendor
  *   (`D#<vendor>#<n>`) are part items only: their cap comes from configuration (KEYBRAKE_SPEND_CAPS). They store
  *   spend, not remaining, and carry the signature `v` (`<cap micro-USD>/<parts>`) of the configuration their layout
@@ -123,8 +123,6 @@ export interface BudgetRecord {
 
 export interface BudgetState extends BudgetRecord {
   revokedAt?: number;
-  /** Keys issued drawing from it. */
-  keys: number;
 }
 
 export function marshalBudget(b: BudgetRecord): Record<string, AttributeValue> {
@@ -139,7 +137,6 @@ export function marshalBudget(b: BudgetRecord): Record<string, AttributeValue> {
     created_at: { N: String(b.createdAt) },
     expires_at: { N: String(b.expiresAt) },
     ttl: { N: String(Math.ceil((b.expiresAt + RETENTION_AFTER_EXPIRY_MS) / 1000)) },
-    keys: { N: "0" },
   };
 }
 
@@ -164,7 +161,6 @@ export function unmarshalBudget(item: Record<string, AttributeValue>): BudgetSta
     createdAt: Number(item.created_at!.N),
     expiresAt: Number(item.expires_at!.N),
     revokedAt: item.revoked_at?.N !== undefined ? Number(item.revoked_at.N) : undefined,
-    keys: Number(item.keys?.N ?? 0),
   };
 }
 
@@ -179,6 +175,8 @@ export interface PartState {
   revoked: boolean;
   expiresAt?: number;
   unsettled: number;
+  /** Keys issued drawing from the budget, counted on the part their issuance picked. */
+  keys: number;
 }
 
 export function unmarshalPart(n: number, item: Record<string, AttributeValue> | undefined, attr: string): PartState {
@@ -192,5 +190,6 @@ export function unmarshalPart(n: number, item: Record<string, AttributeValue> | 
     revoked: item?.revoked_at !== undefined,
     expiresAt: item?.expires_at?.N !== undefined ? Number(item.expires_at.N) : undefined,
     unsettled: Number(item?.u?.N ?? 0),
+    keys: Number(item?.keys?.N ?? 0),
   };
 }

@@ -18,7 +18,7 @@ import {
 import { conditionalWrite, ledgerCall } from "./dynamo";
 import { type KeyRecord, marshalKey } from "./key-record";
 import { readLevel } from "./stacked";
-import { retryingConflicts, transactWrite } from "./transact";
+import { backoff, isBusy, retryingConflicts, transactWrite } from "./transact";
 
 export async function putBudget(db: DynamoDBClient, table: string, budget: BudgetRecord): Promise<void> {
   const result = await transactWrite(db, [
@@ -28,13 +28,25 @@ export async function putBudget(db: DynamoDBClient, table: string, budget: Budge
     })),
   ]);
   // 64 random bits of budget id: a collision is astronomically unlikely, but never overwrite a live budget.
-  if (!result.applied) throw new LedgerUnavailableError({ cause: new Error(`budget id collision on ${budget.budgetId}`) });
+  if (!result.applied)
+    throw new LedgerUnavailableError({ cause: new Error(`budget id collision on ${budget.budgetId}`) });
 }
 
-/** Strongly consistent read of a budget's meta item. */
-export async function getBudget(db: DynamoDBClient, table: string, budgetId: string): Promise<BudgetState | undefined> {
+/**
+ * A budget's meta item. Strongly consistent by default; issuing a key reads it eventually consistent (half the
+ * read cost on an item thousands of issuances read at once): it needs only its immutable fields there, and the
+ * key's transaction checks revocation and expiry on a part.
+ */
+export async function getBudget(
+  db: DynamoDBClient,
+  table: string,
+  budgetId: string,
+  consistent = true,
+): Promise<BudgetState | undefined> {
   const out = await ledgerCall(() =>
-    db.send(new GetItemCommand({ TableName: table, Key: { pk: { S: budgetPk(budgetId) } }, ConsistentRead: true })),
+    db.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: budgetPk(budgetId) } }, ConsistentRead: consistent }),
+    ),
   );
   return out.Item ? unmarshalBudget(out.Item) : undefined;
 }
@@ -112,8 +124,11 @@ export async function revokeBudget(
 }
 
 /**
- * Writes a new key drawing from a budget, and counts it on the budget, in one transaction: refused (400 naming
- * `budget_id`) when the budget was revoked or expired since it was read.
+ * Writes a new key drawing from a budget, and counts it on one of the budget's parts (picked at random: a batch
+ * issuing thousands of keys at once spreads over the parts like its calls do, never on the meta item), in one
+ * transaction conditioned on that part being unrevoked and unexpired: refused (400 naming `budget_id`) when the
+ * budget was revoked or expired since it was read. The key id is the transaction's idempotency token, so an SDK
+ * retry of an applied transaction succeeds instead of finding its own key.
  */
 export async function putKeyInBudget(
   db: DynamoDBClient,
@@ -121,31 +136,33 @@ export async function putKeyInBudget(
   record: KeyRecord & { budget: NonNullable<KeyRecord["budget"]> },
   now: number,
 ): Promise<void> {
-  const values: Record<string, AttributeValue> = {
-    ":one": { N: "1" },
-    ":issuer": { S: record.issuer },
-    ":vendor": { S: record.vendor },
-    ":now": { N: String(now) },
-  };
-  const result = await retryingConflicts(() =>
-    transactWrite(db, [
-      { Put: { TableName: table, Item: marshalKey(record), ConditionExpression: "attribute_not_exists(pk)" } },
-      {
-        Update: {
-          TableName: table,
-          Key: { pk: { S: budgetPk(record.budget.id) } },
-          UpdateExpression: "ADD #keys :one",
-          ConditionExpression:
-            "attribute_exists(pk) AND issuer = :issuer AND vendor = :vendor AND attribute_not_exists(revoked_at) AND expires_at > :now",
-          ExpressionAttributeNames: { "#keys": "keys" },
-          ExpressionAttributeValues: values,
+  const values: Record<string, AttributeValue> = { ":one": { N: "1" }, ":now": { N: String(now) } };
+  const part = partPk({ id: budgetPk(record.budget.id) }, Math.floor(Math.random() * record.budget.parts));
+  for (let attempt = 0; ; attempt++) {
+    const result = await transactWrite(
+      db,
+      [
+        { Put: { TableName: table, Item: marshalKey(record), ConditionExpression: "attribute_not_exists(pk)" } },
+        {
+          Update: {
+            TableName: table,
+            Key: { pk: { S: part } },
+            UpdateExpression: "ADD #keys :one",
+            ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
+            ExpressionAttributeNames: { "#keys": "keys" },
+            ExpressionAttributeValues: values,
+          },
         },
-      },
-    ]),
-  );
-  if (result.applied) return;
-  if (result.reasons[1]?.code === "ConditionalCheckFailed") {
-    throw new InvalidRequestError(`budget ${record.budget.id} was revoked or has expired`, "budget_id");
+      ],
+      { token: `k${record.keyId}` },
+    );
+    if (result.applied) return;
+    if (result.reasons[1]?.code === "ConditionalCheckFailed") {
+      throw new InvalidRequestError(`budget ${record.budget.id} was revoked or has expired`, "budget_id");
+    }
+    if (!result.reasons.some(isBusy) || attempt >= 5) {
+      throw new LedgerUnavailableError({ cause: new Error(result.reasons.map((r) => r.code).join(",")) });
+    }
+    await backoff(attempt);
   }
-  throw new LedgerUnavailableError({ cause: new Error(result.reasons.map((r) => r.code).join(",")) });
 }

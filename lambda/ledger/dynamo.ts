@@ -18,6 +18,11 @@ export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBC
       connectionTimeout: 1_000,
       requestTimeout: LEDGER_REQUEST_TIMEOUT_MS,
       throwOnRequestTimeout: true,
+      // The connection timeout runs while a request waits for a free socket: local mode serving hundreds of calls
+      // at once (each its own key's first read and its reservation) must not queue behind the SDK's default 50.
+      // A Lambda instance serves one call at a time and never comes near it.
+      httpAgent: { maxSockets: 512 },
+      httpsAgent: { maxSockets: 512 },
     } as DynamoDBClientConfig["requestHandler"],
     ...config,
   });

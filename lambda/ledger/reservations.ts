@@ -3,7 +3,6 @@ import { DAY_MS } from "../core/clock";
 import { AuthenticationError, CapExceededError } from "../core/errors";
 import { microToUsd } from "../core/money";
 import { conditionalWrite } from "./dynamo";
-import { retryingConflicts } from "./transact";
 import {
   type KeyRecord,
   keyPk,
@@ -14,6 +13,7 @@ import {
   unmarshalMarker,
   windowAttr,
 } from "./key-record";
+import { retryingConflicts } from "./transact";
 
 /**
  * The hot path's single ledger round trip: one conditional UpdateItem on the key's own item decides
@@ -271,21 +271,22 @@ export async function rideOn(
   if (!original || original.kind === "d" || original.kind === "u") return { rides: true, writes: 0 };
   if (original.kind === "x") return { rides: false, writes: 0 };
   // A key drawing from budgets may have a transaction on its item this very moment: a conflict is retried.
-  const marked = await retryingConflicts(() =>
-    conditionalWrite(() =>
-    db.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: keyPk(keyId) } },
-        UpdateExpression: "SET p.#rid.u = :ridden",
-        ConditionExpression: "p.#rid.k = :open",
-        ExpressionAttributeNames: { "#rid": rid },
-        ExpressionAttributeValues: { ":ridden": { BOOL: true }, ":open": { S: original.kind } },
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-      }),
-      { abortSignal: signal },
-    ),
-    ),
+  const marked = await retryingConflicts(
+    () =>
+      conditionalWrite(() =>
+        db.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: keyPk(keyId) } },
+            UpdateExpression: "SET p.#rid.u = :ridden",
+            ConditionExpression: "p.#rid.k = :open",
+            ExpressionAttributeNames: { "#rid": rid },
+            ExpressionAttributeValues: { ":ridden": { BOOL: true }, ":open": { S: original.kind } },
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+          { abortSignal: signal },
+        ),
+      ),
     signal,
   );
   if (marked.applied) return { rides: true, writes: 1 };

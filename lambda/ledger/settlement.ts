@@ -7,7 +7,12 @@
 // A reservation of a key drawing from budgets carries its part charges (in the reservation and in its marker):
 // every ending that moves money moves it on every level in the same transaction as the marker's rewrite, still
 // conditional on the key's marker, so each level gets it back exactly once.
-import { type AttributeValue, type DynamoDBClient, type TransactWriteItem, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  type TransactWriteItem,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import type { Ending } from "../core/ending";
 import { budgetIdOfPart } from "./budget-record";
 import { type ConditionalResult, conditionalWrite } from "./dynamo";

@@ -158,8 +158,8 @@ function quickPlan(level: Level, amount: number, avoid: Set<number>): Plan | und
 
 /** What a snapshot reads of each part. */
 const PROJECTION = (attr: string) => ({
-  expression: "pk, #s, v, revoked_at, expires_at, u",
-  names: { "#s": attr },
+  expression: "pk, #s, v, revoked_at, expires_at, u, #keys",
+  names: { "#s": attr, "#keys": "keys" },
 });
 
 /** Every part of a level, read atomically and strongly consistent. */
@@ -327,8 +327,10 @@ function partUpdate(table: string, level: Level, op: PartOp, now: number): Trans
   };
 }
 
-const revokedBudget = () => new AuthenticationError("revoked_budget", "the budget this vault key draws from was revoked");
-const expiredBudget = () => new AuthenticationError("expired_budget", "the budget this vault key draws from has expired");
+const revokedBudget = () =>
+  new AuthenticationError("revoked_budget", "the budget this vault key draws from was revoked");
+const expiredBudget = () =>
+  new AuthenticationError("expired_budget", "the budget this vault key draws from has expired");
 
 /** A user budget's part refused the write because the budget is gone, revoked or expired: 401, whatever its mode. */
 function refuseIfBudgetGone(level: Level, item: Record<string, AttributeValue> | undefined, now: number): void {

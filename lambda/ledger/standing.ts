@@ -11,7 +11,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { DAY_MS } from "../core/clock";
-import { type Level, flagsPk, partPk, spendAttr } from "./budget-record";
+import { flagsPk, type Level, partPk, spendAttr } from "./budget-record";
 import { conditionalWrite, ledgerCall } from "./dynamo";
 import { keyPk, windowAttr } from "./key-record";
 
@@ -34,7 +34,10 @@ export async function readStanding(
 ): Promise<Standing> {
   const window = windowAttr(now);
   const attr = spendAttr(now);
-  const keys = [keyPk(key.keyId), ...levels.flatMap((level) => Array.from({ length: level.parts }, (_, n) => partPk(level, n)))];
+  const keys = [
+    keyPk(key.keyId),
+    ...levels.flatMap((level) => Array.from({ length: level.parts }, (_, n) => partPk(level, n))),
+  ];
   const found = new Map<string, Item>();
   let pending: Array<Record<string, AttributeValue>> = keys.map((pk) => ({ pk: { S: pk } }));
   for (let attempt = 0; pending.length > 0; attempt++) {

@@ -130,7 +130,8 @@ export async function transactGet(
       return (out.Responses ?? []).map((r) => r.Item);
     } catch (error) {
       const busy =
-        error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((r) => r.Code !== "None");
+        error instanceof TransactionCanceledException &&
+        (error.CancellationReasons ?? []).some((r) => r.Code !== "None");
       if (!busy || attempt + 1 >= attempts) throw new LedgerUnavailableError({ cause: error });
     }
     await backoff(attempt, signal);

@@ -192,9 +192,7 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       failure,
       started,
       settleSignal: () => finishing(deadline, SETTLE_WRITE_MS),
-    }).then(() =>
-      observations.length > 0 ? deps.thresholds.observe(key.record, observations, started) : undefined,
-    );
+    }).then(() => (observations.length > 0 ? deps.thresholds.observe(key.record, observations, started) : undefined));
     if (deps.afterResponse) deps.afterResponse(finish);
     else await finish;
     if (reply) return withRemaining(passThrough(reply), stood?.keyRemainingMicro);
@@ -223,7 +221,8 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
 async function wallHit(deps: ProxyDeps, key: ResolvedKey, error: CapExceededError, now: number): Promise<void> {
   const { cap, cap_usd, spent_usd } = error.capDetails;
   if (cap === "max_request_usd") return;
-  const level = cap === "daily_usd_cap" ? undefined : levelsFor(key.record, deps.spendCaps).find((l) => capOf(l) === cap);
+  const level =
+    cap === "daily_usd_cap" ? undefined : levelsFor(key.record, deps.spendCaps).find((l) => capOf(l) === cap);
   if (cap !== "daily_usd_cap" && !level) return;
   const observation: CapObservation = {
     level: level?.kind ?? "key",
@@ -282,12 +281,7 @@ function standingAfter(
  * How each cap stands after this call's reservation, for the warnings; and which cap in shadow mode would have
  * refused it (the call was forwarded: its record says `would_refuse`).
  */
-function observe(
-  key: ResolvedKey,
-  levels: Level[],
-  stood: Standing,
-  record: CallRecord,
-): CapObservation[] {
+function observe(key: ResolvedKey, levels: Level[], stood: Standing, record: CallRecord): CapObservation[] {
   const cap = key.record.capMicro;
   const mode = key.record.mode ?? "enforce";
   const observations: CapObservation[] = [];

@@ -53,9 +53,7 @@ export class Thresholds {
     for (const obs of observations) {
       for (const pct of [80, 100] as const) {
         const reached =
-          pct === 100
-            ? obs.refused === true || obs.spentMicro >= obs.capMicro
-            : obs.spentMicro * 5 >= obs.capMicro * 4;
+          pct === 100 ? obs.refused === true || obs.spentMicro >= obs.capMicro : obs.spentMicro * 5 >= obs.capMicro * 4;
         if (!reached) continue;
         const id = `${flagsPk(obs.capId, now)}:${pct}`;
         if (this.seen.has(id)) continue;

@@ -18,6 +18,8 @@ const FIGURES = [
   "proxy_init_ms_ratio",
   "issuer_init_ms_ratio",
   "rss_growth_ratio",
+  "budget_parts_ratio_4",
+  "budget_parts_ratio_8",
 ];
 
 describe("benchmark smoke run", () => {

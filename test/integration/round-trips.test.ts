@@ -46,6 +46,30 @@ describe("ledger round trips per call", () => {
     assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "b")), ["UpdateItemCommand"]);
   });
 
+  it("a key drawing from a budget: one TransactWriteItems before forwarding, one read while the vendor answers", async () => {
+    const budget = (
+      await stack.issuer("POST", "/vault/budgets", {
+        vendor: "stripe",
+        daily_usd_cap: 1000,
+        expires_in: "1h",
+        agent_run_label: "round-trips/budget",
+        parts: 4,
+      })
+    ).body;
+    const key = await stack.issue({ ...STRIPE_KEY_REQUEST, budget_id: budget.budget_id });
+    // The key's item and one part, in one transaction (still one ledger round trip before forwarding); the
+    // key's remaining and the budget's spend for the header and the warnings, read during the forward.
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "b1")), [
+      "GetItemCommand",
+      "TransactWriteItemsCommand",
+      "BatchGetItemCommand",
+    ]);
+    assert.deepEqual(await count(stripe(key.vault_key, "amount=100&currency=usd", "b2")), [
+      "TransactWriteItemsCommand",
+      "BatchGetItemCommand",
+    ]);
+  });
+
   it("idempotent retry: the write that finds the earlier reservation, then one marking it ridden while it is open", async () => {
     // The earlier reservation's marker is still open (an exactly priced call leaves it for the next write to
     // remove), and it could be one being compensated (answered 503, never forwarded): the retry marks it, in a

@@ -7,7 +7,6 @@ import { conditionalWrite } from "./dynamo";
 import { keyPk } from "./key-record";
 import type { Reservation } from "./reservations";
 
-
 export interface EndingResult {
   /** False when the sweep had already finished this reservation. */
   applied: boolean;

@@ -111,6 +111,9 @@ export function vendorLines(env: NodeJS.ProcessEnv, enabled: ReadonlySet<Vendor>
 export async function runLocalMode(io: LocalModeIo): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // Node 20 is supported here
   const { env } = io;
+  // Listening from the first moment: a stop asked for while starting ends the process at once (Java goes with
+  // it, see dynamodb-local.ts); once serving, it stops the server and DynamoDB Local in order.
+  const stopping = stopRequested(env, process.ppid);
   const say = (line: string) => void io.stdout.write(`${line}\n`);
   const progress = (line: string) => say(`keybrake: ${line}`);
   const port = listenPort(env);
@@ -169,7 +172,7 @@ export async function runLocalMode(io: LocalModeIo): Promise<number> {
   );
   say("Ctrl-C stops it (and DynamoDB Local).");
 
-  const signal = await stopRequested(env);
+  const signal = await stopping.serving();
   progress(`${signal}: stopping`);
   await server.close();
   await stopDynamo?.();
@@ -178,29 +181,38 @@ export async function runLocalMode(io: LocalModeIo): Promise<number> {
 }
 
 /**
- * Resolves with what asked local mode to stop: SIGINT, SIGTERM or SIGHUP, or, when an npm script runs it (npm start,
- * npx), npm going away. `kill <npm's pid>` ends npm and its `sh -c` but delivers nothing to us: we would be left
- * serving, orphaned. Outside npm a changed parent is left alone (`nohup keybrake local &` must keep running).
+ * What asks local mode to stop: SIGINT, SIGTERM or SIGHUP, or, when an npm script runs it (npm start, npx), npm
+ * going away: `kill <npm's pid>` ends npm and its `sh -c` but delivers nothing to us, and we would be left serving,
+ * orphaned. Outside npm a changed parent is left alone (`nohup keybrake local &` must keep running). Before
+ * `serving()` is called (still starting), a stop exits at once with 128 + the signal's number.
  */
-function stopRequested(env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve) => {
-    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-    const parent = process.ppid;
-    const timer = env.npm_lifecycle_event
-      ? setInterval(() => {
-          if (process.ppid !== parent) finish("npm went away");
-        }, 500)
-      : undefined;
-    const onSignal = (name: string) => finish(name);
-    function finish(reason: string) {
-      clearInterval(timer);
-      for (const s of signals) process.removeListener(s, onSignal);
-      // A second Ctrl-C while stopping ends at once (Java still goes: its watchdog sees this process end).
-      for (const s of signals) process.once(s, () => process.exit(130));
-      resolve(reason);
-    }
-    for (const s of signals) process.once(s, onSignal);
-  });
+function stopRequested(env: NodeJS.ProcessEnv, parent: number): { serving(): Promise<string> } {
+  const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  let serving = false;
+  let asked: string | undefined;
+  let resolve: ((reason: string) => void) | undefined;
+  const finish = (reason: string, code: number) => {
+    if (!serving) process.exit(code);
+    if (asked !== undefined) process.exit(code); // a second Ctrl-C while stopping: at once
+    asked = reason;
+    clearInterval(timer);
+    resolve?.(reason);
+  };
+  for (const [name, number] of Object.entries(signals)) process.on(name, () => finish(name, 128 + number));
+  const orphaned = () => {
+    if (process.ppid !== parent) finish("npm went away", 129);
+  };
+  const timer = env.npm_lifecycle_event ? setInterval(orphaned, 500) : undefined;
+  return {
+    serving() {
+      serving = true;
+      const stopped = new Promise<string>((r) => {
+        resolve = r;
+      });
+      if (timer) orphaned(); // npm may have gone while we started
+      return stopped;
+    },
+  };
 }
 
 /** One line for a failure to start, as both entries print it. */

@@ -8,8 +8,8 @@
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
-import { assertJava, JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
-import { ensurePythonExampleDeps } from "./prerequisites";
+import { assertJava, startDynamoDbLocal } from "./dynamodb-local";
+import { ensureTestPrerequisites } from "./prerequisites";
 
 const ROOT = join(__dirname, "..");
 const UNIT = join("test", "unit");
@@ -50,7 +50,8 @@ function run(args: string[], env: NodeJS.ProcessEnv = process.env, quietFor?: st
 }
 
 /** Biome's lint and format check (what `npm run lint` runs). */
-const lint = () => run([join(ROOT, "node_modules", "@biomejs", "biome", "bin", "biome"), "ci", "."]);
+const lint = () =>
+  run([join(ROOT, "node_modules", "@biomejs", "biome", "bin", "biome"), "ci", "--diagnostic-level=error", "."]);
 /** The type check covers tests, bench and scripts too: code that does not type-check does not pass. */
 const typecheck = () =>
   run(
@@ -69,7 +70,7 @@ const nodeTest = (files: string[], env: NodeJS.ProcessEnv = process.env) => {
 
 /** Runs test files with a ledger: KEYBRAKE_DYNAMODB_ENDPOINT's, or a DynamoDB Local started for this run. */
 async function withLedger(files: string[]): Promise<number> {
-  await ensurePythonExampleDeps();
+  await ensureTestPrerequisites(say);
   const running = process.env.KEYBRAKE_DYNAMODB_ENDPOINT;
   if (running) {
     say(`using the DynamoDB at ${running} (KEYBRAKE_DYNAMODB_ENDPOINT)`);
@@ -97,6 +98,7 @@ async function main(): Promise<number> {
   }
   // Say what is missing before minutes of checks, not after them.
   if (!process.env.KEYBRAKE_DYNAMODB_ENDPOINT) await assertJava();
+  await ensureTestPrerequisites(say);
   say("lint and format check (Biome)");
   if ((await lint()) !== 0) {
     say("the lint and format check failed (`npm run format` fixes formatting)");
@@ -116,9 +118,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof JavaMissingError) {
-      console.error(`keybrake tests: ${error.message}; \`npm run test:unit\` runs the pure tests without it`);
-    } else console.error(error);
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`keybrake tests: ${message}; \`npm run test:unit\` runs the pure tests without it`);
     process.exit(1);
   },
 );

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { snippet } from "../support/markdown";
 
 /**
  * `pulumi up` from a checkout: the root program (Pulumi.yaml → deploy/index.ts) loaded the way Pulumi's Node.js
@@ -27,10 +28,10 @@ interface HostResult {
 }
 
 /** A stack's YAML config as Pulumi hands it to a program: strings, structured values as JSON. */
-function stackConfig(file: string): Record<string, string> {
+function stackConfig(text: string): Record<string, string> {
   const pulumiRequire = createRequire(require.resolve("@pulumi/pulumi"));
   const yaml = pulumiRequire("js-yaml") as { load(text: string): unknown };
-  const { config } = yaml.load(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+  const { config } = yaml.load(text) as { config: Record<string, unknown> };
   return Object.fromEntries(
     Object.entries(config).map(([key, value]) => [
       key,
@@ -41,7 +42,8 @@ function stackConfig(file: string): Record<string, string> {
 
 describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
   const results = new Map<string, HostResult>();
-  const example = stackConfig(join(ROOT, "Pulumi.example.yaml"));
+  const example = stackConfig(readFileSync(join(ROOT, "Pulumi.example.yaml"), "utf8"));
+  const alarmSettings = stackConfig(snippet("docs/operations.md", "alarm-settings"));
   const secrets = {
     "keybrake:stripeSecretKey": "sk_live_from_stack_config",
     "keybrake:twilioAccountSid": "AC00000000000000000000000000000001",
@@ -74,6 +76,7 @@ describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
         },
         secretKeys: [...SECRETS, "keybrake:resendApiKey"],
       },
+      { name: "operations.md settings", config: { ...alarmSettings, ...secrets }, secretKeys: SECRETS },
       {
         name: "misspelled ceiling",
         config: {
@@ -142,6 +145,16 @@ describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
     assert.equal(count(result, "aws:apigateway/restApi:RestApi"), 1, "the private entry point");
     assert.equal(count(result, "aws:apigatewayv2/api:Api"), 0);
     assert.ok(count(result, "aws:ec2/vpcEndpoint:VpcEndpoint") >= 3);
+  });
+
+  it("takes docs/operations.md's alarm settings as they are written", () => {
+    const result = ok("operations.md settings");
+    assert.equal(
+      count(result, "aws:cloudwatch/metricAlarm:MetricAlarm"),
+      4,
+      "two spend alarms, ledger errors, refusals",
+    );
+    assert.equal(count(result, "aws:sns/topicSubscription:TopicSubscription"), 1);
   });
 
   it("refuses a misspelled issuer ceiling, naming it, instead of deploying the issuer without it", () => {

@@ -86,9 +86,7 @@ export async function ensureDynamoDbLocal(
     const packed = run(
       "npm",
       ["pack", `amplify-dynamodb-simulator@${VERSION}`, "--pack-destination", work, "--silent"],
-      {
-        maxBuffer: 1 << 20,
-      },
+      { maxBuffer: 1 << 20, env },
     ).catch((error: Error & { stderr?: string }) => {
       const why = (error.stderr || error.message).trim().split("\n").pop();
       throw new DynamoDbLocalError(

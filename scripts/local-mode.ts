@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { resolve as absolute } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DEFAULT_UPSTREAMS, pricingFromEnv, upstreamsFromEnv, upstreamUrlEnv } from "../lambda/core/env";
 import { envSecretSource } from "../lambda/core/secrets";
@@ -155,7 +156,8 @@ export async function runLocalMode(io: LocalModeIo): Promise<number> {
   const vendors = vendorLines(env, enabled);
   say(`keybrake local mode listening on ${server.url}`);
   say(`  DynamoDB       ${endpoint}${env.KEYBRAKE_DATA_DIR ? ` (data in ${env.KEYBRAKE_DATA_DIR})` : " (in memory)"}`);
-  say(`  audit records  ${server.auditFile} (keybrake audit and keybrake spend read them)`);
+  // Absolute: `keybrake audit` run from another folder needs KEYBRAKE_AUDIT_FILE set to exactly this.
+  say(`  audit records  ${absolute(server.auditFile!)} (keybrake audit and keybrake spend read them)`);
   say(
     `  issuer token   ${generated ? `${issuerToken} (generated; set KEYBRAKE_API_KEY to choose one)` : "yours, from KEYBRAKE_API_KEY"}`,
   );

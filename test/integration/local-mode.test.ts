@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { DynamoDbLocalError, ensureDynamoDbLocal } from "../../scripts/dynamodb-local";
 import { ROOT } from "../support/markdown";
 import { background, cleanEnv, killBackgrounds, portClosed } from "../support/sessions";
 import { dynamoEndpoint } from "../support/stack";
@@ -159,5 +160,65 @@ describe("npm start, as processes", () => {
         assert.match(failed.stderr.trimEnd(), message);
       });
     }
+  });
+});
+
+describe("fetching DynamoDB Local the first time", () => {
+  /** An `npm` whose `pack` takes `seconds`, then writes a small tarball shaped like amplify-dynamodb-simulator's. */
+  function fakeNpm(seconds: number, fail = false): string {
+    const bin = mkdtempSync(join(tmpdir(), "kb-fake-npm-"));
+    const script = fail
+      ? "#!/bin/sh\necho 'npm error 404 Not Found - GET https://registry.example/amplify-dynamodb-simulator' >&2\nexit 1\n"
+      : [
+          "#!/bin/sh",
+          `sleep ${seconds}`,
+          'dest="$4"; tmp=$(mktemp -d)',
+          'mkdir -p "$tmp/package/emulator/DynamoDBLocal_lib" && echo jar > "$tmp/package/emulator/DynamoDBLocal.jar"',
+          'tar czf "$dest/amplify-dynamodb-simulator-2.9.30.tgz" -C "$tmp" package && rm -rf "$tmp"',
+          "echo amplify-dynamodb-simulator-2.9.30.tgz",
+          "",
+        ].join("\n");
+    writeFileSync(join(bin, "npm"), script);
+    chmodSync(join(bin, "npm"), 0o755);
+    return bin;
+  }
+
+  it("says what it downloads, how big, where to, and that it is still at it every few seconds", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "kb-cache-"));
+    const lines: string[] = [];
+    const env = { ...process.env, KEYBRAKE_CACHE_DIR: cache, PATH: `${fakeNpm(6)}:${process.env.PATH}` };
+    const dir = await ensureDynamoDbLocal((line) => lines.push(line), env);
+    assert.equal(dir, join(cache, "dynamodb-local", "2.9.30"));
+    assert.ok(existsSync(join(dir, "DynamoDBLocal.jar")));
+    assert.match(
+      lines[0]!,
+      /^downloading DynamoDB Local 2\.9\.30 \(npm package amplify-dynamodb-simulator, about \d+ MB, \d+ MB unpacked; once\) into .*kb-cache-/,
+    );
+    assert.ok(
+      lines.some((l) => /^still downloading DynamoDB Local \(\d+ s\)$/.test(l)),
+      lines.join("\n"),
+    );
+    assert.match(lines.at(-1)!, /^DynamoDB Local 2\.9\.30 is in .* \(\d+ s\)$/);
+    const again: string[] = [];
+    await ensureDynamoDbLocal((line) => again.push(line), env);
+    assert.deepEqual(again, [], "once fetched, silent and instant");
+  });
+
+  it("a failed download is one line saying what to do", async () => {
+    const env = {
+      ...process.env,
+      KEYBRAKE_CACHE_DIR: mkdtempSync(join(tmpdir(), "kb-cache-")),
+      PATH: `${fakeNpm(0, true)}:${process.env.PATH}`,
+    };
+    const error = await ensureDynamoDbLocal(() => {}, env).then(
+      () => assert.fail("expected the download to fail"),
+      (e: Error) => e,
+    );
+    assert.ok(error instanceof DynamoDbLocalError);
+    assert.equal(
+      error.message,
+      "could not download DynamoDB Local with npm (npm error 404 Not Found - GET https://registry.example/amplify-dynamodb-simulator): " +
+        "check the network and npm registry settings, or set KEYBRAKE_DYNAMODB_ENDPOINT to a running DynamoDB",
+    );
   });
 });

@@ -12,8 +12,15 @@ async function report(events: Array<{ type: string; data: Record<string, unknown
   async function* source() {
     yield* events;
   }
+  const files = process.env.KEYBRAKE_TEST_FILES; // what scripts/test.ts tells the reporter: files in this run
+  process.env.KEYBRAKE_TEST_FILES = "2";
   let out = "";
-  for await (const chunk of reporter(source())) out += chunk;
+  try {
+    for await (const chunk of reporter(source())) out += chunk;
+  } finally {
+    if (files === undefined) delete process.env.KEYBRAKE_TEST_FILES;
+    else process.env.KEYBRAKE_TEST_FILES = files;
+  }
   return out;
 }
 
@@ -43,10 +50,10 @@ describe("the npm test reporter", () => {
       ...["tests 2", "pass 1", "fail 1"].map((message) => ({ type: "test:diagnostic", data: { message, nesting: 0 } })),
     ]);
     const lines = out.split("\n");
-    assert.match(lines[0]!, /^✔ test\/unit\/a\.test\.ts {2}1 test {2}1\.2 s {2}\[1 files, 1 tests, 0:00\]$/);
+    assert.match(lines[0]!, /^✔ test\/unit\/a\.test\.ts {2}1 test {2}1\.2 s {2}\[1\/2 files, 1 tests, \d+:\d\d\]$/);
     assert.match(
       lines[1]!,
-      /^✖ test\/integration\/b\.test\.ts {2}1 test, 1 failed {2}2\.0 s {2}\[2 files, 2 tests, 0:00\]$/,
+      /^✖ test\/integration\/b\.test\.ts {2}1 test, 1 failed {2}2\.0 s {2}\[2\/2 files, 2 tests, \d+:\d\d\]$/,
     );
     assert.ok(out.includes("  output of test/integration/b.test.ts:\n    what it printed\n"));
     assert.ok(!out.includes("noise from a passing file"), "a passing file's output is not shown");

@@ -15,7 +15,7 @@ import { localDynamoConfig } from "../lambda/ledger/dynamo";
  */
 const VERSION = "2.9.30";
 /** What the download weighs, for the progress line (the npm tarball, and the unpacked emulator folder). */
-const DOWNLOAD_MB = 60;
+const DOWNLOAD_MB = 57;
 const UNPACKED_MB = 65;
 const CHECKOUT = __filename.endsWith(".ts");
 const run = promisify(execFile);

@@ -51,12 +51,29 @@ describe("npm start, as processes", () => {
     assert.ok(await portClosed(Number(new URL(url).port)));
     assert.match(local.output(), /keybrake: SIGTERM: stopping\nkeybrake: stopped/);
 
-    const starting = node(cleanEnv({ KEYBRAKE_PORT: "0" })); // starts DynamoDB Local: seconds
-    await starting.waitFor(/^keybrake: starting DynamoDB Local/m);
+    // While starting (here: waiting on a DynamoDB that accepts connections and never answers), at once.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const starting = node(
+      cleanEnv({
+        KEYBRAKE_PORT: "0",
+        KEYBRAKE_DYNAMODB_ENDPOINT: `http://127.0.0.1:${(silent.address() as { port: number }).port}`,
+      }),
+    );
+    await starting.waitFor(/^keybrake: using the DynamoDB at/m);
     const ended = new Promise<number | null>((resolve) => starting.child.once("exit", resolve));
     starting.child.kill("SIGTERM");
     assert.equal(await ended, 143);
-    assert.ok(await starting.groupGone(), "Java went with it");
+    silent.close();
+  });
+
+  it("Java cannot outlive local mode, even when local mode is killed outright (SIGKILL)", async () => {
+    const local = node(cleanEnv({ KEYBRAKE_PORT: "0" })); // starts its own DynamoDB Local
+    const ddbPort = Number((await local.waitFor(/DynamoDB {7}http:\/\/127\.0\.0\.1:(\d+)/, 90_000))[1]);
+    await local.waitFor(/^Ctrl-C stops it/m);
+    local.child.kill("SIGKILL");
+    assert.ok(await local.groupGone(), "Java is gone with it");
+    assert.ok(await portClosed(ddbPort));
   });
 
   it("says loudly when a vendor's calls go to the real API, and prints a generated token to export", async () => {

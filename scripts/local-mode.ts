@@ -115,6 +115,15 @@ export async function runLocalMode(io: LocalModeIo): Promise<number> {
   // Listening from the first moment: a stop asked for while starting ends the process at once (Java goes with
   // it, see dynamodb-local.ts); once serving, it stops the server and DynamoDB Local in order.
   const stopping = stopRequested(env, process.ppid);
+  try {
+    return await serve(io, stopping);
+  } finally {
+    stopping.dispose(); // nothing of ours may keep the process alive once local mode is over, or failed to start
+  }
+}
+
+async function serve(io: LocalModeIo, stopping: StopRequest): Promise<number> {
+  const { env } = io;
   const say = (line: string) => void io.stdout.write(`${line}\n`);
   const progress = (line: string) => say(`keybrake: ${line}`);
   const port = listenPort(env);
@@ -188,7 +197,14 @@ export async function runLocalMode(io: LocalModeIo): Promise<number> {
  * orphaned. Outside npm a changed parent is left alone (`nohup keybrake local &` must keep running). Before
  * `serving()` is called (still starting), a stop exits at once with 128 + the signal's number.
  */
-function stopRequested(env: NodeJS.ProcessEnv, parent: number): { serving(): Promise<string> } {
+interface StopRequest {
+  /** Now serving: resolves with what asked it to stop. */
+  serving(): Promise<string>;
+  /** Stops listening for signals and for npm going away. */
+  dispose(): void;
+}
+
+function stopRequested(env: NodeJS.ProcessEnv, parent: number): StopRequest {
   const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
   let serving = false;
   let asked: string | undefined;
@@ -200,7 +216,11 @@ function stopRequested(env: NodeJS.ProcessEnv, parent: number): { serving(): Pro
     clearInterval(timer);
     resolve?.(reason);
   };
-  for (const [name, number] of Object.entries(signals)) process.on(name, () => finish(name, 128 + number));
+  const handlers = Object.entries(signals).map(([name, number]) => {
+    const handler = () => finish(name, 128 + number);
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
   const orphaned = () => {
     if (process.ppid !== parent) finish("npm went away", 129);
   };
@@ -213,6 +233,10 @@ function stopRequested(env: NodeJS.ProcessEnv, parent: number): { serving(): Pro
       });
       if (timer) orphaned(); // npm may have gone while we started
       return stopped;
+    },
+    dispose() {
+      clearInterval(timer);
+      for (const [name, handler] of handlers) process.removeListener(name, handler);
     },
   };
 }

@@ -163,6 +163,21 @@ describe("npm start, as processes", () => {
         /^keybrake: DynamoDB Local needs Java 17\+ \(no java on PATH\): install a Java 17\+ runtime .* or set KEYBRAKE_DYNAMODB_ENDPOINT to a running DynamoDB$/,
       ],
     ];
+    it("no Java, through `npx keybrake local`: the same line, exit 3, and the process ends", async () => {
+      const failed = await promisify(execFile)(process.execPath, [join(ROOT, "bin", "keybrake.js"), "local"], {
+        cwd: ROOT,
+        env: cleanEnv({ PATH: join(noJava, "bin"), npm_lifecycle_event: "npx", KEYBRAKE_PORT: "0" }),
+        timeout: 60_000,
+      }).then(
+        () => assert.fail("expected local mode not to start"),
+        (e: { code: number; stderr: string; killed: boolean }) => e,
+      );
+      assert.equal(failed.killed, false, "it ended by itself");
+      assert.equal(failed.code, 3);
+      assert.match(failed.stderr, /^keybrake: DynamoDB Local needs Java 17\+ \(no java on PATH\)/);
+      assert.equal(failed.stderr.trimEnd().split("\n").length, 1);
+    });
+
     for (const [name, env, code, message] of cases) {
       it(name, async () => {
         const failed = await promisify(execFile)(process.execPath, ["--import", "tsx", ...START], {

@@ -90,7 +90,9 @@ describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
     const file = join(WORK, "scenarios.json");
     writeFileSync(file, JSON.stringify(scenarios));
     // No tsx and no test runner flags in this process: a clean node, as Pulumi starts one.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NODE_OPTIONS|TS_NODE_)/.test(k)));
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/^(NODE_OPTIONS|TS_NODE_|PULUMI_)/.test(k)),
+    );
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [join(ROOT, "test", "support", "pulumi-host.cjs"), ROOT, file],

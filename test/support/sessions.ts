@@ -18,7 +18,8 @@ export interface RanStep extends Step {
 /** The environment a reader's fresh terminal has: no KEYBRAKE_, AWS_ or npm_ variables inherited from the suite. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const keep = Object.entries(process.env).filter(
-    ([name, value]) => value !== undefined && !/^(KEYBRAKE_|AWS_|npm_|NODE_OPTIONS|NODE_TEST)/.test(name),
+    ([name, value]) =>
+      value !== undefined && !/^(KEYBRAKE_|AWS_|PULUMI_|TS_NODE_|npm_|NODE_OPTIONS|NODE_TEST)/.test(name),
   ) as [string, string][];
   return { ...Object.fromEntries(keep), ...extra };
 }

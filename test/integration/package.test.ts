@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,6 +68,7 @@ describe("the packed package, installed in a fresh project", () => {
   after(async () => {
     killBackgrounds();
     await vendors?.close();
+    rmSync(work, { recursive: true, force: true }); // the project's node_modules: hundreds of MB a run
   });
 
   const inTarball = (path: string) => files.includes(`package/${path.replace(/^\.\//, "")}`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -88,6 +88,7 @@ describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
       { name: "type error", program: typeError, config: {} },
     ];
     const file = join(WORK, "scenarios.json");
+    const tsNodeCache = join(WORK, `ts-node-${process.pid}`);
     writeFileSync(file, JSON.stringify(scenarios));
     // No tsx and no test runner flags in this process: a clean node, as Pulumi starts one.
     const env = Object.fromEntries(
@@ -97,8 +98,9 @@ describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
       process.execPath,
       [join(ROOT, "test", "support", "pulumi-host.cjs"), ROOT, file],
       // A fresh ts-node cache: a warm one would skip the type check of files it compiled before.
-      { cwd: ROOT, env: { ...env, TS_NODE_CACHE_DIRECTORY: join(WORK, `ts-node-${process.pid}`) }, timeout: 240_000 },
+      { cwd: ROOT, env: { ...env, TS_NODE_CACHE_DIRECTORY: tsNodeCache }, timeout: 240_000 },
     );
+    rmSync(tsNodeCache, { recursive: true, force: true });
     for (const line of stdout.split("\n")) {
       if (line.startsWith("PULUMI-HOST ")) {
         const result = JSON.parse(line.slice("PULUMI-HOST ".length)) as HostResult;

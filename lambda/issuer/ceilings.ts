@@ -4,6 +4,7 @@
 // ceiling means none beyond the request limits; an unknown field is an error naming it, so a typo fails closed.
 import { parseDurationSeconds } from "../core/duration";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
+import { fieldsOf, isPlainObject, refuseUnknownFields } from "../core/fields";
 import { usdNumberToMicro } from "../core/money";
 import { isVendor, VENDORS, type Vendor } from "../core/vendors";
 import { isLabelText, LIMITS } from "./validate";
@@ -27,14 +28,14 @@ export interface IssuerCeilingsInput {
   label_prefix?: string;
 }
 
-export const CEILING_FIELDS = [
+export const CEILING_FIELDS = fieldsOf<IssuerCeilingsInput>()([
   "vendors",
   "max_daily_usd_cap",
   "max_request_usd",
   "max_expires_in",
   "allowed_endpoints",
   "label_prefix",
-] as const satisfies ReadonlyArray<keyof IssuerCeilingsInput>;
+]);
 
 export interface Ceilings {
   vendors?: Vendor[];
@@ -58,15 +59,9 @@ export function isIssuerName(name: string): boolean {
   return ISSUER_NAME.test(name);
 }
 
-/** Refuses any field of `raw` not in `known`, naming it: a misspelled ceiling must not deploy as no ceiling. */
-export function refuseUnknownFields(raw: object, known: readonly string[], at: string): void {
-  const unknown = Object.keys(raw).find((field) => !known.includes(field));
-  if (unknown !== undefined) throw new Error(`${at}.${unknown} is not a known field (known: ${known.join(", ")})`);
-}
-
 /** Parses one issuer's declared ceilings; every error names the field (`at` is its path, e.g. `issuers.billing`). */
 export function parseCeilings(raw: unknown, at: string): Ceilings {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${at} must be an object`);
+  if (!isPlainObject(raw)) throw new Error(`${at} must be an object`);
   refuseUnknownFields(raw, CEILING_FIELDS, at);
   const input = raw as Record<(typeof CEILING_FIELDS)[number], unknown>;
   const ceilings: Ceilings = {};

@@ -219,9 +219,9 @@ describe("faults", () => {
     const before = calls.length;
     await load(pool, 7_000, async () => {
       await sleep(1_500);
-      process.kill(ddb.pid, "SIGSTOP");
+      ddb.signal("SIGSTOP");
       await sleep(3_000);
-      process.kill(ddb.pid, "SIGCONT");
+      ddb.signal("SIGCONT");
     });
     const during = calls.slice(before);
     const unavailable = during.filter((c) => c.status === 503 && c.error?.includes("ledger_unavailable"));
@@ -241,7 +241,7 @@ describe("faults", () => {
     await load(pool, 8_000, async () => {
       await sleep(1_500);
       const { port } = ddb;
-      process.kill(ddb.pid, "SIGKILL");
+      ddb.signal("SIGKILL");
       await sleep(1_500);
       ddb = await startDynamoDbLocal({ dataDir: join(dir, "ddb"), port });
     });

@@ -137,6 +137,7 @@ describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
       "keybrake-daily-spend-twilio",
       "keybrake-ledger-errors",
       "keybrake-refusal-spike",
+      "keybrake-vendor-overage",
     ]);
     assert.equal(count(result, "aws:sns/topicSubscription:TopicSubscription"), 1);
     assert.deepEqual(Object.keys(result.outputs.issuerTokens as object).sort(), ["billing", "notify"]);
@@ -155,8 +156,8 @@ describe("the root Pulumi program, loaded as `pulumi up` loads it", () => {
     const result = ok("operations.md settings");
     assert.equal(
       count(result, "aws:cloudwatch/metricAlarm:MetricAlarm"),
-      4,
-      "two spend alarms, ledger errors, refusals",
+      5,
+      "two spend alarms, ledger errors, refusals, vendor overage",
     );
     assert.equal(count(result, "aws:sns/topicSubscription:TopicSubscription"), 1);
   });

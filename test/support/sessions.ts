@@ -158,14 +158,23 @@ export function background(command: string, args: string[], options: { cwd: stri
   return bg;
 }
 
-/** True when nothing accepts connections on 127.0.0.1:port any more. */
-export function portClosed(port: number): Promise<boolean> {
+/** Nothing accepts connections on this port now, or within `withinMs` (a process still dying may hold it briefly). */
+export async function portClosed(port: number, withinMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (!(await accepts(port))) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: "127.0.0.1", port });
     socket.once("connect", () => {
       socket.destroy();
-      resolve(false);
+      resolve(true);
     });
-    socket.once("error", () => resolve(true));
+    socket.once("error", () => resolve(false));
   });
 }

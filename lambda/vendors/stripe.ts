@@ -79,12 +79,15 @@ function createParties(resource: string | undefined, form: FormParams): Counterp
     if (source?.startsWith("acct_")) named.push({ customer: source, param: "source" });
     return parties(...named);
   }
-  const why =
-    resource === "payouts"
-      ? "a payout has no customer (it pays the account's own bank)"
-      : "a transfer has no customer (it pays a connected account)";
+  const why = NO_CUSTOMER[resource ?? ""] ?? `keybrake reads no customer from ${resource ?? "this call"}`;
   return parties({ customer: null, param: "customer", why });
 }
+
+/** Priced creates that have no customer: a customer-locked key refuses them. */
+const NO_CUSTOMER: Readonly<Record<string, string>> = {
+  payouts: "a payout has no customer (it pays the account's own bank)",
+  transfers: "a transfer has no customer (it pays a connected account)",
+};
 
 /** `amount` + `currency` from the request (PaymentIntent and Charge create, Payout, Transfer). */
 const amount: PricingRuleFn = (call, ctx) => {

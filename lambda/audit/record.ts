@@ -1,3 +1,4 @@
+import type { CounterpartyBody, CounterpartyRefusal } from "../core/counterparty";
 import type { RefusalCode } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import type { KeyRecord } from "../ledger/key-record";
@@ -44,6 +45,11 @@ export interface CallRecord {
   decision: Decision;
   /** The refusal code; present exactly when the call was refused. */
   reason?: RefusalCode;
+  /**
+   * On a `counterparty_not_allowed` refusal: the lock field, what the call would have acted on and what the key
+   * allows (a `To` prefix and recipient domains only, never a whole number or address).
+   */
+  counterparty?: CounterpartyRefusal;
   /** The reservation this call took (absent when nothing was reserved, and on an idempotent retry). */
   reservation_id?: string;
   reserved_usd: number;
@@ -99,6 +105,8 @@ export interface KeyIssuedRecord extends KeyContext {
   max_request_usd?: number;
   allowed_endpoints: string[];
   expires_at: string;
+  /** The key's counterparty lock, when it has one. */
+  counterparty?: CounterpartyBody;
 }
 
 export interface KeyRevokedRecord extends KeyContext {

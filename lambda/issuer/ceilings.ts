@@ -26,6 +26,8 @@ export interface IssuerCeilingsInput {
   allowed_endpoints?: string[];
   /** Prefix every `agent_run_label` it grants must start with, e.g. "modal-billing/". */
   label_prefix?: string;
+  /** Every key it grants must carry a `counterparty` lock (docs/guarantees.md#counterparty-lock). */
+  require_counterparty?: boolean;
 }
 
 export const CEILING_FIELDS = fieldsOf<IssuerCeilingsInput>()([
@@ -35,6 +37,7 @@ export const CEILING_FIELDS = fieldsOf<IssuerCeilingsInput>()([
   "max_expires_in",
   "allowed_endpoints",
   "label_prefix",
+  "require_counterparty",
 ]);
 
 export interface Ceilings {
@@ -44,6 +47,7 @@ export interface Ceilings {
   maxExpiresInSeconds?: number;
   allowedEndpoints?: EndpointPattern[];
   labelPrefix?: string;
+  requireCounterparty?: boolean;
 }
 
 export interface Issuer {
@@ -101,6 +105,11 @@ export function parseCeilings(raw: unknown, at: string): Ceilings {
       throw new Error(`${at}.label_prefix must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`);
     }
     ceilings.labelPrefix = input.label_prefix;
+  }
+  if (input.require_counterparty !== undefined) {
+    if (typeof input.require_counterparty !== "boolean")
+      throw new Error(`${at}.require_counterparty must be true or false`);
+    ceilings.requireCounterparty = input.require_counterparty;
   }
   return ceilings;
 }

@@ -2,6 +2,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
 import type { Clock } from "../core/clock";
+import { type CounterpartyBody, counterpartyBody } from "../core/counterparty";
 import { patternWithin } from "../core/endpoints";
 import { AuthenticationError, ForbiddenError, InvalidRequestError, NotFoundError } from "../core/errors";
 import type { Log } from "../core/log";
@@ -37,6 +38,8 @@ export interface IssuedKeyBody {
   allowed_endpoints: string[];
   agent_run_label: string;
   expires_at: string;
+  /** Present when the request set one: whom the key's priced calls may act on. */
+  counterparty?: CounterpartyBody;
 }
 
 /** `200` of `GET /vault/keys/{key_id}`. */
@@ -53,6 +56,7 @@ export interface KeyStatusBody {
   allowed_endpoints: string[];
   expires_at: string;
   revoked_at?: string;
+  counterparty?: CounterpartyBody;
 }
 
 export interface RevokedKeyBody {
@@ -95,8 +99,10 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     allowedEndpoints: request.allowedEndpoints.map((p) => p.text),
     createdAt: now,
     expiresAt: now + request.expiresInSeconds * 1000,
+    counterparty: request.counterparty,
   };
   await putKey(deps.db, deps.table, record);
+  const counterparty = record.counterparty ? { counterparty: counterpartyBody(record.counterparty) } : {};
   const expiresAt = new Date(record.expiresAt).toISOString();
   const maxRequest =
     record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {};
@@ -107,6 +113,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     ...maxRequest,
     allowed_endpoints: record.allowedEndpoints,
     expires_at: expiresAt,
+    ...counterparty,
   });
   return {
     vault_key: vaultKey,
@@ -117,6 +124,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     allowed_endpoints: record.allowedEndpoints,
     agent_run_label: record.label,
     expires_at: expiresAt,
+    ...counterparty,
   };
 }
 
@@ -143,6 +151,9 @@ function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
   if (c.labelPrefix !== undefined && !request.label.startsWith(c.labelPrefix)) {
     throw refuse("label_prefix", `agent_run_label must start with ${c.labelPrefix}`);
   }
+  if (c.requireCounterparty && request.counterparty === undefined) {
+    throw refuse("require_counterparty", "every key must carry a counterparty lock");
+  }
 }
 
 export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string): Promise<KeyStatusBody> {
@@ -162,6 +173,7 @@ export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string): 
     allowed_endpoints: state.allowedEndpoints,
     expires_at: new Date(state.expiresAt).toISOString(),
     ...(state.revokedAt !== undefined ? { revoked_at: new Date(state.revokedAt).toISOString() } : {}),
+    ...(state.counterparty !== undefined ? { counterparty: counterpartyBody(state.counterparty) } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { type CounterpartyLock, parseCounterparty } from "../core/counterparty";
 import { parseDurationSeconds } from "../core/duration";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { InvalidRequestError } from "../core/errors";
@@ -13,6 +14,8 @@ export interface KeyRequest {
   expiresInSeconds: number;
   label: string;
   maxRequestMicro?: number;
+  /** Whom its priced calls may act on (docs/guarantees.md#counterparty-lock). */
+  counterparty?: CounterpartyLock;
 }
 
 export const LIMITS = {
@@ -28,6 +31,7 @@ const FIELDS = new Set([
   "expires_in",
   "agent_run_label",
   "max_request_usd",
+  "counterparty",
 ]);
 
 export function validateKeyRequest(body: unknown): KeyRequest {
@@ -81,7 +85,9 @@ export function validateKeyRequest(body: unknown): KeyRequest {
       "agent_run_label",
     );
   }
-  return { vendor: input.vendor, capMicro, allowedEndpoints, expiresInSeconds, label, maxRequestMicro };
+  const counterparty =
+    input.counterparty === undefined ? undefined : parseCounterparty(input.counterparty, input.vendor);
+  return { vendor: input.vendor, capMicro, allowedEndpoints, expiresInSeconds, label, maxRequestMicro, counterparty };
 }
 
 /** A run label, or a prefix of one: 1 to 256 characters, none of them control characters. */

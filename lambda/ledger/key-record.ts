@@ -1,5 +1,6 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { utcDay } from "../core/clock";
+import type { CounterpartyLock } from "../core/counterparty";
 import type { Vendor } from "../core/vendors";
 
 /**
@@ -21,6 +22,8 @@ export interface KeyRecord {
   allowedEndpoints: string[];
   createdAt: number;
   expiresAt: number;
+  /** Whom its priced calls may act on; immutable, so cached with the rest (docs/guarantees.md#counterparty-lock). */
+  counterparty?: CounterpartyLock;
 }
 
 /** The mutable state as read back for `GET /vault/keys/{id}` and for classifying refusals. */
@@ -117,6 +120,7 @@ export function marshalKey(r: KeyRecord): Record<string, AttributeValue> {
     p: { M: {} },
   };
   if (r.maxRequestMicro !== undefined) item.max_req = { N: String(r.maxRequestMicro) };
+  if (r.counterparty !== undefined) item.cp = marshalCounterparty(r.counterparty);
   return item;
 }
 
@@ -146,6 +150,7 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
     allowedEndpoints: (item.allowed?.L ?? []).map((v) => v.S!),
     createdAt: Number(item.created_at!.N),
     expiresAt: Number(item.expires_at!.N),
+    counterparty: unmarshalCounterparty(item.cp),
     revokedAt: item.revoked_at?.N !== undefined ? Number(item.revoked_at.N) : undefined,
     remainingByDay,
     idempotencySlots,
@@ -158,4 +163,29 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
 export function spentOn(state: KeyState, ms: number): number {
   const remaining = state.remainingByDay.get(windowAttr(ms));
   return remaining === undefined ? 0 : state.capMicro - remaining;
+}
+
+/**
+ * The lock as attribute `cp`, a map in the API's field names. It is part of the key's item, so every reservation
+ * write pays for its size (a few dozen bytes for a typical lock; 50 long domains approach 13 KB).
+ */
+function marshalCounterparty(lock: CounterpartyLock): AttributeValue {
+  const m: Record<string, AttributeValue> = {};
+  if (lock.stripeCustomer !== undefined) m.stripe_customer = { S: lock.stripeCustomer };
+  if (lock.stripeAccount !== undefined) m.stripe_account = { S: lock.stripeAccount };
+  if (lock.toPrefixes !== undefined) m.to_prefixes = { L: lock.toPrefixes.map((p) => ({ S: p })) };
+  if (lock.recipientDomains !== undefined) m.recipient_domains = { L: lock.recipientDomains.map((d) => ({ S: d })) };
+  return { M: m };
+}
+
+function unmarshalCounterparty(value: AttributeValue | undefined): CounterpartyLock | undefined {
+  const m = value?.M;
+  if (!m) return undefined;
+  const strings = (v: AttributeValue | undefined) => v?.L?.map((e) => e.S!);
+  const lock: CounterpartyLock = {};
+  if (m.stripe_customer?.S !== undefined) lock.stripeCustomer = m.stripe_customer.S;
+  if (m.stripe_account?.S !== undefined) lock.stripeAccount = m.stripe_account.S;
+  if (m.to_prefixes !== undefined) lock.toPrefixes = strings(m.to_prefixes);
+  if (m.recipient_domains !== undefined) lock.recipientDomains = strings(m.recipient_domains);
+  return lock;
 }

@@ -6,6 +6,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { CallRecord } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
 import type { Clock } from "../core/clock";
+import { CounterpartyNotAllowedError } from "../core/counterparty";
 import { matchesEndpoint } from "../core/endpoints";
 import {
   AuthenticationError,
@@ -131,7 +132,14 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       secret,
       req,
     );
-    const quote = await quoteCall(adapter, call, req, body, { pricing: deps.pricing, lookup: upstream.lookup });
+    const quote = await quoteCall(
+      adapter,
+      call,
+      req,
+      body,
+      { pricing: deps.pricing, lookup: upstream.lookup },
+      key.record.counterparty,
+    );
     record.priced_from = quote.basis;
     checkRequestCap(key, quote);
 
@@ -173,6 +181,7 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
     if (record.decision === "refused") {
       if (error instanceof RefusedKeyError) describeKey(record, error.key);
       record.reason = refusal.code;
+      if (refusal instanceof CounterpartyNotAllowedError) record.counterparty = refusal.counterparty;
       record.latency_ms = deps.clock() - started;
       deps.audit.write(record);
     }

@@ -33,10 +33,15 @@ const PARTS = smoke
   ? { writesPerSecond: 15, callers: 16, keys: 16, warmupMs: 200, measureMs: 600 }
   : { writesPerSecond: 15, callers: 64, keys: 64, warmupMs: 1_000, measureMs: 5_000 };
 const ISSUER_TOKEN = `kbt_bench_${randomBytes(8).toString("hex")}`;
+const benchStarted = Date.now();
+/** A line per phase as it starts, on stderr (stdout carries only the figures): the full run takes minutes. */
+const phase = (what: string) =>
+  console.error(`keybrake bench [${Math.round((Date.now() - benchStarted) / 1000)} s]: ${what}`);
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const ddb = await startDynamoDbLocal();
+  phase(`${smoke ? "smoke run (tiny counts); " : ""}starting DynamoDB Local and a fake Stripe`);
+  const ddb = await startDynamoDbLocal({ progress: phase });
   const stripe = await startFakeStripe();
   const auditDir = mkdtempSync(join(tmpdir(), "keybrake-bench-"));
   const table = "bench";
@@ -93,28 +98,34 @@ async function main(): Promise<void> {
   const direct = charge(stripe.url, "Bearer sk_test_bench");
   const condWrite = rawConditionalWrite(raw, table, "raw-hot");
 
+  phase(`warming up (${N.warmup} calls on each path)`);
   // Warm every path (JIT, connection pools, the key cache) before measuring anything.
   for (const fn of [viaProxy, direct, condWrite]) await sequentialLatencies(N.warmup, fn);
 
+  phase(`latency: ${N.latency} sequential calls via the proxy, direct, and as bare conditional writes`);
   const proxied = await sequentialLatencies(N.latency, viaProxy);
   const straight = await sequentialLatencies(N.latency, direct);
   const writes = await sequentialLatencies(N.latency, condWrite);
   const overhead = (p: number) => (percentile(proxied, p) - percentile(straight, p)) / percentile(writes, p);
 
+  phase(`one hot key: ${N.hot} calls at 64 concurrent callers, then as many bare conditional writes`);
   const hotKey = (JSON.parse((await issue()).body) as { vault_key: string }).vault_key;
   const proxyRate = await throughput(N.hot, 64, charge(server.url, `Bearer ${hotKey}`));
   const rawRate = await throughput(N.hot, 64, rawConditionalWrite(raw, table, "raw-hot-64"));
 
+  phase(`issuance: ${N.issue} keys issued, against as many bare PutItems`);
   await sequentialLatencies(N.warmup, rawPut(raw, table));
   const issuance = await sequentialLatencies(N.issue, issue);
   const puts = await sequentialLatencies(N.issue, rawPut(raw, table));
 
+  phase(`ledger round trips: ${N.counted} counted calls`);
   await server.idle();
   ledgerCalls = 0;
   await sequentialLatencies(N.counted, viaProxy);
   await server.idle();
   const writesPerCall = ledgerCalls / N.counted;
 
+  phase(`memory: ${N.rssTotal} calls at 16 concurrent callers`);
   const rssKey = (JSON.parse((await issue()).body) as { vault_key: string }).vault_key;
   const rssCall = charge(server.url, `Bearer ${rssKey}`);
   const rss = () => {
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
   await stripe.close();
   raw.destroy();
   await ddb.stop();
+  phase(`bundles and cold start: each handler bundled, then imported by ${N.init} fresh node processes`);
   const cold = await measureColdStart(N.init, {
     ...process.env,
     KEYBRAKE_TABLE: table,

@@ -3,7 +3,7 @@ import { auditFilePath } from "../lambda/core/env";
 import { logGroupName } from "../lambda/handlers/config";
 import type { AuditSource } from "./audit-source";
 import { UsageError } from "./errors";
-import { insightsAuditSource, type LogsClient } from "./insights";
+import type { LogsClient } from "./insights";
 import type { IssuerConfig } from "./issuer-client";
 import { localAuditSource } from "./local-audit";
 import { parseLogGroups } from "./options";
@@ -64,11 +64,17 @@ export function openAuditSource(flags: SourceFlags, ctx: CliContext): AuditSourc
   const local =
     flags.local || (ctx.env.KEYBRAKE_URL ? isLoopback(baseUrl(ctx.env.KEYBRAKE_URL, "KEYBRAKE_URL")) : false);
   if (local) return localAuditSource(flags.auditFile ?? auditFilePath(ctx.env), warn);
+  // Loaded only on this path: the key commands and local mode never load the CloudWatch Logs client.
+  const { insightsAuditSource } = require("./insights") as typeof import("./insights");
   return insightsAuditSource({
     client: ctx.logsClient(flags.region),
     logGroups: flags.logGroups ?? envLogGroups(ctx.env) ?? DEFAULT_LOG_GROUPS,
     stderr: ctx.stderr,
     warn,
+    noRegion: ctx.env.KEYBRAKE_URL
+      ? "no AWS region for CloudWatch Logs: set AWS_REGION or pass --region"
+      : "KEYBRAKE_URL is not set and there is no AWS region: for local mode, export KEYBRAKE_URL=http://127.0.0.1:8787 " +
+        "(or pass --local); for CloudWatch Logs on AWS, set AWS_REGION (or pass --region)",
   });
 }
 

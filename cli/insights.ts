@@ -18,13 +18,15 @@ import { bySpend, type LabelTotals } from "./totals";
  * The AWS path of `audit` and `spend`: CloudWatch Logs Insights queries over the deployment's log groups
  * (StartQuery, then GetQueryResults until the query ends), answered in the same shapes as local mode.
  */
-export type LogsClient = Pick<CloudWatchLogsClient, "send">;
+export type LogsClient = Pick<CloudWatchLogsClient, "send"> & Partial<Pick<CloudWatchLogsClient, "config">>;
 
 export interface InsightsOptions {
   client: LogsClient;
   logGroups: string[];
   stderr: ProgressStream;
   warn(message: string): void;
+  /** What to say when no AWS region can be found (checked before any query starts). */
+  noRegion: string;
 }
 
 const NUMERIC = new Set<string>([
@@ -64,6 +66,9 @@ type Row = Record<string, string>;
  * stopped (StopQuery): a query left running keeps scanning, and Logs Insights bills by the byte scanned.
  */
 async function runQueries(options: InsightsOptions, filter: AuditFilter, queries: string[]): Promise<Row[][]> {
+  // A missing region is configuration, reported alone, before the progress line and any query.
+  const region = options.client.config?.region;
+  if (region) await send(options, () => region());
   const progress = queryProgress(options.stderr, options.logGroups.length);
   const running = new Set<string>();
   const abandon = new AbortController();
@@ -81,7 +86,7 @@ async function runQueries(options: InsightsOptions, filter: AuditFilter, queries
   };
   process.once("SIGINT", interrupt);
   const runOne = async (queryString: string): Promise<Row[]> => {
-    const started = await send(() =>
+    const started = await send(options, () =>
       options.client.send(
         new StartQueryCommand({
           logGroupNames: options.logGroups,
@@ -128,7 +133,7 @@ async function poll(
       throw new IncompleteError("the query was abandoned");
     });
     wait = Math.min(wait * 1.5, 2000);
-    const answer = await send(() => options.client.send(new GetQueryResultsCommand({ queryId })));
+    const answer = await send(options, () => options.client.send(new GetQueryResultsCommand({ queryId })));
     scanned(answer.statistics?.recordsScanned ?? 0);
     if (answer.status === "Complete") return answer.results ?? [];
     if (FINISHED_BADLY.has(answer.status ?? "Unknown")) {
@@ -138,12 +143,12 @@ async function poll(
 }
 
 /** Any SDK failure is "could not complete" (3), except a missing region, which is configuration (2). */
-async function send<T>(call: () => Promise<T>): Promise<T> {
+async function send<T>(options: InsightsOptions, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
     const e = error as Error;
-    if (/region is missing/i.test(e.message)) throw new UsageError("no AWS region: set AWS_REGION or pass --region");
+    if (/region is missing/i.test(e.message)) throw new UsageError(options.noRegion);
     const hint = e.name === "ResourceNotFoundException" ? " (check --log-groups / KEYBRAKE_LOG_GROUPS)" : "";
     throw new IncompleteError(`AWS ${e.name}: ${e.message}${hint}`);
   }

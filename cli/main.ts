@@ -1,5 +1,8 @@
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { run } from "./program";
+
+// keybrake supports Node 20: the AWS SDK's 9-line notice about its own future Node support is not for our users.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 /**
  * `keybrake`: the command-line client of a keybrake deployment.
@@ -8,6 +11,7 @@ import { run } from "./program";
  *   keybrake revoke --label-prefix p  revoke a whole run at once
  *   keybrake audit / keybrake spend   the audit trail: the local audit file when --local is given or KEYBRAKE_URL
  *                                     is a loopback address, CloudWatch Logs Insights otherwise
+ *   keybrake local                    local mode from the installed package (what `npm start` runs in a checkout)
  *
  * Exit codes, for scripts:
  *   0  success
@@ -25,7 +29,10 @@ void run(process.argv, {
   stderr: process.stderr,
   now: Date.now,
   logsClient(region) {
-    const client = new CloudWatchLogsClient(region ? { region } : {});
+    // Loaded here, not at the top: only `audit` and `spend` on AWS need the CloudWatch Logs client.
+    const { CloudWatchLogsClient: Client } =
+      require("@aws-sdk/client-cloudwatch-logs") as typeof import("@aws-sdk/client-cloudwatch-logs");
+    const client = new Client(region ? { region } : {});
     clients.push(client);
     return client;
   },

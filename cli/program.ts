@@ -1,10 +1,12 @@
 import { Command, CommanderError } from "commander";
 import { registerAudit } from "./commands/audit";
 import { registerKeys } from "./commands/keys";
+import { registerLocal } from "./commands/local";
 import { registerRevoke } from "./commands/revoke";
 import { registerSpend } from "./commands/spend";
 import type { CliContext } from "./config";
 import { CliError } from "./errors";
+import { packageVersion } from "./version";
 
 /** The `keybrake` command tree; `run` returns the exit code main.ts documents. */
 const EXIT_CODES = `
@@ -15,11 +17,18 @@ Exit codes:
   3  could not complete: network, 5xx, AWS, a failed query, an unreadable audit file
 
 Environment: KEYBRAKE_URL, KEYBRAKE_API_KEY (key commands); KEYBRAKE_AUDIT_FILE (local mode);
-KEYBRAKE_LOG_GROUPS and the AWS SDK's usual AWS_REGION, AWS_PROFILE, ... (AWS).`;
+KEYBRAKE_LOG_GROUPS and the AWS SDK's usual AWS_REGION, AWS_PROFILE, ... (AWS).
+\`keybrake local --help\` lists local mode's own variables.
+
+Example, against local mode (\`keybrake local\` in another terminal):
+  export KEYBRAKE_URL=http://127.0.0.1:8787 KEYBRAKE_API_KEY=<the issuer token it printed>
+  keybrake keys issue --vendor stripe --cap 50 --endpoint "POST /v1/payment_intents" --expires-in 5m --label demo/1
+  keybrake audit --label 'demo/*'`;
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("keybrake")
     .description("Vault keys, revocation, audit and spend for a keybrake deployment (local or on AWS).")
+    .version(packageVersion(), "-V, --version", "print keybrake's version")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void ctx.stdout.write(text),
@@ -32,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRevoke(program, ctx);
   registerAudit(program, ctx);
   registerSpend(program, ctx);
+  registerLocal(program, ctx);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { METRICS_NAMESPACE } from "../lambda/audit/metrics";
+import { fieldsOf, isPlainObject, refuseUnknownFields } from "../lambda/core/fields";
 import { type PricingInput, parsePricing } from "../lambda/core/pricing";
 import { isVendor, type Vendor } from "../lambda/core/vendors";
 import { type IssuerCeilingsInput, isIssuerName, parseCeilings } from "../lambda/issuer/ceilings";
@@ -79,6 +80,38 @@ export interface VaultKeyProxyArgs {
   ledgerErrorAlarmThreshold?: number;
 }
 
+/** Every arg, for the runtime check: YAML stack config and JavaScript callers get no excess-property check. */
+export const ARG_FIELDS = fieldsOf<VaultKeyProxyArgs>()([
+  "stripeSecretKey",
+  "stripeSecretArn",
+  "twilioAccountSid",
+  "twilioAuthToken",
+  "twilioSecretArn",
+  "resendApiKey",
+  "resendSecretArn",
+  "issuers",
+  "pricing",
+  "logRetentionDays",
+  "kmsKeyArn",
+  "deletionProtection",
+  "proxyMemoryMb",
+  "issuerMemoryMb",
+  "throttlingRateLimit",
+  "throttlingBurstLimit",
+  "customDomain",
+  "vpc",
+  "metricsNamespace",
+  "alarmEmail",
+  "dailySpendAlarmUsd",
+  "refusalAlarmThreshold",
+  "ledgerErrorAlarmThreshold",
+]);
+const VPC_FIELDS = fieldsOf<VpcArgs>()(["vpcId", "subnetIds", "securityGroupIds", "routeTableIds"]);
+const CUSTOM_DOMAIN_FIELDS = fieldsOf<NonNullable<VaultKeyProxyArgs["customDomain"]>>()([
+  "domainName",
+  "certificateArn",
+]);
+
 /** The observability defaults (see the args' JSDoc). */
 export const DEFAULT_ALARMS = { refusalAlarmThreshold: 100, ledgerErrorAlarmThreshold: 1 } as const;
 
@@ -110,8 +143,10 @@ export function validateName(name: string): void {
     );
 }
 
-/** Validates the args synchronously; every error names its field. */
+/** Validates the args synchronously; every error names its field, a misspelled one included. */
 export function validateArgs(args: VaultKeyProxyArgs): void {
+  if (!isPlainObject(args)) throw new Error("VaultKeyProxy args must be an object");
+  refuseUnknownFields(args, ARG_FIELDS, "args");
   if (args.stripeSecretKey !== undefined && args.stripeSecretArn !== undefined)
     throw new Error("set only one of stripeSecretKey and stripeSecretArn");
   if (args.resendApiKey !== undefined && args.resendSecretArn !== undefined)
@@ -128,18 +163,29 @@ export function validateArgs(args: VaultKeyProxyArgs): void {
   const issuers = args.issuers ?? DEFAULT_ISSUERS;
   if (Object.keys(issuers).length === 0) throw new Error("issuers must declare at least one issuer");
   for (const [name, c] of Object.entries(issuers)) validateIssuer(name, c, vendors);
-  if (args.pricing) {
+  if (args.pricing !== undefined) {
     try {
       parsePricing(args.pricing);
     } catch (error) {
-      throw new Error(`pricing: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      throw new Error(message.startsWith("pricing") ? message : `pricing.${message}`);
     }
   }
+  if (args.vpc !== undefined) validateShape(args.vpc, VPC_FIELDS, "vpc");
+  if (args.customDomain !== undefined) validateShape(args.customDomain, CUSTOM_DOMAIN_FIELDS, "customDomain");
   if (args.vpc && args.customDomain)
     throw new Error(
       "customDomain applies to the public entry point only; with vpc, map a private custom domain yourself",
     );
   validateObservability(args, vendors);
+}
+
+/** An object arg whose fields are all required: no unknown field, no missing one. */
+function validateShape(value: unknown, fields: readonly string[], at: string): void {
+  if (!isPlainObject(value)) throw new Error(`${at} must be an object with ${fields.join(", ")}`);
+  refuseUnknownFields(value, fields, at);
+  const missing = fields.find((field) => (value as Record<string, unknown>)[field] === undefined);
+  if (missing !== undefined) throw new Error(`${at}.${missing} is required (${at} takes ${fields.join(", ")})`);
 }
 
 function validateObservability(args: VaultKeyProxyArgs, enabled: Vendor[]): void {

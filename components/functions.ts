@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type FunctionName, logGroupName, sharedEnvironment } from "../lambda/handlers/config";
 import { LEDGER_SCHEMA } from "../lambda/ledger/schema";
-import { bundleHandler, HANDLERS } from "./bundle";
+import { handlerBundle } from "./bundle";
 
 // The three Lambdas, each with its own role (least privilege, exact statements), its own log group (the
 // audit trail, retention from args) and a bundle built by esbuild from lambda/handlers/.
@@ -79,7 +79,7 @@ export function deployFunction(
       ),
     );
   }
-  const bundle = bundleHandler(HANDLERS[spec.name]);
+  const bundle = handlerBundle(spec.name);
   const fn = new aws.lambda.Function(
     id,
     {

@@ -3,6 +3,7 @@
 Runs as a Modal app when `modal` is installed (`modal run modal_billing.py`), or as a plain script against
 any keybrake (`python3 modal_billing.py`, defaults to local mode on http://127.0.0.1:8787).
 The Stripe secret never reaches this code: only KEYBRAKE_API_KEY, the issuer token, does.
+Needs Python 3 with stripe and httpx: `pip install stripe httpx` (Debian: apt-get install python3-stripe python3-httpx).
 """
 import os
 

@@ -1,5 +1,6 @@
 // `npm test`: Biome's lint and format check, the type check, then both test tiers in one `node --test` run (one
-// summary): the unit tier (test/unit: pure, no Java, no Python, no sockets) and the integration tier
+// summary, reported by scripts/test-reporter.mjs: a line per file as it finishes, a heartbeat while files run,
+// node's own closing counts): the unit tier (test/unit: pure, no Java, no Python, no sockets) and the integration tier
 // (test/integration) over one DynamoDB Local for the whole run (each test file makes its own tables), or over
 // KEYBRAKE_DYNAMODB_ENDPOINT when it names a running one. `npm run test:unit` runs the unit tier alone, in
 // seconds. `npm test -- <files>` runs just those files, starting DynamoDB Local (and checking the Python
@@ -7,8 +8,8 @@
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
-import { assertJava, JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
-import { ensurePythonExampleDeps } from "./prerequisites";
+import { assertJava, startDynamoDbLocal } from "./dynamodb-local";
+import { ensureTestPrerequisites } from "./prerequisites";
 
 const ROOT = join(__dirname, "..");
 const UNIT = join("test", "unit");
@@ -24,31 +25,52 @@ function testFiles(dir: string): string[] {
     });
 }
 
-const say = (line: string) => console.log(`keybrake tests: ${line}`);
+const started = Date.now();
+const elapsed = () => {
+  const s = Math.round((Date.now() - started) / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+};
+const say = (line: string) => console.log(`keybrake tests [${elapsed()}]: ${line}`);
 
-function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** Runs a node script; `quietFor` names a step that prints nothing while it works, so a heartbeat says it still runs. */
+function run(args: string[], env: NodeJS.ProcessEnv = process.env, quietFor?: string): Promise<number> {
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: "inherit", env });
-  const stop = () => child.kill("SIGINT");
+  const stop = (signal: NodeJS.Signals) => child.kill(signal);
   process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const heartbeat = quietFor ? setInterval(() => say(`${quietFor} still running`), 10_000) : undefined;
   return new Promise((resolve) =>
     child.once("exit", (code, signal) => {
+      clearInterval(heartbeat);
       process.removeListener("SIGINT", stop);
+      process.removeListener("SIGTERM", stop);
       resolve(code ?? (signal ? 1 : 0));
     }),
   );
 }
 
 /** Biome's lint and format check (what `npm run lint` runs). */
-const lint = () => run([join(ROOT, "node_modules", "@biomejs", "biome", "bin", "biome"), "ci", "."]);
+const lint = () =>
+  run([join(ROOT, "node_modules", "@biomejs", "biome", "bin", "biome"), "ci", "--diagnostic-level=error", "."]);
 /** The type check covers tests, bench and scripts too: code that does not type-check does not pass. */
 const typecheck = () =>
-  run([join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", join(ROOT, "tsconfig.json")]);
-const nodeTest = (files: string[], env?: NodeJS.ProcessEnv) =>
-  run(["--import", "tsx", "--test", "--test-reporter=spec", ...files], env);
+  run(
+    [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", join(ROOT, "tsconfig.json")],
+    process.env,
+    "the type check",
+  );
+const REPORTER = join(ROOT, "scripts", "test-reporter.mjs");
+const nodeTest = (files: string[], env: NodeJS.ProcessEnv = process.env) => {
+  say(`${files.length} test file${files.length === 1 ? "" : "s"}; a line as each finishes`);
+  return run(
+    ["--import", "tsx", "--test", `--test-reporter=${REPORTER}`, "--test-reporter-destination=stdout", ...files],
+    { ...env, KEYBRAKE_TEST_FILES: String(files.length) },
+  );
+};
 
 /** Runs test files with a ledger: KEYBRAKE_DYNAMODB_ENDPOINT's, or a DynamoDB Local started for this run. */
 async function withLedger(files: string[]): Promise<number> {
-  await ensurePythonExampleDeps();
+  await ensureTestPrerequisites(say);
   const running = process.env.KEYBRAKE_DYNAMODB_ENDPOINT;
   if (running) {
     say(`using the DynamoDB at ${running} (KEYBRAKE_DYNAMODB_ENDPOINT)`);
@@ -76,26 +98,28 @@ async function main(): Promise<number> {
   }
   // Say what is missing before minutes of checks, not after them.
   if (!process.env.KEYBRAKE_DYNAMODB_ENDPOINT) await assertJava();
+  await ensureTestPrerequisites(say);
   say("lint and format check (Biome)");
   if ((await lint()) !== 0) {
     say("the lint and format check failed (`npm run format` fixes formatting)");
     return 1;
   }
-  say("type check (tsc)");
+  say("type check (tsc, about 15-60 s)");
   if ((await typecheck()) !== 0) {
     say("the type check failed");
     return 1;
   }
   say("unit and integration tiers");
-  return withLedger([...testFiles(UNIT), ...testFiles(INTEGRATION)]);
+  const code = await withLedger([...testFiles(UNIT), ...testFiles(INTEGRATION)]);
+  say(code === 0 ? "all passed" : "some tests failed (listed above)");
+  return code;
 }
 
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof JavaMissingError) {
-      console.error(`keybrake tests: ${error.message}; \`npm run test:unit\` runs the pure tests without it`);
-    } else console.error(error);
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`keybrake tests: ${message}; \`npm run test:unit\` runs the pure tests without it`);
     process.exit(1);
   },
 );

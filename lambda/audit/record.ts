@@ -1,4 +1,5 @@
 import type { CapMode } from "../core/caps";
+import type { CounterpartyBody, CounterpartyRefusal } from "../core/counterparty";
 import type { CapName, RefusalCode } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import type { KeyRecord } from "../ledger/key-record";
@@ -45,6 +46,11 @@ export interface CallRecord {
   decision: Decision;
   /** The refusal code; present exactly when the call was refused. */
   reason?: RefusalCode;
+  /**
+   * On a `counterparty_not_allowed` refusal: the lock field, what the call would have acted on and what the key
+   * allows (a `To` prefix and recipient domains only, never a whole number or address).
+   */
+  counterparty?: CounterpartyRefusal;
   /** The reservation this call took (absent when nothing was reserved, and on an idempotent retry). */
   reservation_id?: string;
   reserved_usd: number;
@@ -116,6 +122,8 @@ export interface KeyIssuedRecord extends KeyContext {
   budget_id?: string;
   /** Present when the key was issued in shadow mode. */
   mode?: CapMode;
+  /** The key's counterparty lock, when it has one. */
+  counterparty?: CounterpartyBody;
 }
 
 export interface KeyRevokedRecord extends KeyContext {

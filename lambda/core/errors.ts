@@ -16,6 +16,7 @@ export type RefusalCode =
   | "endpoint_not_allowed"
   | "wrong_vendor"
   | "wrong_account"
+  | "counterparty_not_allowed"
   | "above_issuer_ceiling"
   | "not_found"
   | "cap_exceeded"

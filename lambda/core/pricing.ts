@@ -1,3 +1,4 @@
+import { fieldsOf, isPlainObject, refuseUnknownFields } from "./fields";
 import { type FxRates, parseFxRates } from "./fx";
 import { decimalToMicro } from "./money";
 
@@ -31,7 +32,20 @@ function price(value: string | number | undefined, fallback: string, name: strin
   return micro;
 }
 
+export const PRICING_FIELDS = fieldsOf<PricingInput>()([
+  "fx_usd",
+  "twilio_sms_segment_usd",
+  "twilio_sms_segment_intl_usd",
+  "twilio_mms_usd",
+  "resend_email_usd",
+]);
+
 export function parsePricing(input: PricingInput = {}): PricingConfig {
+  // Declared as data (stack config, KEYBRAKE_PRICING): a misspelled key must not leave a price at its default.
+  if (!isPlainObject(input)) throw new Error('pricing must be an object, e.g. {"fx_usd": {"eur": "1.08"}}');
+  refuseUnknownFields(input, PRICING_FIELDS, "pricing");
+  if (input.fx_usd !== undefined && !isPlainObject(input.fx_usd))
+    throw new Error('pricing.fx_usd must map currencies to USD, e.g. {"eur": "1.08"}');
   return {
     fxRates: parseFxRates(input.fx_usd ?? {}),
     twilioSegmentMicro: price(input.twilio_sms_segment_usd, "0.02", "twilio_sms_segment_usd"),

@@ -13,6 +13,7 @@ import {
 } from "../core/caps";
 import { parseDurationSeconds } from "../core/duration";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
+import { fieldsOf, isPlainObject, refuseUnknownFields } from "../core/fields";
 import { usdNumberToMicro } from "../core/money";
 import { isVendor, VENDORS, type Vendor } from "../core/vendors";
 import { isLabelText, LIMITS } from "./validate";
@@ -43,9 +44,11 @@ export interface IssuerCeilingsInput {
   budget_parts?: number;
   /** `"shadow"`: the budgets never refuse; calls they would refuse are forwarded and recorded. Default `"enforce"`. */
   budget_mode?: CapMode;
+  /** Every key it grants must carry a `counterparty` lock (docs/guarantees.md#counterparty-lock). */
+  require_counterparty?: boolean;
 }
 
-export const CEILING_FIELDS = [
+export const CEILING_FIELDS = fieldsOf<IssuerCeilingsInput>()([
   "vendors",
   "max_daily_usd_cap",
   "max_request_usd",
@@ -55,7 +58,8 @@ export const CEILING_FIELDS = [
   "daily_usd_budget",
   "budget_parts",
   "budget_mode",
-] as const satisfies ReadonlyArray<keyof IssuerCeilingsInput>;
+  "require_counterparty",
+]);
 
 export interface Ceilings {
   vendors?: Vendor[];
@@ -66,6 +70,7 @@ export interface Ceilings {
   labelPrefix?: string;
   /** The issuer's daily budget per vendor (not a ceiling on what it grants: a level its keys draw from). */
   budget?: Partial<Record<Vendor, CapSpec>>;
+  requireCounterparty?: boolean;
 }
 
 export interface Issuer {
@@ -81,15 +86,9 @@ export function isIssuerName(name: string): boolean {
   return ISSUER_NAME.test(name);
 }
 
-/** Refuses any field of `raw` not in `known`, naming it: a misspelled ceiling must not deploy as no ceiling. */
-export function refuseUnknownFields(raw: object, known: readonly string[], at: string): void {
-  const unknown = Object.keys(raw).find((field) => !known.includes(field));
-  if (unknown !== undefined) throw new Error(`${at}.${unknown} is not a known field (known: ${known.join(", ")})`);
-}
-
 /** Parses one issuer's declared ceilings; every error names the field (`at` is its path, e.g. `issuers.billing`). */
 export function parseCeilings(raw: unknown, at: string): Ceilings {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${at} must be an object`);
+  if (!isPlainObject(raw)) throw new Error(`${at} must be an object`);
   refuseUnknownFields(raw, CEILING_FIELDS, at);
   const input = raw as Record<(typeof CEILING_FIELDS)[number], unknown>;
   const ceilings: Ceilings = {};
@@ -144,6 +143,11 @@ export function parseCeilings(raw: unknown, at: string): Ceilings {
     ceilings.budget = budget;
   } else if (input.budget_parts !== undefined || input.budget_mode !== undefined) {
     throw new Error(`${at}.budget_parts and budget_mode go with daily_usd_budget`);
+  }
+  if (input.require_counterparty !== undefined) {
+    if (typeof input.require_counterparty !== "boolean")
+      throw new Error(`${at}.require_counterparty must be true or false`);
+    ceilings.requireCounterparty = input.require_counterparty;
   }
   return ceilings;
 }

@@ -3,6 +3,7 @@ import { type BudgetEventRecord, keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
 import { type CapMode, NO_SPEND_CAPS, type SpendCaps } from "../core/caps";
 import type { Clock } from "../core/clock";
+import { type CounterpartyBody, counterpartyBody } from "../core/counterparty";
 import { patternWithin } from "../core/endpoints";
 import { AuthenticationError, ForbiddenError, InvalidRequestError, NotFoundError } from "../core/errors";
 import type { Log } from "../core/log";
@@ -52,6 +53,8 @@ export interface IssuedKeyBody {
   expires_at: string;
   budget_id?: string;
   mode?: CapMode;
+  /** Present when the request set one: whom the key's priced calls may act on. */
+  counterparty?: CounterpartyBody;
 }
 
 /** `201` of `POST /vault/budgets`. */
@@ -112,6 +115,7 @@ export interface KeyStatusBody {
   allowed_endpoints: string[];
   expires_at: string;
   revoked_at?: string;
+  counterparty?: CounterpartyBody;
 }
 
 export interface RevokedKeyBody {
@@ -156,6 +160,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     createdAt: now,
     expiresAt: now + request.expiresInSeconds * 1000,
     ...(request.mode === "shadow" ? { mode: "shadow" as const } : {}),
+    counterparty: request.counterparty,
   };
   if (budget) {
     // The budget's immutable fields ride on the key, so the proxy knows its levels without reading the budget.
@@ -174,6 +179,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
   } else {
     await putKey(deps.db, deps.table, record);
   }
+  const counterparty = record.counterparty ? { counterparty: counterpartyBody(record.counterparty) } : {};
   const expiresAt = new Date(record.expiresAt).toISOString();
   const maxRequest =
     record.maxRequestMicro !== undefined ? { max_request_usd: microToUsd(record.maxRequestMicro) } : {};
@@ -186,6 +192,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     expires_at: expiresAt,
     ...(record.budget ? { budget_id: record.budget.id } : {}),
     ...(record.mode ? { mode: record.mode } : {}),
+    ...counterparty,
   });
   return {
     vault_key: vaultKey,
@@ -198,6 +205,7 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
     expires_at: expiresAt,
     ...(record.budget ? { budget_id: record.budget.id } : {}),
     ...(record.mode ? { mode: record.mode } : {}),
+    ...counterparty,
   };
 }
 
@@ -382,6 +390,9 @@ function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
   if (c.labelPrefix !== undefined && !request.label.startsWith(c.labelPrefix)) {
     throw refuse("label_prefix", `agent_run_label must start with ${c.labelPrefix}`);
   }
+  if (c.requireCounterparty && request.counterparty === undefined) {
+    throw refuse("require_counterparty", "every key must carry a counterparty lock");
+  }
 }
 
 export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string): Promise<KeyStatusBody> {
@@ -401,6 +412,7 @@ export async function showKey(deps: IssuerDeps, issuer: Issuer, keyId: string): 
     allowed_endpoints: state.allowedEndpoints,
     expires_at: new Date(state.expiresAt).toISOString(),
     ...(state.revokedAt !== undefined ? { revoked_at: new Date(state.revokedAt).toISOString() } : {}),
+    ...(state.counterparty !== undefined ? { counterparty: counterpartyBody(state.counterparty) } : {}),
   };
 }
 

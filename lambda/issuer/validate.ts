@@ -1,4 +1,5 @@
 import { CAP_MODES, type CapMode, MAX_PARTS } from "../core/caps";
+import { type CounterpartyLock, parseCounterparty } from "../core/counterparty";
 import { parseDurationSeconds } from "../core/duration";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { InvalidRequestError } from "../core/errors";
@@ -19,6 +20,8 @@ export interface KeyRequest {
   budgetId?: string;
   /** `shadow`: the key's own caps never refuse (a call they would refuse is forwarded and recorded). */
   mode?: CapMode;
+  /** Whom its priced calls may act on (docs/guarantees.md#counterparty-lock). */
+  counterparty?: CounterpartyLock;
 }
 
 /** `POST /vault/budgets` bodies. */
@@ -46,6 +49,7 @@ const FIELDS = new Set([
   "max_request_usd",
   "budget_id",
   "mode",
+  "counterparty",
 ]);
 const BUDGET_FIELDS = new Set(["vendor", "daily_usd_cap", "expires_in", "agent_run_label", "parts", "mode"]);
 
@@ -146,6 +150,7 @@ export function validateKeyRequest(body: unknown): KeyRequest {
     throw new InvalidRequestError("budget_id must be a budget id as POST /vault/budgets returned it", "budget_id");
   }
   const mode = modeOf(input);
+  const counterparty = input.counterparty === undefined ? undefined : parseCounterparty(input.counterparty, vendor);
   return {
     vendor,
     capMicro,
@@ -153,6 +158,7 @@ export function validateKeyRequest(body: unknown): KeyRequest {
     expiresInSeconds,
     label,
     maxRequestMicro,
+    counterparty,
     ...(budgetId !== undefined ? { budgetId: budgetId as string } : {}),
     ...(mode === "shadow" ? { mode } : {}),
   };

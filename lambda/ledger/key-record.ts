@@ -1,6 +1,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { CapMode } from "../core/caps";
 import { utcDay } from "../core/clock";
+import type { CounterpartyLock } from "../core/counterparty";
 import type { Vendor } from "../core/vendors";
 
 /**
@@ -26,6 +27,8 @@ export interface KeyRecord {
   budget?: KeyBudget;
   /** `shadow`: the key's caps never refuse; a call they would refuse is forwarded and recorded `would_refuse`. */
   mode?: CapMode;
+  /** Whom its priced calls may act on; immutable, so cached with the rest (docs/guarantees.md#counterparty-lock). */
+  counterparty?: CounterpartyLock;
 }
 
 /** A key's budget as the key's item records it at issue: the budget's immutable fields. */
@@ -158,6 +161,7 @@ export function marshalKey(r: KeyRecord): Record<string, AttributeValue> {
     };
   }
   if (r.mode === "shadow") item.mode = { S: r.mode };
+  if (r.counterparty !== undefined) item.cp = marshalCounterparty(r.counterparty);
   return item;
 }
 
@@ -201,6 +205,7 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
     expiresAt: Number(item.expires_at!.N),
     ...(item.budget ? { budget: unmarshalKeyBudget(item.budget) } : {}),
     ...(item.mode?.S === "shadow" ? { mode: "shadow" as const } : {}),
+    counterparty: unmarshalCounterparty(item.cp),
     revokedAt: item.revoked_at?.N !== undefined ? Number(item.revoked_at.N) : undefined,
     remainingByDay,
     idempotencySlots,
@@ -213,4 +218,29 @@ export function unmarshalKey(item: Record<string, AttributeValue>): KeyState {
 export function spentOn(state: KeyState, ms: number): number {
   const remaining = state.remainingByDay.get(windowAttr(ms));
   return remaining === undefined ? 0 : state.capMicro - remaining;
+}
+
+/**
+ * The lock as attribute `cp`, a map in the API's field names. It is part of the key's item, so every reservation
+ * write pays for its size (a few dozen bytes for a typical lock; 50 long domains approach 13 KB).
+ */
+function marshalCounterparty(lock: CounterpartyLock): AttributeValue {
+  const m: Record<string, AttributeValue> = {};
+  if (lock.stripeCustomer !== undefined) m.stripe_customer = { S: lock.stripeCustomer };
+  if (lock.stripeAccount !== undefined) m.stripe_account = { S: lock.stripeAccount };
+  if (lock.toPrefixes !== undefined) m.to_prefixes = { L: lock.toPrefixes.map((p) => ({ S: p })) };
+  if (lock.recipientDomains !== undefined) m.recipient_domains = { L: lock.recipientDomains.map((d) => ({ S: d })) };
+  return { M: m };
+}
+
+function unmarshalCounterparty(value: AttributeValue | undefined): CounterpartyLock | undefined {
+  const m = value?.M;
+  if (!m) return undefined;
+  const strings = (v: AttributeValue | undefined) => v?.L?.map((e) => e.S!);
+  const lock: CounterpartyLock = {};
+  if (m.stripe_customer?.S !== undefined) lock.stripeCustomer = m.stripe_customer.S;
+  if (m.stripe_account?.S !== undefined) lock.stripeAccount = m.stripe_account.S;
+  if (m.to_prefixes !== undefined) lock.toPrefixes = strings(m.to_prefixes);
+  if (m.recipient_domains !== undefined) lock.recipientDomains = strings(m.recipient_domains);
+  return lock;
 }

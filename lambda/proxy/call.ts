@@ -7,6 +7,7 @@ import type { CallRecord } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
 import type { SpendCaps } from "../core/caps";
 import type { Clock } from "../core/clock";
+import { CounterpartyNotAllowedError } from "../core/counterparty";
 import { matchesEndpoint } from "../core/endpoints";
 import {
   AuthenticationError,
@@ -142,7 +143,14 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       secret,
       req,
     );
-    const quote = await quoteCall(adapter, call, req, body, { pricing: deps.pricing, lookup: upstream.lookup });
+    const quote = await quoteCall(
+      adapter,
+      call,
+      req,
+      body,
+      { pricing: deps.pricing, lookup: upstream.lookup },
+      key.record.counterparty,
+    );
     record.priced_from = quote.basis;
     checkRequestCap(key, quote, record);
 
@@ -209,6 +217,7 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       if (error instanceof RefusedKeyError) describeKey(record, error.key);
       record.reason = refusal.code;
       if (error instanceof CapExceededError) record.cap = error.capDetails.cap;
+      if (refusal instanceof CounterpartyNotAllowedError) record.counterparty = refusal.counterparty;
       record.latency_ms = deps.clock() - started;
       deps.audit.write(record);
       if (error instanceof CapExceededError && resolved) await wallHit(deps, resolved, error, started);

@@ -4,6 +4,7 @@ import type { PricingConfig } from "../core/pricing";
 import type { VendorSecrets } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
 import type { BodyType, RequestBody } from "./body";
+import type { Counterparty } from "./counterparty";
 import type { PathFormat, PricingRule } from "./operations";
 
 /**
@@ -39,6 +40,11 @@ export interface Quote {
   settlesFromReply: boolean;
   /** The request fields that priced it, for the audit record (never the whole body). */
   basis: Record<string, string | number | boolean>;
+  /**
+   * Whom the call acts on, read from exactly the fields the vendor acts on (or the object read first), for the
+   * key's counterparty lock. Every priced rule reports it; under a lock, a quote without it is refused.
+   */
+  counterparty?: Counterparty;
   /**
    * How a 2xx answer ends the reservation when the cost depends on the answer (a permissive Resend batch, a Stripe
    * refund of "what is left"); absent, the adapter's own rule applies.

@@ -1,7 +1,9 @@
+import type { CounterpartyLock } from "../core/counterparty";
 import { KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import type { PricedCall, PricingContext, ProxiedRequest, Quote, VendorAdapter } from "./adapter";
 import type { RequestBody } from "./body";
+import { checkActingAccount, checkCounterparty } from "./counterparty";
 import { readForm } from "./form";
 import { isMutatingMethod, matchVendorRoute, type PathFormat, type RouteRow } from "./operations";
 
@@ -90,15 +92,23 @@ export function classify<V extends Vendor>(vendor: V, req: ProxiedRequest): Clas
 
 const FREE: Quote = Object.freeze({ amountMicro: 0, settlesFromReply: false, basis: Object.freeze({}) }) as Quote;
 
-/** The price of a classified call: 0 for reads and free operations, else the priced row's rule. */
+/**
+ * The price of a classified call: 0 for reads and free operations, else the priced row's rule. With the key's
+ * counterparty `lock`, the call is also held to it (docs/guarantees.md#counterparty-lock): the account it acts as
+ * before anything is read (every call), then whom the priced rule says it acts on (403 `counterparty_not_allowed`).
+ */
 export async function quoteCall<V extends Vendor>(
   adapter: VendorAdapter<V>,
   call: Classified<V>,
   req: ProxiedRequest,
   body: RequestBody,
   ctx: PricingContext,
+  lock?: CounterpartyLock,
 ): Promise<Quote> {
+  if (lock) checkActingAccount(adapter.vendor, lock, req);
   if (call.kind !== "priced") return FREE;
   const priced: PricedCall = { req, params: call.params, format: call.format, body };
-  return adapter.rules[call.route.rule](priced, ctx);
+  const quote = await adapter.rules[call.route.rule](priced, ctx);
+  if (lock) checkCounterparty(adapter.vendor, lock, quote);
+  return quote;
 }

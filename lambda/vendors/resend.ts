@@ -1,6 +1,7 @@
 import type { Ending } from "../core/ending";
 import { type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import { type PricedCall, type PricingRuleFn, parseJsonBody, type UpstreamReply, type VendorAdapter } from "./adapter";
+import type { Counterparty } from "./counterparty";
 import type { JsonObject, JsonValue } from "./json";
 import type { PricingRule } from "./operations";
 
@@ -94,17 +95,44 @@ function unitsOf(email: JsonObject): number {
   return to + countField(email, "cc") + countField(email, "bcc");
 }
 
+/**
+ * The domain a recipient (already checked by `checkRecipient`) is delivered to: the part after the last `@` of its
+ * address (the one inside `<…>` in the named form, whatever the name says), ASCII letters in lower case. Anything
+ * else is left as it is, so a domain with other characters never equals a locked (ASCII) one.
+ */
+export function recipientDomain(value: string): string {
+  const text = value.trim();
+  const address = text.endsWith(">") ? text.slice(text.lastIndexOf("<") + 1, -1) : text;
+  return address.slice(address.lastIndexOf("@") + 1).replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/** Whom emails go to, for the key's counterparty lock: the domain of every `to`, `cc` and `bcc` recipient. */
+function recipientDomains(emails: readonly JsonObject[]): Counterparty {
+  const domains: string[] = [];
+  for (const email of emails) {
+    for (const field of RECIPIENT_FIELDS) {
+      const value = email[field];
+      for (const entry of typeof value === "string" ? [value] : Array.isArray(value) ? value : []) {
+        if (typeof entry === "string") domains.push(recipientDomain(entry));
+      }
+    }
+  }
+  return { kind: "resend", domains };
+}
+
 const jsonOf = (call: PricedCall): JsonValue => {
   if (call.body.kind !== "json") throw new UnpriceableRequestError("this call is priced from its JSON body");
   return call.body.value;
 };
 
 const email: PricingRuleFn = (call, ctx) => {
-  const units = unitsOf(emailsOf(jsonOf(call), false)[0]!);
+  const emails = emailsOf(jsonOf(call), false);
+  const units = unitsOf(emails[0]!);
   return {
     amountMicro: units * ctx.pricing.resendEmailMicro,
     settlesFromReply: false,
     basis: { emails: 1, recipients: units },
+    counterparty: recipientDomains(emails),
   };
 };
 
@@ -122,6 +150,7 @@ const emailBatch: PricingRuleFn = (call, ctx) => {
     amountMicro: units * unitMicro,
     settlesFromReply: permissive,
     basis: { emails: emails.length, recipients: units },
+    counterparty: recipientDomains(emails),
     ...(permissive ? { settle: (reply: UpstreamReply) => settlePermissive(reply, perEmail, unitMicro) } : {}),
   };
 };

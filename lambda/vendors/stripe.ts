@@ -13,6 +13,7 @@ import {
   type VendorAdapter,
 } from "./adapter";
 import { RefusedOperationError } from "./classify";
+import type { Counterparty, StripeParty } from "./counterparty";
 import type { FormParams } from "./form";
 import { type PricingRule, vendorRoutes } from "./operations";
 import { InvalidAmountError, parseMinorAmount } from "./stripe-money";
@@ -45,10 +46,56 @@ function pathId(call: PricedCall): string {
   return objectId(id, "id");
 }
 
+/**
+ * Whom a call acts on, for the key's counterparty lock: every customer it names or its object belongs to. Each
+ * entry must be the locked customer; `null` (none) never is.
+ */
+const parties = (...customers: StripeParty[]): Counterparty => ({ kind: "stripe", customers });
+
+/** An object's `customer`: an id, or an expanded Customer's id; null when it has none. */
+function customerOf(object: StripeObject): string | null {
+  const customer = object.customer;
+  if (typeof customer === "string") return customer;
+  const id = (customer as { id?: unknown } | null | undefined)?.id;
+  return typeof id === "string" ? id : null;
+}
+
+/** The object a call acts on belongs to its `customer`. */
+const objectParty = (object: StripeObject, param: string, what: string): StripeParty => ({
+  customer: customerOf(object),
+  param,
+  why: `the ${what} it acts on has no customer`,
+});
+
+/** The customers a create names, by the resource the `amount` rule prices (`payment_intents`, `charges`, …). */
+function createParties(resource: string | undefined, form: FormParams): Counterparty {
+  if (resource === "payment_intents" || resource === "charges") {
+    const named: StripeParty[] = [{ customer: form.single("customer") ?? null, param: "customer" }];
+    // Another way to name the payer: an Account acting as customer (PaymentIntents), or a connected account debited
+    // as the charge's source. Neither is the locked Customer.
+    const account = resource === "payment_intents" ? form.single("customer_account") : undefined;
+    if (account !== undefined) named.push({ customer: account, param: "customer_account" });
+    const source = resource === "charges" ? form.single("source") : undefined;
+    if (source?.startsWith("acct_")) named.push({ customer: source, param: "source" });
+    return parties(...named);
+  }
+  const why = NO_CUSTOMER[resource ?? ""] ?? `keybrake reads no customer from ${resource ?? "this call"}`;
+  return parties({ customer: null, param: "customer", why });
+}
+
+/** Priced creates that have no customer: a customer-locked key refuses them. */
+const NO_CUSTOMER: Readonly<Record<string, string>> = {
+  payouts: "a payout has no customer (it pays the account's own bank)",
+  transfers: "a transfer has no customer (it pays a connected account)",
+};
+
 /** `amount` + `currency` from the request (PaymentIntent and Charge create, Payout, Transfer). */
 const amount: PricingRuleFn = (call, ctx) => {
   const form = formOf(call);
-  return priced(ctx, form.single("amount"), form.single("currency"), { endpoint: call.req.path.slice(1) });
+  return {
+    ...priced(ctx, form.single("amount"), form.single("currency"), { endpoint: call.req.path.slice(1) }),
+    counterparty: createParties(call.req.segments[1], form),
+  };
 };
 
 /**
@@ -66,13 +113,24 @@ const refund: PricingRuleFn = async (call, ctx) => {
   }
   const id = charge !== undefined ? objectId(charge, "charge") : objectId(paymentIntent!, "payment_intent");
   const object = await read(ctx, charge !== undefined ? `/v1/charges/${id}` : `/v1/payment_intents/${id}`);
+  // The refund goes back to the customer of the charge or PaymentIntent (and of `customer`, when it names one).
+  const named = form.single("customer");
+  const counterparty = parties(
+    objectParty(
+      object,
+      charge !== undefined ? "charge" : "payment_intent",
+      charge !== undefined ? "charge" : "PaymentIntent",
+    ),
+    ...(named !== undefined ? [{ customer: named, param: "customer" }] : []),
+  );
   const currency = str(object.currency);
   const requested = form.single("amount");
-  if (requested !== undefined) return priced(ctx, requested, currency, { object: id });
+  if (requested !== undefined) return { ...priced(ctx, requested, currency, { object: id }), counterparty };
   const bound = str(charge !== undefined ? object.amount : object.amount_received);
   const quote = priced(ctx, bound, currency, { object: id, refund_of: "what_is_left" });
   return {
     ...quote,
+    counterparty,
     settlesFromReply: true,
     settle: (reply) => settleFromObject(reply, "refund", currency!, quote.amountMicro, ctx),
   };
@@ -82,16 +140,22 @@ const refund: PricingRuleFn = async (call, ctx) => {
 const paymentIntentConfirm: PricingRuleFn = async (call, ctx) => {
   const id = pathId(call);
   const pi = await read(ctx, `/v1/payment_intents/${id}`);
-  return priced(ctx, formOf(call).single("amount_to_confirm") ?? str(pi.amount), str(pi.currency), { object: id });
+  return {
+    ...priced(ctx, formOf(call).single("amount_to_confirm") ?? str(pi.amount), str(pi.currency), { object: id }),
+    counterparty: parties(objectParty(pi, "payment_intent", "PaymentIntent")),
+  };
 };
 
 /** Captures `amount_to_capture`, or the PaymentIntent's `amount_capturable`. */
 const paymentIntentCapture: PricingRuleFn = async (call, ctx) => {
   const id = pathId(call);
   const pi = await read(ctx, `/v1/payment_intents/${id}`);
-  return priced(ctx, formOf(call).single("amount_to_capture") ?? str(pi.amount_capturable), str(pi.currency), {
-    object: id,
-  });
+  return {
+    ...priced(ctx, formOf(call).single("amount_to_capture") ?? str(pi.amount_capturable), str(pi.currency), {
+      object: id,
+    }),
+    counterparty: parties(objectParty(pi, "payment_intent", "PaymentIntent")),
+  };
 };
 
 /** `amount` is the new authorized total: the increase over the PaymentIntent's `amount` is what can move. */
@@ -101,7 +165,10 @@ const paymentIntentIncrement: PricingRuleFn = async (call, ctx) => {
   if (total === undefined) throw new UnpriceableRequestError("amount is required", "amount");
   const pi = await read(ctx, `/v1/payment_intents/${id}`);
   const increase = parseAmount(total, "amount") - parseAmount(str(pi.amount), "amount");
-  return priced(ctx, String(increase > 0n ? increase : 0n), str(pi.currency), { object: id });
+  return {
+    ...priced(ctx, String(increase > 0n ? increase : 0n), str(pi.currency), { object: id }),
+    counterparty: parties(objectParty(pi, "payment_intent", "PaymentIntent")),
+  };
 };
 
 /** Captures `amount`, or what is left uncaptured on the charge. */
@@ -110,7 +177,10 @@ const chargeCapture: PricingRuleFn = async (call, ctx) => {
   const charge = await read(ctx, `/v1/charges/${id}`);
   const uncaptured =
     parseAmount(str(charge.amount), "amount") - parseAmount(str(charge.amount_captured ?? 0), "amount");
-  return priced(ctx, formOf(call).single("amount") ?? String(uncaptured), str(charge.currency), { object: id });
+  return {
+    ...priced(ctx, formOf(call).single("amount") ?? String(uncaptured), str(charge.currency), { object: id }),
+    counterparty: parties(objectParty(charge, "charge", "charge")),
+  };
 };
 
 /**
@@ -125,7 +195,10 @@ const invoicePay: PricingRuleFn = async (call, ctx) => {
       `keybrake prices paying an open invoice only; this one is ${JSON.stringify(invoice.status ?? "of unknown status")}`,
     );
   }
-  return priced(ctx, str(invoice.amount_remaining), str(invoice.currency), { object: id });
+  return {
+    ...priced(ctx, str(invoice.amount_remaining), str(invoice.currency), { object: id }),
+    counterparty: parties(objectParty(invoice, "invoice", "invoice")),
+  };
 };
 
 const rules: { readonly [R in PricingRule<"stripe">]: PricingRuleFn } = {

@@ -85,7 +85,8 @@ const message: PricingRuleFn = (call, ctx) => {
     );
   }
   const form = formOf(call);
-  const to = form.single("To", CI) ?? "";
+  const sentTo = form.single("To", CI);
+  const to = sentTo ?? "";
   const body = form.single("Body", CI);
   const template = form.single("ContentSid", CI) !== undefined;
   const sendAsMms = form.single("SendAsMms", CI);
@@ -107,6 +108,7 @@ const message: PricingRuleFn = (call, ctx) => {
     amountMicro,
     settlesFromReply: true,
     basis: { to_prefix: to.slice(0, 3), destination, segments, ...(mms ? { mms: true } : {}) },
+    counterparty: { kind: "twilio", to: sentTo },
   };
 };
 

@@ -25,7 +25,7 @@ const FIGURES = [
 describe("benchmark smoke run", () => {
   it("prints every figure and writes them as one JSON object of finite numbers", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "keybrake-bench-")), "figures.json");
-    const { stdout } = await promisify(execFile)(
+    const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       ["--expose-gc", "--import", "tsx", join(__dirname, "..", "..", "bench", "run.ts"), "--smoke"],
       {
@@ -40,5 +40,17 @@ describe("benchmark smoke run", () => {
       assert.ok(Number.isFinite(figures[name]), `${name} is finite`);
       assert.match(stdout, new RegExp(`\\| \`${name}\` \\|`), `${name} is in the printed table`);
     }
+    // Minutes at full size: a line on stderr as each phase starts, so it is never silent.
+    const phases = [...stderr.matchAll(/^keybrake bench \[\d+ s\]: (\w[\w ]*)/gm)].map((m) => m[1]!.trim());
+    for (const phase of [
+      "warming up",
+      "latency",
+      "one hot key",
+      "issuance",
+      "ledger round trips",
+      "memory",
+      "bundles and cold start",
+    ])
+      assert.ok(phases.includes(phase), `the ${phase} phase is announced: ${stderr}`);
   });
 });

@@ -15,6 +15,7 @@ import { type KeyState, unmarshalKey } from "../../lambda/ledger/key-record";
 import { runSweep } from "../../lambda/sweep/run";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../scripts/dynamodb-local";
 import { defaultAnswer, type FakeVendors, type Responder, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { snippet } from "../support/markdown";
 import { type LocalProcess, spawnLocal } from "../support/processes";
 import { ISSUER_TOKEN } from "../support/stack";
 
@@ -219,9 +220,9 @@ describe("faults", () => {
     const before = calls.length;
     await load(pool, 7_000, async () => {
       await sleep(1_500);
-      process.kill(ddb.pid, "SIGSTOP");
+      ddb.signal("SIGSTOP");
       await sleep(3_000);
-      process.kill(ddb.pid, "SIGCONT");
+      ddb.signal("SIGCONT");
     });
     const during = calls.slice(before);
     const unavailable = during.filter((c) => c.status === 503 && c.error?.includes("ledger_unavailable"));
@@ -241,7 +242,7 @@ describe("faults", () => {
     await load(pool, 8_000, async () => {
       await sleep(1_500);
       const { port } = ddb;
-      process.kill(ddb.pid, "SIGKILL");
+      ddb.signal("SIGKILL");
       await sleep(1_500);
       ddb = await startDynamoDbLocal({ dataDir: join(dir, "ddb"), port });
     });
@@ -368,15 +369,12 @@ describe("faults", () => {
         const exit = p.exit();
         return !exit || exit.code !== 0 || /unhandled|uncaught|TypeError/i.test(p.output());
       }).length;
-      console.log(
+      const figures =
         `faults: overshoot ${microToUsd(overshootMicro)}, forwarded-while-down ${forwardedWhileDown}, ` +
-          `phantom ${microToUsd(phantomMicro)}, open-after-sweep ${open}, audit≠ledger keys ${mismatched}, crashes ${crashes}` +
-          ` (${calls.length} calls over ${keys.length} keys, ${killed.size} proxies killed)`,
-      );
-      assert.deepEqual(
-        { overshootMicro, forwardedWhileDown, phantomMicro, open, mismatched, crashes },
-        { overshootMicro: 0, forwardedWhileDown: 0, phantomMicro: 0, open: 0, mismatched: 0, crashes: 0 },
-      );
+        `phantom ${microToUsd(phantomMicro)}, open-after-sweep ${open}, audit≠ledger keys ${mismatched}, crashes ${crashes}`;
+      console.log(`${figures} (${calls.length} calls over ${keys.length} keys, ${killed.size} proxies killed)`);
+      // docs/guarantees.md quotes this line: what it claims is what this run measured.
+      assert.equal(figures, snippet("docs/guarantees.md", "fault-figures").trim());
     } finally {
       db.destroy();
     }

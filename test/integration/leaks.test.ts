@@ -80,9 +80,17 @@ describe("no leaks under many calls", () => {
     const endings = new Map<string, number>();
     for (const r of stack.audit)
       if (r.event === "call") endings.set(r.settlement, (endings.get(r.settlement) ?? 0) + 1);
+    // On a busy machine the ledger may miss a call's deadline: that call is refused (503), nothing reserved.
+    const refused = stack.audit.filter((r) => r.event === "call" && r.decision === "refused");
+    assert.deepEqual(
+      refused.filter((r) => r.event === "call" && (r.reason !== "ledger_unavailable" || r.settlement !== "none")),
+      [],
+      "the only refusals are ledger timeouts, which reserve nothing",
+    );
+    endings.delete("none");
     assert.deepEqual([...endings.keys()].sort(), ["released", "settled", "unsettled"]);
     assert.equal(
-      [...endings.values()].reduce((a, b) => a + b, 0),
+      [...endings.values()].reduce((a, b) => a + b, refused.length),
       KEYS * CALLS_PER_KEY,
     );
 

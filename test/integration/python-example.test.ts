@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { SECRETS } from "../support/fake-vendors";
+import { snippet } from "../support/markdown";
 import { ISSUER_TOKEN, type Stack, startStack } from "../support/stack";
 
 /**
@@ -23,11 +24,7 @@ describe("README Python example", () => {
   after(() => stack.close());
 
   it("is the example the README shows", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    assert.ok(
-      readme.includes(readFileSync(EXAMPLE, "utf8").trim()),
-      "README.md embeds examples/modal_billing.py verbatim",
-    );
+    assert.equal(snippet("README.md", "modal-example"), readFileSync(EXAMPLE, "utf8"), "README.md embeds it verbatim");
   });
 
   it("charges inside the cap and is refused by keybrake past it", async () => {

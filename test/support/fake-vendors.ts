@@ -35,6 +35,11 @@ export interface FakeVendor {
   url: string;
   received: ReceivedRequest[];
   respond: Responder | undefined;
+  /**
+   * Objects the fake answers a GET of their path with (before `respond` and the defaults), e.g. a Stripe charge
+   * with its `customer` under `/v1/charges/ch_1`.
+   */
+  objects: Map<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -114,7 +119,7 @@ export function defaultAnswer(
 }
 
 async function startOne(vendor: string): Promise<FakeVendor> {
-  const fake: FakeVendor = { url: "", received: [], respond: undefined, close: async () => {} };
+  const fake: FakeVendor = { url: "", received: [], respond: undefined, objects: new Map(), close: async () => {} };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -128,7 +133,11 @@ async function startOne(vendor: string): Promise<FakeVendor> {
         at: Date.now(),
       };
       fake.received.push(received);
-      const answer: Answer | "hang" | "reset" = fake.respond?.(received) ?? defaultAnswer(vendor, received);
+      const object = received.method === "GET" ? fake.objects.get(received.url.split("?")[0]!) : undefined;
+      const answer: Answer | "hang" | "reset" =
+        (object !== undefined ? { status: 200, body: object } : undefined) ??
+        fake.respond?.(received) ??
+        defaultAnswer(vendor, received);
       if (answer === "hang") return; // never answers: the proxy's timeout must fire
       if (answer === "reset") return void req.socket.destroy(); // the connection dies after the request arrived
       const send = () => {

@@ -305,7 +305,7 @@ describe("VaultKeyProxy", () => {
       [{ stripeSecretKey: "sk", issuers: {} }, /issuers must declare/],
       [{ stripeSecretKey: "sk", stripeSecretArn: "arn" }, /only one of stripeSecretKey and stripeSecretArn/],
       [{ twilioAccountSid: "AC1" }, /twilioAccountSid and twilioAuthToken go together/],
-      [{ stripeSecretKey: "sk", pricing: { twilio_mms_usd: "-1" } }, /pricing: pricing\.twilio_mms_usd/],
+      [{ stripeSecretKey: "sk", pricing: { twilio_mms_usd: "-1" } }, /^Error: pricing\.twilio_mms_usd/],
     ];
     for (const [args, message] of cases)
       assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);

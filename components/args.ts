@@ -1,9 +1,17 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { METRICS_NAMESPACE } from "../lambda/audit/metrics";
+import {
+  type CapMode,
+  capMode,
+  capParts,
+  DEFAULT_CONFIG_PARTS,
+  perVendorUsd,
+  type SpendCaps,
+} from "../lambda/core/caps";
 import { fieldsOf, isPlainObject, refuseUnknownFields } from "../lambda/core/fields";
 import { type PricingInput, parsePricing } from "../lambda/core/pricing";
 import { isVendor, type Vendor } from "../lambda/core/vendors";
-import { type IssuerCeilingsInput, isIssuerName, parseCeilings } from "../lambda/issuer/ceilings";
+import { type IssuerCeilingsInput, isIssuerName, parseCeilings, spendCapsOf } from "../lambda/issuer/ceilings";
 
 /**
  * Ceilings of one issuer ("caps as code"): what keys it may grant. Plain values, not Inputs, because they are
@@ -78,6 +86,20 @@ export interface VaultKeyProxyArgs {
   refusalAlarmThreshold?: number;
   /** Alarm when at least this many ledger errors (503s, failed settlement writes) happen in 1 minute. Default 1. */
   ledgerErrorAlarmThreshold?: number;
+  /**
+   * Vendor → USD: the deployment's daily cap per vendor, a budget every key of that vendor draws from, enforced in
+   * the same atomic decision as each key's own cap (docs/guarantees.md#9-caps-stack), not only alarmed on. Enabled
+   * vendors only. A changed cap applies at once and never resets the day's spend. Default: none.
+   * @example { stripe: 2000 }
+   */
+  dailyUsdCap?: Partial<Record<Vendor, number>>;
+  /**
+   * Ledger items each of those caps is split across, 1–16 (every call of the vendor writes one of them, and one
+   * item takes about 1,000 writes a second). Default 4.
+   */
+  dailyUsdCapParts?: number;
+  /** `"shadow"`: the caps never refuse; calls they would refuse are forwarded and recorded. Default `"enforce"`. */
+  dailyUsdCapMode?: CapMode;
 }
 
 /** Every arg, for the runtime check: YAML stack config and JavaScript callers get no excess-property check. */
@@ -105,6 +127,9 @@ export const ARG_FIELDS = fieldsOf<VaultKeyProxyArgs>()([
   "dailySpendAlarmUsd",
   "refusalAlarmThreshold",
   "ledgerErrorAlarmThreshold",
+  "dailyUsdCap",
+  "dailyUsdCapParts",
+  "dailyUsdCapMode",
 ]);
 const VPC_FIELDS = fieldsOf<VpcArgs>()(["vpcId", "subnetIds", "securityGroupIds", "routeTableIds"]);
 const CUSTOM_DOMAIN_FIELDS = fieldsOf<NonNullable<VaultKeyProxyArgs["customDomain"]>>()([
@@ -178,6 +203,33 @@ export function validateArgs(args: VaultKeyProxyArgs): void {
       "customDomain applies to the public entry point only; with vpc, map a private custom domain yourself",
     );
   validateObservability(args, vendors);
+  spendCaps(args);
+}
+
+/**
+ * The spend caps declared as code (docs/deploy.md#caps-as-code): the deployment's cap per vendor and each
+ * issuer's budgets, validated, as the issuer and proxy functions receive them (KEYBRAKE_SPEND_CAPS).
+ */
+export function spendCaps(args: VaultKeyProxyArgs): SpendCaps {
+  const enabled = enabledVendors(args);
+  const deployment: SpendCaps["deployment"] = {};
+  if (args.dailyUsdCap !== undefined) {
+    const parts =
+      args.dailyUsdCapParts === undefined ? DEFAULT_CONFIG_PARTS : capParts(args.dailyUsdCapParts, "dailyUsdCapParts");
+    const mode = args.dailyUsdCapMode === undefined ? "enforce" : capMode(args.dailyUsdCapMode, "dailyUsdCapMode");
+    for (const [vendor, capMicro] of Object.entries(perVendorUsd(args.dailyUsdCap, "dailyUsdCap"))) {
+      if (!enabled.includes(vendor as Vendor))
+        throw new Error(`dailyUsdCap.${vendor}: ${vendor} is not enabled (no secret for it)`);
+      deployment[vendor as Vendor] = { capMicro: capMicro!, parts, mode };
+    }
+  } else if (args.dailyUsdCapParts !== undefined || args.dailyUsdCapMode !== undefined) {
+    throw new Error("dailyUsdCapParts and dailyUsdCapMode go with dailyUsdCap");
+  }
+  const issuers = Object.entries(args.issuers ?? DEFAULT_ISSUERS).map(([name, c]) => ({
+    name,
+    ceilings: parseCeilings(c, `issuers.${name}`),
+  }));
+  return spendCapsOf(issuers, deployment);
 }
 
 /** An object arg whose fields are all required: no unknown field, no missing one. */
@@ -227,5 +279,9 @@ function validateIssuer(name: string, c: IssuerCeilings, enabled: Vendor[]): voi
   const ceilings = parseCeilings(c, at);
   for (const vendor of ceilings.vendors ?? []) {
     if (!enabled.includes(vendor)) throw new Error(`${at}.vendors: ${vendor} is not enabled (no secret for it)`);
+  }
+  for (const vendor of Object.keys(ceilings.budget ?? {}) as Vendor[]) {
+    if (!enabled.includes(vendor))
+      throw new Error(`${at}.daily_usd_budget.${vendor}: ${vendor} is not enabled (no secret for it)`);
   }
 }

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
+import { CAP_THRESHOLD_DETAIL_TYPE, EVENT_SOURCE } from "../lambda/audit/events";
 import { DIMENSION, METRIC } from "../lambda/audit/metrics";
 import type { Vendor } from "../lambda/core/vendors";
 import { dashboard } from "./dashboard";
@@ -21,6 +22,8 @@ export interface ObservabilityArgs {
   /** The functions' log groups: the audit trail the saved queries and the dashboard's log table read. */
   logGroupNames: pulumi.Input<string>[];
   tableName: pulumi.Input<string>;
+  /** The bus the proxy puts cap threshold events on: a rule routes the budgets' ones to the alarm topic. */
+  capEvents: aws.cloudwatch.EventBus;
 }
 
 export interface Observability {
@@ -31,6 +34,7 @@ export interface Observability {
 export function observability(name: string, args: ObservabilityArgs, parent: pulumi.Resource): Observability {
   const topic = alarmTopic(name, args.alarmEmail, parent);
   const alarms = metricAlarms(name, args, topic.arn, parent);
+  routeCapEvents(name, args.capEvents, topic, parent);
   savedQueries(name, args.logGroupNames, parent);
   const board = dashboard(
     name,
@@ -147,4 +151,98 @@ function metricAlarms(
         { parent },
       ),
   );
+}
+
+/** The deployment's own EventBridge bus for cap threshold events (the proxy may put events on it and nowhere else). */
+export function capEventBus(name: string, parent: pulumi.Resource): aws.cloudwatch.EventBus {
+  return new aws.cloudwatch.EventBus(`${name}-events`, { name: `${name}-events` }, { parent });
+}
+
+/**
+ * Routes the budgets' threshold events (a user budget, an issuer's budget, the deployment's cap crossing 80 % or
+ * reaching 100 %) from the bus to the alarm topic, as one line a person reads. A key's own thresholds stay on the
+ * bus (one per run's key would flood a pager); a team routes them with its own rule. The topic's policy keeps the
+ * account's default statement (the alarms publish under it) and lets only this rule publish besides.
+ */
+function routeCapEvents(
+  name: string,
+  bus: aws.cloudwatch.EventBus,
+  topic: aws.sns.Topic,
+  parent: pulumi.Resource,
+): aws.cloudwatch.EventRule {
+  const rule = new aws.cloudwatch.EventRule(
+    `${name}-cap-thresholds`,
+    {
+      eventBusName: bus.name,
+      description: `keybrake ${name}: budgets, issuer budgets and deployment caps crossing 80 % or reaching 100 %`,
+      eventPattern: JSON.stringify({
+        source: [EVENT_SOURCE],
+        "detail-type": [CAP_THRESHOLD_DETAIL_TYPE],
+        detail: { level: ["budget", "issuer", "deployment"] },
+      }),
+    },
+    { parent },
+  );
+  new aws.cloudwatch.EventTarget(
+    `${name}-cap-thresholds`,
+    {
+      rule: rule.name,
+      eventBusName: bus.name,
+      arn: topic.arn,
+      inputTransformer: {
+        inputPaths: {
+          level: "$.detail.level",
+          cap: "$.detail.cap",
+          pct: "$.detail.threshold_pct",
+          trigger: "$.detail.trigger",
+          spent: "$.detail.spent_usd",
+          capUsd: "$.detail.cap_usd",
+          vendor: "$.detail.vendor",
+          day: "$.detail.day",
+        },
+        inputTemplate: `"keybrake ${name}: the <level> cap (<cap>, <vendor>) reached <pct> % on <day> by <trigger>: <spent> of <capUsd> USD spent."`,
+      },
+    },
+    { parent },
+  );
+  new aws.sns.TopicPolicy(
+    `${name}-alarms`,
+    {
+      arn: topic.arn,
+      policy: pulumi.all([topic.arn, rule.arn]).apply(([topicArn, ruleArn]) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "__default_statement_ID",
+              Effect: "Allow",
+              Principal: { AWS: "*" },
+              Action: [
+                "SNS:GetTopicAttributes",
+                "SNS:SetTopicAttributes",
+                "SNS:AddPermission",
+                "SNS:RemovePermission",
+                "SNS:DeleteTopic",
+                "SNS:Subscribe",
+                "SNS:ListSubscriptionsByTopic",
+                "SNS:Publish",
+              ],
+              Resource: topicArn,
+              Condition: { StringEquals: { "AWS:SourceOwner": topicArn.split(":")[4] } },
+            },
+            {
+              Sid: "keybrake-cap-thresholds",
+              Effect: "Allow",
+              Principal: { Service: "events.amazonaws.com" },
+              Action: "sns:Publish",
+              Resource: topicArn,
+              Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
+            },
+          ],
+        }),
+      ),
+    },
+    { parent },
+  );
+  return rule;
 }

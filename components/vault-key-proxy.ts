@@ -7,6 +7,7 @@ import {
   DEFAULT_ISSUERS,
   enabledVendors,
   metricsNamespace,
+  spendCaps,
   type VaultKeyProxyArgs,
   validateArgs,
   validateName,
@@ -14,7 +15,7 @@ import {
 import { type DeployedFunction, deployFunction, scheduleSweep, tableStatement } from "./functions";
 import { issuerTokens } from "./issuer-tokens";
 import { ledgerTable } from "./ledger-table";
-import { observability } from "./observability";
+import { capEventBus, observability } from "./observability";
 import { privateEntry } from "./private-entry";
 import { publicEntry } from "./public-entry";
 import { vendorSecretArns } from "./vendor-secrets";
@@ -73,6 +74,10 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         ]
       : [];
     const statements = (...list: pulumi.Output<aws.iam.PolicyStatement>[]) => pulumi.all([...list, ...kms]);
+    // Issuer budgets and deployment caps declared as code: both functions get them (KEYBRAKE_SPEND_CAPS).
+    const caps = spendCaps(args);
+    // Cap threshold events (80 %, 100 %) go to the deployment's own bus; a rule routes them to the alarm topic.
+    const bus = capEventBus(name, this);
 
     const issuer = deployFunction(
       name,
@@ -80,7 +85,12 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         name: "issuer",
         memoryMb: args.issuerMemoryMb ?? 256,
         timeoutSeconds: 10,
-        environment: issuerEnvironment({ table: table.name, issuersJson: tokens.issuersEnv, enabledVendors: vendors }),
+        environment: issuerEnvironment({
+          table: table.name,
+          issuersJson: tokens.issuersEnv,
+          enabledVendors: vendors,
+          spendCaps: caps,
+        }),
         statements: statements(tableStatement(["GetItem", "PutItem", "UpdateItem", "Query"], table.arn, true)),
       },
       shared,
@@ -92,9 +102,21 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         name: "proxy",
         memoryMb: args.proxyMemoryMb ?? 512,
         timeoutSeconds: 30,
-        environment: proxyEnvironment({ table: table.name, secretArns, pricing: args.pricing }),
+        environment: proxyEnvironment({
+          table: table.name,
+          secretArns,
+          pricing: args.pricing,
+          spendCaps: caps,
+          eventBus: bus.name,
+        }),
         statements: statements(
-          tableStatement(["GetItem", "UpdateItem"], table.arn),
+          // UpdateItem covers each update of a budget reservation's TransactWriteItems and GetItem its
+          // TransactGetItems (no ConditionCheck is used, so no ConditionCheckItem); BatchGetItem reads where a
+          // key and its budgets stand while the vendor answers.
+          tableStatement(["GetItem", "UpdateItem", "BatchGetItem"], table.arn),
+          bus.arn.apply(
+            (arn): aws.iam.PolicyStatement => ({ Effect: "Allow", Action: ["events:PutEvents"], Resource: arn }),
+          ),
           pulumi.all(vendors.map((v) => secretArns[v]!)).apply(
             (arns): aws.iam.PolicyStatement => ({
               Effect: "Allow",
@@ -142,6 +164,7 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
         functions: { issuer: issuer.fn, proxy: proxy.fn, sweep: sweep.fn },
         logGroupNames: [proxy.logGroup.name, sweep.logGroup.name, issuer.logGroup.name],
         tableName: table.name,
+        capEvents: bus,
       },
       this,
     );

@@ -20,6 +20,9 @@ export const STACK_CONFIG_KEYS = [
   "alarmEmail",
   "dailySpendAlarmUsd",
   "refusalAlarmThreshold",
+  "dailyUsdCap",
+  "dailyUsdCapParts",
+  "dailyUsdCapMode",
 ] as const;
 
 const NAMESPACE = "keybrake";
@@ -49,5 +52,9 @@ export function stackArgs(config: pulumi.Config, all: Record<string, string>): V
     alarmEmail: config.get("alarmEmail"),
     dailySpendAlarmUsd: config.getObject<VaultKeyProxyArgs["dailySpendAlarmUsd"]>("dailySpendAlarmUsd"),
     refusalAlarmThreshold: config.getNumber("refusalAlarmThreshold"),
+    // Caps as code: the deployment's daily cap per vendor, enforced (docs/deploy.md#caps-as-code).
+    dailyUsdCap: config.getObject<VaultKeyProxyArgs["dailyUsdCap"]>("dailyUsdCap"),
+    dailyUsdCapParts: config.getNumber("dailyUsdCapParts"),
+    dailyUsdCapMode: config.get("dailyUsdCapMode") as VaultKeyProxyArgs["dailyUsdCapMode"],
   };
 }

@@ -3,6 +3,7 @@
 // cap for its vendor. The last two are declared as code (component args, stack config) and reach the functions
 // as KEYBRAKE_SPEND_CAPS, parsed here; every level is split across `parts` ledger items so that a level shared by
 // thousands of concurrent calls is not one hot DynamoDB item.
+import { isPlainObject, refuseUnknownFields } from "./fields";
 import { usdNumberToMicro } from "./money";
 import { isVendor, VENDORS, type Vendor } from "./vendors";
 
@@ -81,10 +82,9 @@ export function perVendorUsd(raw: unknown, at: string): Partial<Record<Vendor, n
 }
 
 function parseSpec(raw: unknown, at: string): CapSpec {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${at} must be an object`);
+  if (!isPlainObject(raw)) throw new Error(`${at} must be an object`);
+  refuseUnknownFields(raw, ["daily_usd_cap", "parts", "mode"], at);
   const input = raw as Record<string, unknown>;
-  const unknown = Object.keys(input).find((k) => !["daily_usd_cap", "parts", "mode"].includes(k));
-  if (unknown !== undefined) throw new Error(`${at}.${unknown} is not a known field (daily_usd_cap, parts, mode)`);
   return {
     capMicro: capUsd(input.daily_usd_cap, `${at}.daily_usd_cap`),
     parts: input.parts === undefined ? DEFAULT_CONFIG_PARTS : capParts(input.parts, `${at}.parts`),

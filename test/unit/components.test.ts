@@ -83,7 +83,10 @@ describe("VaultKeyProxy", () => {
       "aws:apigatewayv2/route:Route kb-proxy",
       "aws:apigatewayv2/stage:Stage kb-default",
       "aws:cloudwatch/dashboard:Dashboard kb-dashboard",
+      "aws:cloudwatch/eventBus:EventBus kb-events",
+      "aws:cloudwatch/eventRule:EventRule kb-cap-thresholds",
       "aws:cloudwatch/eventRule:EventRule kb-sweep",
+      "aws:cloudwatch/eventTarget:EventTarget kb-cap-thresholds",
       "aws:cloudwatch/eventTarget:EventTarget kb-sweep",
       "aws:cloudwatch/logGroup:LogGroup kb-issuer",
       "aws:cloudwatch/logGroup:LogGroup kb-proxy",
@@ -109,6 +112,7 @@ describe("VaultKeyProxy", () => {
       "aws:secretsmanager/secret:Secret kb-stripe",
       "aws:secretsmanager/secretVersion:SecretVersion kb-stripe",
       "aws:sns/topic:Topic kb-alarms",
+      "aws:sns/topicPolicy:TopicPolicy kb-alarms",
       "keybrake:index:VaultKeyProxy kb",
       "random:index/randomPassword:RandomPassword kb-issuer-default",
     ]);
@@ -140,6 +144,7 @@ describe("VaultKeyProxy", () => {
       KEYBRAKE_DEPLOYMENT: "kb",
       KEYBRAKE_TABLE: "kb-ledger-physical",
       KEYBRAKE_STRIPE_SECRET_ARN: "arn:aws:mock:aws:secretsmanager/secret:Secret:kb-stripe",
+      KEYBRAKE_EVENT_BUS: "kb-events",
     });
     const lambdas = JSON.stringify(
       children.filter((r) => r.type !== "aws:secretsmanager/secretVersion:SecretVersion").map((r) => r.inputs),
@@ -190,7 +195,17 @@ describe("VaultKeyProxy", () => {
     ]);
     assert.deepEqual(statementsOf(children, "iam-proxy"), [
       logs("proxy"),
-      { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: table },
+      {
+        Effect: "Allow",
+        Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
+        Resource: table,
+      },
+      // Its own bus only, for cap threshold events.
+      {
+        Effect: "Allow",
+        Action: ["events:PutEvents"],
+        Resource: "arn:aws:mock:aws:cloudwatch/eventBus:EventBus:iam-events",
+      },
       {
         Effect: "Allow",
         Action: ["secretsmanager:GetSecretValue"],
@@ -213,6 +228,56 @@ describe("VaultKeyProxy", () => {
       children.filter((r) => r.type === "aws:secretsmanager/secret:Secret").length,
       2,
       "an existing Twilio secret is referenced, not created",
+    );
+  });
+
+  it("hands the caps as code to the issuer and proxy, and routes the budgets' warnings to the alarm topic", async () => {
+    const { children } = await deploy("stacked", {
+      stripeSecretKey: "sk",
+      twilioAccountSid: "AC1",
+      twilioAuthToken: "t",
+      issuers: { billing: { vendors: ["stripe"], daily_usd_budget: { stripe: 500 }, budget_parts: 2 } },
+      dailyUsdCap: { stripe: 2000, twilio: 20 },
+      dailyUsdCapParts: 8,
+    });
+    const caps = {
+      deployment: {
+        stripe: { daily_usd_cap: 2000, parts: 8, mode: "enforce" },
+        twilio: { daily_usd_cap: 20, parts: 8, mode: "enforce" },
+      },
+      issuers: { billing: { stripe: { daily_usd_cap: 500, parts: 2, mode: "enforce" } } },
+    };
+    for (const fn of ["stacked-issuer", "stacked-proxy"]) {
+      const env = one(children, FN, fn).inputs.environment.variables;
+      assert.deepEqual(JSON.parse(env.KEYBRAKE_SPEND_CAPS), caps, fn);
+    }
+    assert.equal(one(children, FN, "stacked-proxy").inputs.environment.variables.KEYBRAKE_EVENT_BUS, "stacked-events");
+    const rule = one(children, "aws:cloudwatch/eventRule:EventRule", "stacked-cap-thresholds").inputs;
+    assert.equal(rule.eventBusName, "stacked-events");
+    assert.deepEqual(JSON.parse(rule.eventPattern), {
+      source: ["keybrake"],
+      "detail-type": ["keybrake.cap_threshold"],
+      detail: { level: ["budget", "issuer", "deployment"] },
+    });
+    const target = one(children, "aws:cloudwatch/eventTarget:EventTarget", "stacked-cap-thresholds").inputs;
+    assert.equal(target.arn, "arn:aws:mock:aws:sns/topic:Topic:stacked-alarms");
+    assert.equal(target.eventBusName, "stacked-events");
+    assert.match(target.inputTransformer.inputTemplate, /reached <pct> % on <day>/);
+    const policy = JSON.parse(one(children, "aws:sns/topicPolicy:TopicPolicy", "stacked-alarms").inputs.policy);
+    const events = policy.Statement.find((s: { Sid: string }) => s.Sid === "keybrake-cap-thresholds");
+    assert.deepEqual(events, {
+      Sid: "keybrake-cap-thresholds",
+      Effect: "Allow",
+      Principal: { Service: "events.amazonaws.com" },
+      Action: "sns:Publish",
+      Resource: "arn:aws:mock:aws:sns/topic:Topic:stacked-alarms",
+      Condition: {
+        ArnEquals: { "aws:SourceArn": "arn:aws:mock:aws:cloudwatch/eventRule:EventRule:stacked-cap-thresholds" },
+      },
+    });
+    assert.ok(
+      policy.Statement.some((s: { Sid: string }) => s.Sid === "__default_statement_ID"),
+      "the account's default statement stays (the alarms publish under it)",
     );
   });
 

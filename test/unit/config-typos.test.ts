@@ -78,6 +78,39 @@ describe("component args", () => {
     [{ ...STRIPE, pricing: { fx_usd: ["eur"] } }, /^Error: pricing\.fx_usd must map currencies to USD/],
     [{ ...STRIPE, pricing: { twilio_mms_usd: "-1" } }, /^Error: pricing\.twilio_mms_usd must be a positive decimal/],
     [{ ...STRIPE, dailySpendAlarmUsd: { strip: 400 } }, /dailySpendAlarmUsd\.strip: unknown vendor strip/],
+    [
+      { ...STRIPE, dailyUsdCaps: { stripe: 400 } },
+      /args\.dailyUsdCaps is not a known field; did you mean args\.dailyUsdCap\?/,
+    ],
+    [{ ...STRIPE, dailyUsdCap: { strip: 400 } }, /dailyUsdCap\.strip: unknown vendor/],
+    [{ ...STRIPE, dailyUsdCap: { twilio: 400 } }, /dailyUsdCap\.twilio: twilio is not enabled/],
+    [{ ...STRIPE, dailyUsdCap: { stripe: "400" } }, /dailyUsdCap\.stripe must be > 0.*write a number/],
+    [
+      { ...STRIPE, dailyUsdCap: { stripe: 400 }, dailyUsdCapParts: 17 },
+      /dailyUsdCapParts must be a whole number from 1 to 16/,
+    ],
+    [
+      { ...STRIPE, dailyUsdCap: { stripe: 400 }, dailyUsdCapMode: "log" },
+      /dailyUsdCapMode must be "enforce" or "shadow"/,
+    ],
+    [{ ...STRIPE, dailyUsdCapParts: 4 }, /dailyUsdCapParts and dailyUsdCapMode go with dailyUsdCap/],
+    [
+      { ...STRIPE, issuers: { billing: { daily_usd_budgets: { stripe: 100 } } } },
+      /issuers\.billing\.daily_usd_budgets is not a known field; did you mean issuers\.billing\.daily_usd_budget\?/,
+    ],
+    [
+      { ...STRIPE, issuers: { billing: { daily_usd_budget: { twilio: 100 } } } },
+      /issuers\.billing\.daily_usd_budget\.twilio: twilio is not enabled/,
+    ],
+    [
+      { ...STRIPE, issuers: { billing: { vendors: ["stripe"], daily_usd_budget: { resend: 1 } } } },
+      /issuers\.billing\.daily_usd_budget\.resend: this issuer may not issue resend keys/,
+    ],
+    [
+      { ...STRIPE, issuers: { billing: { daily_usd_budget: { stripe: 100 }, budget_parts: 0 } } },
+      /issuers\.billing\.budget_parts must be a whole number from 1 to 16/,
+    ],
+    [{ ...STRIPE, issuers: { billing: { budget_parts: 2 } } }, /budget_parts and budget_mode go with daily_usd_budget/],
   ];
   for (const [args, message] of typos) {
     it(`refuses ${JSON.stringify(args)}`, () => assert.throws(() => validateArgs(loose(args)), message));
@@ -86,12 +119,24 @@ describe("component args", () => {
     assert.doesNotThrow(() =>
       validateArgs({
         ...STRIPE,
-        issuers: { billing: { vendors: ["stripe"], max_daily_usd_cap: 150, label_prefix: "modal-billing/" } },
+        issuers: {
+          billing: {
+            vendors: ["stripe"],
+            max_daily_usd_cap: 150,
+            label_prefix: "modal-billing/",
+            daily_usd_budget: { stripe: 500 },
+            budget_parts: 2,
+            budget_mode: "enforce",
+          },
+        },
         pricing: { fx_usd: { eur: "1.08" }, resend_email_usd: "0.001" },
         customDomain: { domainName: "kb.example.com", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x" },
         dailySpendAlarmUsd: { stripe: 400 },
         refusalAlarmThreshold: 10,
         ledgerErrorAlarmThreshold: 1,
+        dailyUsdCap: { stripe: 2000 },
+        dailyUsdCapParts: 8,
+        dailyUsdCapMode: "shadow",
       }),
     );
     assert.doesNotThrow(() => validateArgs({ ...STRIPE, vpc: VPC }));

@@ -12,6 +12,8 @@ describe("root Pulumi program", () => {
       "keybrake:alarmEmail": "oncall@example.com",
       "keybrake:dailySpendAlarmUsd": JSON.stringify({ stripe: 400 }),
       "keybrake:refusalAlarmThreshold": "25",
+      "keybrake:dailyUsdCap": JSON.stringify({ stripe: 2000 }),
+      "keybrake:dailyUsdCapParts": "8",
     });
     program = await import("../../deploy/index.js");
   });
@@ -46,6 +48,17 @@ describe("root Pulumi program", () => {
     const issuer = created.find((r) => r.type === "aws:lambda/function:Function" && r.name === "keybrake-issuer")!;
     assert.equal(issuer.inputs.environment.variables.KEYBRAKE_ENABLED_VENDORS, "stripe");
     assert.deepEqual(Object.keys(JSON.parse(issuer.inputs.environment.variables.KEYBRAKE_ISSUERS)), ["default"]);
+  });
+
+  it("passes the caps as code from stack config to both functions", async () => {
+    const created = await childrenOf("keybrake", [program.proxyFunctionName as pulumi.Output<unknown>]);
+    for (const fn of ["keybrake-issuer", "keybrake-proxy"]) {
+      const inputs = created.find((r) => r.type === "aws:lambda/function:Function" && r.name === fn)!.inputs;
+      assert.deepEqual(JSON.parse(inputs.environment.variables.KEYBRAKE_SPEND_CAPS), {
+        deployment: { stripe: { daily_usd_cap: 2000, parts: 8, mode: "enforce" } },
+        issuers: {},
+      });
+    }
   });
 
   it("passes the alarm settings from stack config to the component", async () => {

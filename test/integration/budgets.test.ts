@@ -84,6 +84,7 @@ const seedKey = (budgetId: string) => (i: number) => ({
   expires_in: "5m",
   agent_run_label: `modal-billing/batch-1/cus_${i}`,
   budget_id: budgetId,
+  counterparty: { stripe_customer: `cus_${i}` },
 });
 
 const seedBudget = (parts: number) => ({
@@ -126,6 +127,11 @@ describe("the seed's batch: a $150 budget, 400 keys of $50, 400 concurrent $29.9
       );
       const keys = await issueAll(issuer, KEYS, seedKey(budget.budget_id));
       const before = stack.vendors.stripe.received.length;
+      // Each key is locked to its own customer: it cannot charge another one, and that costs the budget nothing.
+      const other = await chargeCustomer(stack.url, keys[0]!.vault_key, "cus_1");
+      assert.equal(other.status, 403);
+      assert.equal(other.body.error.code, "keybrake_counterparty_not_allowed");
+      assert.equal(stack.vendors.stripe.received.length, before);
 
       const answers = await Promise.all(keys.map((k, i) => chargeCustomer(stack.url, k.vault_key, `cus_${i}`)));
       assert.deepEqual(tally(answers), { 200: 5, 429: KEYS - 5 });

@@ -39,6 +39,7 @@ interface Key {
   vendor: Vendor;
   cap: number;
   scenario: string;
+  budgetId?: string;
 }
 interface Call {
   key: Key;
@@ -93,7 +94,7 @@ describe("faults", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function issue(vendor: Vendor, scenario: string, cap: number): Promise<Key> {
+  async function issue(vendor: Vendor, scenario: string, cap: number, budgetId?: string): Promise<Key> {
     const allowed = { stripe: "POST /v1/payment_intents", twilio: `POST ${MESSAGES}`, resend: "POST /emails" }[vendor];
     const send = () =>
       fetch(`${live()[0]!.url}/vault/keys`, {
@@ -105,6 +106,7 @@ describe("faults", () => {
           allowed_endpoints: [allowed],
           expires_in: "1d",
           agent_run_label: `faults/${scenario}/${keys.length}`,
+          ...(budgetId ? { budget_id: budgetId } : {}),
         }),
       });
     // A DynamoDB Local just restarted on a busy machine can be slow for a while: the issuer then fails closed
@@ -115,9 +117,31 @@ describe("faults", () => {
       res = await send();
     }
     assert.equal(res.status, 201);
-    const key = { ...((await res.json()) as { key_id: string; vault_key: string }), vendor, cap, scenario };
+    const key = { ...((await res.json()) as { key_id: string; vault_key: string }), vendor, cap, scenario, budgetId };
     keys.push(key);
     return key;
+  }
+
+  const budgets: Array<{ budget_id: string; cap: number; scenario: string }> = [];
+  /** A Stripe budget and `count` keys of 60 USD drawing from it (their calls stack on both, in one transaction). */
+  async function budgetKeys(scenario: string, cap: number, parts: number, count: number): Promise<Key[]> {
+    const res = await fetch(`${live()[0]!.url}/vault/budgets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        vendor: "stripe",
+        daily_usd_cap: cap,
+        expires_in: "1d",
+        agent_run_label: `faults/${scenario}`,
+        parts,
+      }),
+    });
+    assert.equal(res.status, 201);
+    const budget = (await res.json()) as { budget_id: string };
+    budgets.push({ ...budget, cap, scenario });
+    const issued: Key[] = [];
+    for (let i = 0; i < count; i++) issued.push(await issue("stripe", scenario, 60, budget.budget_id));
+    return issued;
   }
 
   /** One call with a nonce the fake vendor records, so what reached the vendor can be told call by call. */
@@ -194,6 +218,7 @@ describe("faults", () => {
       ...(await Promise.all(Array.from({ length: 6 }, () => issue("stripe", "kill-proxy", 60)))),
       await issue("twilio", "kill-proxy", 1),
       await issue("resend", "kill-proxy", 0.05),
+      ...(await budgetKeys("kill-proxy", 50, 4, 4)),
     ];
     slowVendors(150); // so that calls are in flight at every stage when the process dies
     await load(pool, 9_000, async () => {
@@ -215,7 +240,10 @@ describe("faults", () => {
   });
 
   it("a stalled ledger (SIGSTOP, then SIGCONT): calls answer 503 meanwhile and are never forwarded later", async () => {
-    const pool = await Promise.all(Array.from({ length: 6 }, () => issue("stripe", "stall", 60)));
+    const pool = [
+      ...(await Promise.all(Array.from({ length: 6 }, () => issue("stripe", "stall", 60)))),
+      ...(await budgetKeys("stall", 40, 2, 2)),
+    ];
     slowVendors(20);
     const before = calls.length;
     await load(pool, 7_000, async () => {
@@ -237,7 +265,10 @@ describe("faults", () => {
   });
 
   it("a dead ledger (SIGKILL, restarted on its data): 503 meanwhile, compensated after", async () => {
-    const pool = await Promise.all(Array.from({ length: 4 }, () => issue("stripe", "kill-ledger", 60)));
+    const pool = [
+      ...(await Promise.all(Array.from({ length: 4 }, () => issue("stripe", "kill-ledger", 60)))),
+      ...(await budgetKeys("kill-ledger", 30, 4, 2)),
+    ];
     const before = calls.length;
     await load(pool, 8_000, async () => {
       await sleep(1_500);
@@ -314,8 +345,20 @@ describe("faults", () => {
       await sink.close();
       const { Items = [] } = await db.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
       const ledger = new Map<string, KeyState>(
-        Items.map((item) => unmarshalKey(item)).map((state) => [state.keyId, state]),
+        Items.filter((item) => item.pk!.S!.startsWith("K#"))
+          .map((item) => unmarshalKey(item))
+          .map((state) => [state.keyId, state]),
       );
+      /** A budget's spend (every day) and unsettled spend, from its part items. */
+      const budgetLedger = (budgetId: string) => {
+        let spent = 0;
+        let unsettled = 0;
+        for (const item of Items.filter((i) => i.pk!.S!.startsWith(`B#${budgetId}#`))) {
+          for (const [name, value] of Object.entries(item)) if (/^s\d{8}$/.test(name)) spent += Number(value.N);
+          unsettled += Number(item.u?.N ?? 0);
+        }
+        return { spent, unsettled };
+      };
       const records: AuditRecord[] = readdirSync(dir)
         .filter((name) => name.endsWith(".jsonl"))
         .flatMap((name) => readFileSync(join(dir, name), "utf8").split("\n"))
@@ -360,6 +403,37 @@ describe("faults", () => {
           phantomMicro += Math.abs(spentMicro - forwarded);
         }
       }
+      // Every budget: its parts keep what its keys keep, and its audit trail (the records naming it, each
+      // reservation once at its largest) says the same; Stripe prices exactly, so nothing above its cap.
+      let budgetsMismatched = 0;
+      for (const budget of budgets) {
+        const parts = budgetLedger(budget.budget_id);
+        const ofKeys = keys
+          .filter((k) => k.budgetId === budget.budget_id)
+          .map((k) => ledger.get(k.key_id)!)
+          .reduce(
+            (sum, state) => ({
+              spent:
+                sum.spent + [...state.remainingByDay.values()].reduce((all, left) => all + state.capMicro - left, 0),
+              unsettled: sum.unsettled + state.unsettledMicro,
+            }),
+            { spent: 0, unsettled: 0 },
+          );
+        const audit = reservationTotals(records.filter(isSpendRecord).filter((r) => r.budget_id === budget.budget_id));
+        overshootMicro += Math.max(0, parts.spent - budget.cap * 1e6);
+        if (
+          parts.spent !== ofKeys.spent ||
+          parts.unsettled !== ofKeys.unsettled ||
+          audit.spent_usd !== microToUsd(parts.spent) ||
+          audit.unsettled_usd !== microToUsd(parts.unsettled)
+        ) {
+          budgetsMismatched++;
+          console.log(`faults: budget ${budget.scenario} ${budget.budget_id}: audit ${JSON.stringify(audit)}`, {
+            parts: { spent: microToUsd(parts.spent), unsettled: microToUsd(parts.unsettled) },
+            keys: { spent: microToUsd(ofKeys.spent), unsettled: microToUsd(ofKeys.unsettled) },
+          });
+        }
+      }
       // Answered 503 by keybrake because the ledger was unavailable (not a vendor's own 503 passed through).
       const refusedDown = calls.filter((c) => c.status === 503 && c.error?.includes("ledger_unavailable"));
       assert.ok(refusedDown.length > 0);
@@ -371,8 +445,11 @@ describe("faults", () => {
       }).length;
       const figures =
         `faults: overshoot ${microToUsd(overshootMicro)}, forwarded-while-down ${forwardedWhileDown}, ` +
-        `phantom ${microToUsd(phantomMicro)}, open-after-sweep ${open}, audit≠ledger keys ${mismatched}, crashes ${crashes}`;
-      console.log(`${figures} (${calls.length} calls over ${keys.length} keys, ${killed.size} proxies killed)`);
+        `phantom ${microToUsd(phantomMicro)}, open-after-sweep ${open}, audit≠ledger keys ${mismatched}, ` +
+        `audit≠ledger budgets ${budgetsMismatched}, crashes ${crashes}`;
+      console.log(
+        `${figures} (${calls.length} calls over ${keys.length} keys and ${budgets.length} budgets, ${killed.size} proxies killed)`,
+      );
       // docs/guarantees.md quotes this line: what it claims is what this run measured.
       assert.equal(figures, snippet("docs/guarantees.md", "fault-figures").trim());
     } finally {

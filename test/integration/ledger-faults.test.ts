@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { type DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoDBClient,
+  type TransactWriteItemsCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from "@aws-sdk/client-dynamodb";
 import { reservationTotals } from "../../lambda/audit/accounting";
 import { isSpendRecord } from "../../lambda/audit/filter";
 import type { CallRecord } from "../../lambda/audit/record";
@@ -49,15 +54,18 @@ describe("ledger writes under faults", () => {
     }
   };
   const seen: Array<{ write: Write; input: UpdateItemCommandInput }> = [];
-  const writeOf = (input: UpdateItemCommandInput) =>
-    WRITE_OF.find(([, value]) => input.ExpressionAttributeValues?.[value] !== undefined)?.[0];
+  /** Which write this is: an UpdateItem's values, or a transaction's first item (a budget key's own item). */
+  const writeOf = (input: UpdateItemCommandInput & TransactWriteItemsCommandInput) => {
+    const values = input.ExpressionAttributeValues ?? input.TransactItems?.[0]?.Update?.ExpressionAttributeValues;
+    return WRITE_OF.find(([, value]) => values?.[value] !== undefined)?.[0];
+  };
 
   before(async () => {
     db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
     // Around the SDK's retries: the caller sees the fault.
     db.middlewareStack.add(
       (next) => async (args) => {
-        const input = args.input as UpdateItemCommandInput;
+        const input = args.input as UpdateItemCommandInput & TransactWriteItemsCommandInput;
         const write = writeOf(input);
         if (write) seen.push({ write, input });
         const mode = write ? faults.get(write) : undefined;
@@ -78,7 +86,9 @@ describe("ledger writes under faults", () => {
     db.middlewareStack.add(
       (next) => async (args) => {
         const out = await next(args);
-        const write = writeOf((args as { input: UpdateItemCommandInput }).input);
+        const write = writeOf(
+          (args as unknown as { input: UpdateItemCommandInput & TransactWriteItemsCommandInput }).input,
+        );
         if (write && faults.get(write) === "retried_by_sdk") {
           faults.delete(write);
           throw timeout();
@@ -283,6 +293,60 @@ describe("ledger writes under faults", () => {
     }
     await stack.server.idle();
     assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0);
+    await sweepLater();
+    await assertBooksBalance(key.key_id);
+  });
+
+  /** A key drawing from a fresh 100 USD budget in 2 parts, and the budget's spend as GET shows it. */
+  const budgetKey = async () => {
+    const budget = (
+      await stack.issuer("POST", "/vault/budgets", {
+        vendor: "stripe",
+        daily_usd_cap: 100,
+        expires_in: "1h",
+        agent_run_label: "ledger-faults/budget",
+        parts: 2,
+      })
+    ).body as { budget_id: string };
+    const key = await stack.issue({ ...STRIPE_KEY_REQUEST, budget_id: budget.budget_id });
+    const spent = async () => {
+      await stack.server.idle();
+      return (await stack.issuer("GET", `/vault/budgets/${budget.budget_id}`)).body.spent_today_usd as number;
+    };
+    return { key, spent };
+  };
+
+  it("a budget reservation the SDK sent again after it applied: one transaction's worth on key and budget", async () => {
+    const { key, spent } = await budgetKey();
+    const before = stack.vendors.stripe.received.length;
+    faults.set("reserve", "retried_by_sdk");
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=1500&currency=usd")).status, 200);
+    assert.equal(stack.vendors.stripe.received.length, before + 1);
+    assert.deepEqual([(await stack.keyState(key.key_id)).spent_today_usd, await spent()], [15, 15]);
+    await assertBooksBalance(key.key_id);
+  });
+
+  it("a budget reservation whose answer was lost: 503, nothing forwarded, compensated on the key and the budget", async () => {
+    const { key, spent } = await budgetKey();
+    const before = stack.vendors.stripe.received.length;
+    faults.set("reserve", "lost_answer");
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=1500&currency=usd")).status, 503);
+    assert.equal(stack.vendors.stripe.received.length, before);
+    assert.deepEqual([(await stack.keyState(key.key_id)).spent_today_usd, await spent()], [0, 0]);
+    await assertBooksBalance(key.key_id);
+  });
+
+  it("a budget release whose answer was lost, then retried: given back once on the key and the budget", async () => {
+    const { key, spent } = await budgetKey();
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=700&currency=usd")).status, 200);
+    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error" } } });
+    faults.set("settle", "retried_by_sdk");
+    try {
+      assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=900&currency=usd")).status, 402);
+    } finally {
+      stack.vendors.stripe.respond = undefined;
+    }
+    assert.deepEqual([(await stack.keyState(key.key_id)).spent_today_usd, await spent()], [7, 7]);
     await sweepLater();
     await assertBooksBalance(key.key_id);
   });

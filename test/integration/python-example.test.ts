@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import type { BudgetEventRecord, KeyIssuedRecord, KeyRevokedRecord } from "../../lambda/audit/record";
 import { SECRETS } from "../support/fake-vendors";
 import { snippet } from "../support/markdown";
 import { ISSUER_TOKEN, type Stack, startStack } from "../support/stack";
@@ -43,5 +44,29 @@ describe("README Python example", () => {
       currency: "usd",
       customer: "cus_123",
     });
+    // The seed's pattern: one budget for the batch, one key per invocation locked to its customer and drawing from
+    // the budget, revoked when the invocation returns (the refused one too).
+    await stack.server.idle();
+    const [budget, ...others] = stack.audit.filter((r): r is BudgetEventRecord => r.event === "budget_created");
+    assert.equal(others.length, 0);
+    assert.deepEqual(
+      [budget!.daily_usd_cap, budget!.parts, budget!.agent_run_label],
+      [150, 4, "modal-billing/batch-1"],
+    );
+    const issued = stack.audit.filter((r): r is KeyIssuedRecord => r.event === "key_issued");
+    assert.deepEqual(
+      issued.map((r) => [r.agent_run_label, r.budget_id, r.counterparty]),
+      [
+        ["modal-billing/cus_123", budget!.budget_id, { stripe_customer: "cus_123" }],
+        ["modal-billing/cus_456", budget!.budget_id, { stripe_customer: "cus_456" }],
+      ],
+    );
+    assert.deepEqual(
+      stack.audit.filter((r): r is KeyRevokedRecord => r.event === "key_revoked").map((r) => r.key_id),
+      issued.map((r) => r.key_id),
+      "each invocation's key is revoked when it returns",
+    );
+    const shown = await stack.issuer("GET", `/vault/budgets/${budget!.budget_id}`);
+    assert.deepEqual([shown.body.spent_today_usd, shown.body.keys], [29.99, 2]);
   });
 });

@@ -5,6 +5,7 @@ import { reservationTotals } from "../../lambda/audit/accounting";
 import { isSpendRecord } from "../../lambda/audit/filter";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { shapeMatches, snippet } from "../support/markdown";
 import { type LocalProcess, spawnLocal } from "../support/processes";
 import { dynamoEndpoint, ISSUER_TOKEN, type Stack, startStack } from "../support/stack";
 
@@ -112,6 +113,12 @@ describe("the seed's batch: a $150 budget, 400 keys of $50, 400 concurrent $29.9
       const issuer: Issuer = (method, path, body) => stack.issuer(method, path, body);
       const created = await issuer("POST", "/vault/budgets", seedBudget(parts));
       assert.equal(created.status, 201);
+      const docs = parts === 4; // docs/http-api.md shows this run's answers
+      if (docs) {
+        assert.deepEqual(JSON.parse(snippet("docs/http-api.md", "budget-request")), seedBudget(parts));
+        const body = JSON.stringify(created.body);
+        assert.ok(shapeMatches(body, snippet("docs/http-api.md", "budget-created")), body);
+      }
       const budget = created.body;
       assert.deepEqual(
         { ...budget, budget_id: undefined, expires_at: undefined },
@@ -136,6 +143,10 @@ describe("the seed's batch: a $150 budget, 400 keys of $50, 400 concurrent $29.9
       const answers = await Promise.all(keys.map((k, i) => chargeCustomer(stack.url, k.vault_key, `cus_${i}`)));
       assert.deepEqual(tally(answers), { 200: 5, 429: KEYS - 5 });
       assert.equal(stack.vendors.stripe.received.length - before, 5, "exactly 5 reached Stripe");
+      if (docs) {
+        const body = JSON.stringify(answers.find((a) => a.status === 429)!.body);
+        assert.ok(shapeMatches(body, snippet("docs/http-api.md", "budget-refusal")), body);
+      }
       for (const refused of answers.filter((a) => a.status === 429)) {
         assert.equal(refused.body.error.code, "keybrake_cap_exceeded");
         assert.equal(refused.body.error.cap, "budget");
@@ -146,6 +157,10 @@ describe("the seed's batch: a $150 budget, 400 keys of $50, 400 concurrent $29.9
       await stack.server.idle();
       const shown = await issuer("GET", `/vault/budgets/${budget.budget_id}`);
       assert.equal(shown.status, 200);
+      if (docs) {
+        const body = JSON.stringify(shown.body);
+        assert.ok(shapeMatches(body, snippet("docs/http-api.md", "budget-status")), body);
+      }
       assert.deepEqual(
         {
           status: shown.body.status,
@@ -167,6 +182,7 @@ describe("the seed's batch: a $150 budget, 400 keys of $50, 400 concurrent $29.9
         }).then(answer);
         const ledger = await stack.keyState(keys[i]!.key_id);
         assert.equal(self.status, 200);
+        if (docs) assert.ok(shapeMatches(JSON.stringify(self.body), snippet("docs/http-api.md", "key-self")));
         assert.deepEqual(
           {
             key_id: self.body.key_id,

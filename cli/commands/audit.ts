@@ -17,10 +17,13 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     DEFAULT_SINCE,
   )
     .option("--key <key_id>", "only this key", (v: string) => parseText(v, "a key id"))
+    .option("--budget <budget_id>", "only the reservations that charged this budget", (v: string) =>
+      parseText(v, "a budget id"),
+    )
     .option("--limit <n>", `show at most n records (default: ${DEFAULT_LIMIT}; totals always cover all)`, parseLimit)
-    .action(async (flags: FilterFlags & { key?: string; limit?: number }) => {
+    .action(async (flags: FilterFlags & { key?: string; budget?: string; limit?: number }) => {
       const window = timeWindow(flags.since ?? parseSince(DEFAULT_SINCE)!, ctx.now());
-      const filter = { vendor: flags.vendor, label: flags.label, keyId: flags.key, ...window };
+      const filter = { vendor: flags.vendor, label: flags.label, keyId: flags.key, budgetId: flags.budget, ...window };
       const limit = flags.limit ?? DEFAULT_LIMIT;
       const result = await openAuditSource(flags, ctx).audit(filter, limit);
       if (flags.json) {

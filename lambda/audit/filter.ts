@@ -15,6 +15,8 @@ export interface AuditFilter {
   vendor?: Vendor;
   label?: LabelMatch;
   keyId?: string;
+  /** Only the records of reservations that charged this user budget (docs/audit.md#budgets). */
+  budgetId?: string;
   /** The time range, epoch ms, both ends inclusive and whole seconds (StartQuery takes seconds). */
   since: number;
   until: number;
@@ -57,6 +59,7 @@ export function matchesFilter(filter: AuditFilter, record: AuditRecord): record 
   if (!isSpendRecord(record)) return false;
   if (filter.vendor && record.vendor !== filter.vendor) return false;
   if (filter.keyId && record.key_id !== filter.keyId) return false;
+  if (filter.budgetId && record.budget_id !== filter.budgetId) return false;
   if (filter.label && !matchesLabel(filter.label, record.agent_run_label)) return false;
   const time = Date.parse(record.time);
   return time >= filter.since && time <= filter.until;

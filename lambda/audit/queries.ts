@@ -31,6 +31,7 @@ export const RECORD_FIELDS = [
   "vendor_object_id",
   "vendor_request_id",
   "idempotency_key",
+  "budget_id",
   "latency_ms",
 ] as const;
 
@@ -58,6 +59,7 @@ function filterLines(filter: QueryFilter): string[] {
   if (filter.label?.kind === "glob")
     lines.push(`filter audit.agent_run_label like /${refuseControl(filter.label.regex)}/`);
   if (filter.keyId) lines.push(`filter audit.key_id = ${quoteString(filter.keyId)}`);
+  if (filter.budgetId) lines.push(`filter audit.budget_id = ${quoteString(filter.budgetId)}`);
   return lines;
 }
 

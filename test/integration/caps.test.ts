@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { AuditRecord, CallRecord, CapThresholdRecord } from "../../lambda/audit/record";
 import { memorySink } from "../../lambda/audit/sink";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
+import { runCli } from "../support/cli";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
 import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 
@@ -322,5 +326,49 @@ describe("caps as code: the issuer's budget and the deployment's cap, enforced",
     await assert.rejects(deploy({ deployment: { paypal: { daily_usd_cap: 100 } } }), /paypal/);
     await assert.rejects(deploy({ deployments: {} }), /deployments is not a known field/);
     server = undefined;
+  });
+});
+
+describe("keybrake audit --budget", () => {
+  it("totals the reservations that charged a budget, each once, as GET /vault/budgets says", async () => {
+    const auditFile = join(mkdtempSync(join(tmpdir(), "keybrake-budget-cli-")), "audit.jsonl");
+    const stack = await startStack({ auditFile });
+    try {
+      const budget = (
+        await stack.issuer("POST", "/vault/budgets", {
+          vendor: "stripe",
+          daily_usd_cap: 100,
+          expires_in: "1h",
+          agent_run_label: "cli/batch",
+          parts: 2,
+        })
+      ).body as { budget_id: string };
+      const keys = await Promise.all(
+        [1, 2, 3].map((i) =>
+          stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: `cli/batch/${i}`, budget_id: budget.budget_id }),
+        ),
+      );
+      const outside = await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: "cli/batch/outside" });
+      for (const k of [...keys, outside]) assert.equal((await charge(stack.url, k.vault_key, 1250)).status, 200);
+      await stack.server.idle();
+      const shown = (await stack.issuer("GET", `/vault/budgets/${budget.budget_id}`)).body;
+      await stack.close();
+      const run = await runCli(["audit", "--local", "--json", "--budget", budget.budget_id], {
+        KEYBRAKE_AUDIT_FILE: auditFile,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const { records, totals } = JSON.parse(run.stdout) as {
+        records: Array<{ key_id: string }>;
+        totals: Array<{ spent_usd: number }>;
+      };
+      assert.deepEqual(records.map((r) => r.key_id).sort(), keys.map((k) => k.key_id).sort());
+      assert.equal(
+        totals.reduce((sum, t) => sum + t.spent_usd, 0),
+        shown.spent_today_usd,
+      );
+      assert.equal(shown.spent_today_usd, 37.5);
+    } finally {
+      await stack.close().catch(() => undefined);
+    }
   });
 });

@@ -16,7 +16,7 @@ const FIELDS =
   "audit.endpoint, audit.decision, audit.reason, audit.settlement, audit.reservation_id, audit.reserved_usd, " +
   "audit.settled_usd, " +
   "audit.unsettled_usd, audit.spent_usd, audit.upstream_status, audit.upstream_error, audit.vendor_object_id, " +
-  "audit.vendor_request_id, audit.idempotency_key, audit.latency_ms";
+  "audit.vendor_request_id, audit.idempotency_key, audit.budget_id, audit.latency_ms";
 const EVENTS = '| filter audit.event in ["call", "reservation_swept"]';
 // First per reservation (its spend is the largest among its records), then summed per group.
 const stats = (groups: string) => [
@@ -78,6 +78,15 @@ describe("Logs Insights records query", () => {
     assert.equal(
       recordsQuery(f({ keyId: "3f0c9a1b2c3d4e5f" }), 1000),
       [FIELDS, EVENTS, '| filter audit.key_id = "3f0c9a1b2c3d4e5f"', "| sort @timestamp desc", "| limit 1000"].join(
+        "\n",
+      ),
+    );
+  });
+
+  it("with a budget id: the reservations that charged it", () => {
+    assert.equal(
+      recordsQuery(f({ budgetId: "9b1e0c4d2a6f8e10" }), 1000),
+      [FIELDS, EVENTS, '| filter audit.budget_id = "9b1e0c4d2a6f8e10"', "| sort @timestamp desc", "| limit 1000"].join(
         "\n",
       ),
     );

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { describe, it } from "node:test";
+import { spendCaps, validateArgs } from "../../components/args";
+import { checkStackConfigKeys } from "../../deploy/config";
 import { capEventPublisher, capThresholdEntry } from "../../lambda/audit/events";
 import { metricsFor } from "../../lambda/audit/metrics";
 import type { CallRecord, CapThresholdRecord } from "../../lambda/audit/record";
@@ -9,6 +12,7 @@ import { validateBudgetRequest, validateKeyRequest } from "../../lambda/issuer/v
 import { budgetIdOfPart, levelsFor } from "../../lambda/ledger/budget-record";
 import { marshalMarker, unmarshalMarker } from "../../lambda/ledger/key-record";
 import { partMoves } from "../../lambda/ledger/settlement";
+import { snippet } from "../support/markdown";
 
 /** The pure pieces of caps that stack (docs/guarantees.md#9-caps-stack). */
 describe("part shares", () => {
@@ -242,5 +246,24 @@ describe("threshold events and metrics", () => {
       "50",
       "123.456789",
     ]);
+  });
+});
+
+describe("docs/deploy.md's caps as code", () => {
+  it("is stack config the root program takes, and declares what it says", () => {
+    const yaml = createRequire(require.resolve("@pulumi/pulumi"))("js-yaml") as { load(text: string): unknown };
+    const { config } = yaml.load(snippet("docs/deploy.md", "caps-as-code")) as { config: Record<string, unknown> };
+    checkStackConfigKeys(Object.fromEntries(Object.keys(config).map((k) => [k, "x"])));
+    const args = {
+      stripeSecretKey: "sk_test",
+      dailyUsdCap: config["keybrake:dailyUsdCap"] as Record<string, number>,
+      dailyUsdCapParts: config["keybrake:dailyUsdCapParts"] as number,
+      issuers: config["keybrake:issuers"] as Record<string, object>,
+    };
+    validateArgs(args);
+    assert.deepEqual(spendCaps(args), {
+      deployment: { stripe: { capMicro: 2_000_000_000, parts: 8, mode: "enforce" } },
+      issuers: { billing: { stripe: { capMicro: 500_000_000, parts: 4, mode: "enforce" } } },
+    });
   });
 });

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { resolve as absolute } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { DEFAULT_UPSTREAMS, pricingFromEnv, upstreamsFromEnv, upstreamUrlEnv } from "../lambda/core/env";
+import { parseSpendCaps } from "../lambda/core/caps";
+import { DEFAULT_UPSTREAMS, ENV, pricingFromEnv, upstreamsFromEnv, upstreamUrlEnv } from "../lambda/core/env";
 import { envSecretSource } from "../lambda/core/secrets";
 import { VENDORS, type Vendor } from "../lambda/core/vendors";
 import { localDynamoConfig } from "../lambda/ledger/dynamo";
@@ -57,6 +58,11 @@ function checkEnvironment(env: NodeJS.ProcessEnv): void {
       `KEYBRAKE_PRICING: ${error instanceof SyntaxError ? `not JSON (${message})` : message}`,
       true,
     );
+  }
+  try {
+    parseSpendCaps(env[ENV.spendCaps]);
+  } catch (error) {
+    throw new LocalModeError((error as Error).message, true);
   }
   for (const vendor of VENDORS) {
     const value = env[upstreamUrlEnv(vendor)];

@@ -17,7 +17,7 @@ export function registerLocal(program: Command, ctx: CliContext): void {
 Configured by environment variables: KEYBRAKE_PORT (default 8787), KEYBRAKE_API_KEY (generated when unset),
 STRIPE_SECRET_KEY, TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN, RESEND_API_KEY, KEYBRAKE_STRIPE_URL /
 KEYBRAKE_TWILIO_URL / KEYBRAKE_RESEND_URL (default: the real APIs), KEYBRAKE_DYNAMODB_ENDPOINT, KEYBRAKE_DATA_DIR,
-KEYBRAKE_AUDIT_FILE, KEYBRAKE_PRICING, KEYBRAKE_CACHE_DIR (where DynamoDB Local is downloaded, once; default
+KEYBRAKE_AUDIT_FILE, KEYBRAKE_PRICING, KEYBRAKE_SPEND_CAPS (caps as code), KEYBRAKE_CACHE_DIR (where DynamoDB Local is downloaded, once; default
 $XDG_CACHE_HOME/keybrake or ~/.cache/keybrake).`,
     )
     .action(async () => {

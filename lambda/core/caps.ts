@@ -70,9 +70,7 @@ export function capMode(value: unknown, at: string): CapMode {
 
 /** `{stripe: 2000, twilio: 20}` → per-vendor micro-USD, vendors checked. */
 export function perVendorUsd(raw: unknown, at: string): Partial<Record<Vendor, number>> {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new Error(`${at} must map vendors to USD, e.g. { stripe: 2000 }`);
-  }
+  if (!isPlainObject(raw)) throw new Error(`${at} must map vendors to USD, e.g. { stripe: 2000 }`);
   const out: Partial<Record<Vendor, number>> = {};
   for (const [vendor, usd] of Object.entries(raw)) {
     if (!isVendor(vendor)) throw new Error(`${at}.${vendor}: unknown vendor (${VENDORS.join(", ")})`);
@@ -93,7 +91,7 @@ function parseSpec(raw: unknown, at: string): CapSpec {
 }
 
 function parseVendorSpecs(raw: unknown, at: string): Partial<Record<Vendor, CapSpec>> {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${at} must be an object`);
+  if (!isPlainObject(raw)) throw new Error(`${at} must be an object`);
   const out: Partial<Record<Vendor, CapSpec>> = {};
   for (const [vendor, spec] of Object.entries(raw)) {
     if (!isVendor(vendor)) throw new Error(`${at}.${vendor}: unknown vendor (${VENDORS.join(", ")})`);
@@ -111,18 +109,12 @@ export function parseSpendCaps(text: string | undefined): SpendCaps {
   } catch {
     throw new Error("KEYBRAKE_SPEND_CAPS is not valid JSON");
   }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new Error("KEYBRAKE_SPEND_CAPS must be an object {deployment, issuers}");
-  }
+  if (!isPlainObject(raw)) throw new Error("KEYBRAKE_SPEND_CAPS must be an object {deployment, issuers}");
+  refuseUnknownFields(raw, ["deployment", "issuers"], "KEYBRAKE_SPEND_CAPS");
   const input = raw as Record<string, unknown>;
-  const unknown = Object.keys(input).find((k) => k !== "deployment" && k !== "issuers");
-  if (unknown !== undefined)
-    throw new Error(`KEYBRAKE_SPEND_CAPS.${unknown} is not a known field (deployment, issuers)`);
   const issuers: SpendCaps["issuers"] = {};
   if (input.issuers !== undefined) {
-    if (typeof input.issuers !== "object" || input.issuers === null || Array.isArray(input.issuers)) {
-      throw new Error("KEYBRAKE_SPEND_CAPS.issuers must be an object");
-    }
+    if (!isPlainObject(input.issuers)) throw new Error("KEYBRAKE_SPEND_CAPS.issuers must be an object");
     for (const [name, specs] of Object.entries(input.issuers)) {
       issuers[name] = parseVendorSpecs(specs, `KEYBRAKE_SPEND_CAPS.issuers.${name}`);
     }

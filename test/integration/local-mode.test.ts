@@ -157,6 +157,12 @@ describe("npm start, as processes", () => {
         /^keybrake: KEYBRAKE_PRICING: pricing\.resend_email is not a known field; did you mean pricing\.resend_email_usd\?/,
       ],
       [
+        "a misspelled spend cap",
+        () => ({ KEYBRAKE_SPEND_CAPS: '{"deployment": {"stripe": {"daily_usd_caps": 100}}}' }),
+        2,
+        /^keybrake: KEYBRAKE_SPEND_CAPS\.deployment\.stripe\.daily_usd_caps is not a known field; did you mean KEYBRAKE_SPEND_CAPS\.deployment\.stripe\.daily_usd_cap\?/,
+      ],
+      [
         "no Java",
         () => ({ PATH: join(noJava, "bin") }),
         3,

@@ -142,7 +142,13 @@ async function main(): Promise<void> {
   // Budget decisions per second with N parts against one part, under the same per-item write limit.
   const partsOptions = { dynamoEndpoint: ddb.endpoint, stripeUrl: stripe.url, auditDir, ...PARTS };
   const partRuns: Record<number, BudgetPartsRun> = {};
-  for (const parts of [1, 4, 8]) partRuns[parts] = await measureBudgetParts(parts, partsOptions);
+  for (const parts of [1, 4, 8]) {
+    phase(
+      `a hot budget in ${parts} part${parts === 1 ? "" : "s"}: ${PARTS.callers} callers for ${PARTS.measureMs / 1000} s, ` +
+        `${PARTS.writesPerSecond} writes/s per item`,
+    );
+    partRuns[parts] = await measureBudgetParts(parts, partsOptions);
+  }
   await stripe.close();
   raw.destroy();
   await ddb.stop();

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { sha256Hex } from "../../lambda/core/vault-key";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { ensureLedgerTable } from "../../lambda/ledger/table";
+import { type FakeEventBridge, startFakeEventBridge } from "../support/fake-eventbridge";
 import { type FakeSecretsManager, startFakeSecretsManager } from "../support/fake-secrets-manager";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
 import { dynamoEndpoint } from "../support/stack";
@@ -65,6 +66,7 @@ async function captureStdout(work: () => Promise<void>): Promise<string> {
 describe("Lambda handlers behind API Gateway", () => {
   let vendors: FakeVendors;
   let secretsManager: FakeSecretsManager;
+  let eventBridge: FakeEventBridge;
   let issuer: Handler;
   let proxy: Handler;
   let sweep: () => Promise<{ swept: number; expired: number }>;
@@ -72,6 +74,7 @@ describe("Lambda handlers behind API Gateway", () => {
   before(async () => {
     vendors = await startFakeVendors();
     secretsManager = await startFakeSecretsManager({ [STRIPE_ARN]: SECRETS.STRIPE_SECRET_KEY });
+    eventBridge = await startFakeEventBridge();
     const endpoint = await dynamoEndpoint();
     const table = `t_${randomBytes(6).toString("hex")}`;
     const db = createDynamoClient(localDynamoConfig(endpoint));
@@ -83,6 +86,8 @@ describe("Lambda handlers behind API Gateway", () => {
       AWS_SECRET_ACCESS_KEY: "local",
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
+      KEYBRAKE_EVENT_BUS: "kb-test-events",
       KEYBRAKE_TABLE: table,
       KEYBRAKE_ENABLED_VENDORS: "stripe",
       KEYBRAKE_STRIPE_SECRET_ARN: STRIPE_ARN,
@@ -108,6 +113,7 @@ describe("Lambda handlers behind API Gateway", () => {
   after(async () => {
     await vendors.close();
     await secretsManager.close();
+    await eventBridge.close();
   });
 
   const keyRequest = {
@@ -231,9 +237,21 @@ describe("Lambda handlers behind API Gateway", () => {
         ["KeybrakeTest", spendSets],
         ["KeybrakeTest", spendSets],
         ["KeybrakeTest", [["service", "reason"]]],
+        // The refusal is the key's cap reached: its 100 % warning, once (docs/operations.md#warnings-before-the-wall).
+        ["KeybrakeTest", spendSets],
       ],
     );
-    const [spend, refusal, byReason] = emf;
+    const [spend, refusal, byReason, threshold] = emf;
+    assert.deepEqual(
+      directive(threshold!).Metrics.map((m: { Name: string }) => m.Name),
+      ["CapThresholds"],
+    );
+    assert.deepEqual(
+      lines
+        .filter((l) => l.message === "keybrake.cap_threshold")
+        .map((l) => [l.audit.level, l.audit.threshold_pct, l.audit.trigger, l.audit.key_id]),
+      [["key", 100, "refusal", key.key_id]],
+    );
     assert.deepEqual(
       directive(spend!).Metrics.map((m: { Name: string; Unit: string }) => `${m.Name}:${m.Unit}`),
       ["Calls:Count", "Forwarded:Count", "SpendUSD:None", "LatencyMs:Milliseconds", "Settled:Count"],
@@ -446,5 +464,52 @@ describe("Lambda handlers behind API Gateway", () => {
 
   it("runs the scheduled sweep", async () => {
     assert.deepEqual(await sweep(), { swept: 0, expired: 0 });
+  });
+
+  it("puts a budget's 80 % warning on the deployment's bus once, before the invocation returns", async () => {
+    const created = await issuer(
+      event(
+        "POST",
+        "/vault/budgets",
+        { authorization: `Bearer ${BILLING_TOKEN}`, "content-type": "application/json" },
+        JSON.stringify({ vendor: "stripe", daily_usd_cap: 40, expires_in: "1h", agent_run_label: "modal-billing/b" }),
+      ),
+      context,
+    );
+    assert.equal(created.statusCode, 201);
+    const budgetId = (JSON.parse(created.body!) as { budget_id: string }).budget_id;
+    const key = JSON.parse((await issue({ ...keyRequest, budget_id: budgetId })).body!) as { vault_key: string };
+    const charge = (amount: number) =>
+      proxy(
+        event(
+          "POST",
+          "/v1/payment_intents",
+          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
+          `amount=${amount}&currency=usd`,
+        ),
+        context,
+      );
+    const mine = () => eventBridge.entries.filter((e) => JSON.parse(e.Detail!).budget_id === budgetId);
+    const first = await charge(1500);
+    assert.equal(first.statusCode, 200);
+    assert.equal(first.headers!["keybrake-remaining-usd"], "35");
+    assert.equal(mine().length, 0, "15 of 40: no warning yet");
+    await charge(1800); // 33 of 40: crosses 80 % of the budget
+    await charge(100); // still above: no second event
+    const events = mine();
+    assert.deepEqual(
+      events.map((e) => JSON.parse(e.Detail!).level),
+      ["budget"],
+      "the budget's 80 % once (the key, at 34 of 50, is below its own 80 %)",
+    );
+    assert.deepEqual(
+      { bus: events[0]!.EventBusName, source: events[0]!.Source, type: events[0]!.DetailType },
+      { bus: "kb-test-events", source: "keybrake", type: "keybrake.cap_threshold" },
+    );
+    const detail = JSON.parse(events[0]!.Detail!);
+    assert.deepEqual(
+      [detail.deployment, detail.level, detail.cap, detail.threshold_pct, detail.cap_usd, detail.spent_usd],
+      ["kb-test", "budget", "budget", 80, 40, 33],
+    );
   });
 });

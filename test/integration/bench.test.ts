@@ -18,6 +18,8 @@ const FIGURES = [
   "proxy_init_ms_ratio",
   "issuer_init_ms_ratio",
   "rss_growth_ratio",
+  "proxy_cpu_per_call_ratio",
+  "issuance_cpu_ratio",
 ];
 
 describe("benchmark smoke run", () => {

@@ -1,0 +1,78 @@
+import { join } from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { fileSink } from "../lambda/audit/sink";
+import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
+import { startLocalServer } from "../lambda/local";
+import { rawConditionalWrite, rawPut } from "./baselines";
+import { sequentialLatencies, throughput } from "./stats";
+import { cpuMicros, serveCommands } from "./worker";
+
+/**
+ * The proxy as deployed, in its own process: local mode (the Lambda handlers' apps on Node's HTTP server) over
+ * DynamoDB Local. Its ledger client counts its round trips, and the same client runs the baselines on command,
+ * so a raw UpdateItem and a proxied call are paid for by the same SDK client in the same process: the CPU-time
+ * figures divide one by the other.
+ */
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const env = process.env;
+  const endpoint = env.BENCH_DYNAMODB_ENDPOINT!;
+  const table = env.BENCH_TABLE!;
+  let ledgerCalls = 0;
+  const db: DynamoDBClient = createDynamoClient(localDynamoConfig(endpoint));
+  db.middlewareStack.add(
+    (next) => (args) => {
+      ledgerCalls++;
+      return next(args);
+    },
+    { step: "initialize", name: "countLedgerCalls" },
+  );
+  const server = await startLocalServer({
+    dynamoEndpoint: endpoint,
+    db,
+    issuerToken: env.BENCH_ISSUER_TOKEN!,
+    env: { STRIPE_SECRET_KEY: "sk_test_bench", KEYBRAKE_STRIPE_URL: env.BENCH_STRIPE_URL! },
+    table,
+    audit: fileSink(join(env.BENCH_AUDIT_DIR!, "audit.jsonl")),
+  });
+
+  /** Runs `fn` and says what it cost this process in CPU time. */
+  const costed = async <T>(fn: () => Promise<T>) => {
+    const cpu = cpuMicros();
+    const result = await fn();
+    return { result, cpuMicros: cpuMicros() - cpu };
+  };
+  serveCommands(
+    {
+      /** Bare conditional UpdateItems on one item, one after another (latency) or from many callers (rate). */
+      writes: async (a: { n: number; pk: string; concurrency?: number }) => {
+        const write = rawConditionalWrite(db, table, a.pk);
+        const { result, cpuMicros } = await costed<number | number[]>(() =>
+          a.concurrency ? throughput(a.n, a.concurrency, write) : sequentialLatencies(a.n, write),
+        );
+        return { [a.concurrency ? "rate" : "samples"]: result, cpuMicros };
+      },
+      puts: async (a: { n: number }) => {
+        const { result, cpuMicros } = await costed(() => sequentialLatencies(a.n, rawPut(db, table)));
+        return { samples: result, cpuMicros };
+      },
+      cpu: () => cpuMicros(),
+      idle: () => server.idle(),
+      ledgerCalls: () => ledgerCalls,
+      rss: () => {
+        global.gc?.();
+        return process.memoryUsage().rss;
+      },
+      close: async () => {
+        await server.close();
+        setImmediate(() => process.exit(0));
+      },
+    },
+    { url: server.url },
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

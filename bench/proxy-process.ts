@@ -5,7 +5,7 @@ import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { startLocalServer } from "../lambda/local";
 import { rawConditionalWrite, rawPut } from "./baselines";
 import { sequentialLatencies, throughput } from "./stats";
-import { cpuMicros, serveCommands } from "./worker";
+import { cpuMicros, cpuSplit, serveCommands } from "./worker";
 
 /**
  * The proxy as deployed, in its own process: local mode (the Lambda handlers' apps on Node's HTTP server) over
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
         return { samples: result, cpuMicros };
       },
       cpu: () => cpuMicros(),
+      cpuSplit: () => cpuSplit(),
       idle: () => server.idle(),
       ledgerCalls: () => ledgerCalls,
       rss: () => {

@@ -7,7 +7,13 @@
  * sources as the program runs, so an edit to lambda/ is what gets deployed, never a stale build.
  *
  * Deterministic: same sources, same bytes (no absolute paths, timestamps or source maps), so an unchanged handler
- * shows no diff on `pulumi up`. The AWS SDK v3 stays external: the nodejs22.x runtime ships it.
+ * shows no diff on `pulumi up`.
+ *
+ * Self-contained: the AWS SDK clients are bundled too, at the versions package-lock.json pins (a unit test checks
+ * it), not taken from the nodejs22.x runtime, whose SDK version varies by region and over time. Bundled from
+ * their ES module builds, so only the commands and shapes the handlers use are in (esbuild's tree shaking), with
+ * the credential chain replaced by the environment credentials Lambda provides (lambda/handlers/credentials.ts):
+ * measured, that loads faster than the runtime's own SDK does (docs/performance.md).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -36,7 +42,10 @@ export const BUNDLE_OPTIONS = {
   minify: true,
   treeShaking: true,
   write: false,
-  external: ["@aws-sdk/*"],
+  external: [],
+  // ES module builds first (the AWS SDK's `module` entries): unused commands and shapes are tree-shaken.
+  mainFields: ["module", "main"],
+  alias: { "@aws-sdk/credential-provider-node": `./lambda/handlers/credentials.${COMPILED ? "js" : "ts"}` },
   legalComments: "none",
   logLevel: "silent",
 } as const satisfies BuildOptions;

@@ -19,6 +19,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildOptions } from "esbuild";
 import type { FunctionName } from "../lambda/handlers/config";
+import { checkRouteTables } from "../lambda/vendors/operations";
 
 /** Running from the compiled package (dist/components/bundle.js) rather than a checkout's TypeScript. */
 const COMPILED = !__filename.endsWith(".ts");
@@ -57,6 +58,8 @@ export interface Bundle {
 
 /** Bundles one handler entry with esbuild (a dev dependency: only checkouts and `npm run build` call this). */
 export function bundleHandler(entryPoint: string): Bundle {
+  // The proxy loads its route tables lazily, on the first call to each vendor: a malformed one fails here instead.
+  checkRouteTables();
   const { buildSync } = require("esbuild") as typeof import("esbuild");
   const result = buildSync({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint], absWorkingDir: ROOT });
   const code = result.outputFiles[0]!.text;

@@ -29,6 +29,8 @@ async function medianStartMs(node: string, args: string[], env: NodeJS.ProcessEn
 export interface ColdStart {
   /** Which Node ran them. */
   node: string;
+  /** A bundle of the ledger's DynamoDB client alone, built alike: what loading the AWS SDK costs by itself. */
+  dynamoClientInitRatio: number;
   proxyBundleKb: number;
   issuerBundleKb: number;
   proxyInitRatio: number;
@@ -40,8 +42,9 @@ export async function measureColdStart(runs: number, env: NodeJS.ProcessEnv): Pr
   const dir = mkdtempSync(join(tmpdir(), "keybrake-cold-"));
   try {
     const files: Record<string, { path: string; kb: number }> = {};
-    for (const name of ["proxy", "issuer"] as const) {
-      const bundle = bundleHandler(HANDLERS[name]);
+    const entries = { proxy: HANDLERS.proxy, issuer: HANDLERS.issuer, dynamo: join(__dirname, "dynamo-client.ts") };
+    for (const name of ["proxy", "issuer", "dynamo"] as const) {
+      const bundle = bundleHandler(entries[name]);
       const path = join(dir, name, "index.js");
       mkdirSync(join(dir, name));
       writeFileSync(path, bundle.code);
@@ -58,6 +61,7 @@ export async function measureColdStart(runs: number, env: NodeJS.ProcessEnv): Pr
       issuerBundleKb: files.issuer!.kb,
       proxyInitRatio: await init("proxy"),
       issuerInitRatio: await init("issuer"),
+      dynamoClientInitRatio: await init("dynamo"),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,23 +1,28 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bundleHandler, HANDLERS } from "../components/bundle";
 import { sha256Hex } from "../lambda/core/vault-key";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
 import { ensureLedgerTable } from "../lambda/ledger/table";
 import { startDynamoDbLocal } from "../scripts/dynamodb-local";
+import { ensureNode22 } from "../test/support/node22";
 import { measureColdStart } from "./cold-start";
 import { percentile } from "./stats";
+import { STRIPE_ARN } from "./vendor-process";
 import { startWorker } from "./worker";
 
 /**
  * `npm run bench`: the proxy as it is deployed, one process per party: local mode (the handlers' code) in its
  * own process, a keep-alive load generator in another, the fake Stripe in a third, DynamoDB Local (Java) beside
- * them. Every figure is a ratio to a baseline measured in this run on the same DynamoDB Local, because absolute
- * times on a shared 2-core machine mean little; the CPU-time figures (the proxy process's own CPU time per call
- * against its own SDK client's per raw write) are the ones a busy machine disturbs least. `--smoke` runs tiny
- * counts (the test suite uses it so the script cannot rot). KEYBRAKE_BENCH_OUT names a file for the figures as
- * one JSON object. KEYBRAKE_BENCH_PROFILE names a folder for a V8 CPU profile of the proxy process.
+ * them; and the proxy's Lambda bundle invoked with API Gateway events in a process of its own, as one warm Lambda
+ * instance runs it. Every figure is a ratio to a baseline measured in this run on the same DynamoDB Local, because
+ * absolute times on a shared 2-core machine mean little; the CPU-time figures (a process's own CPU time per call
+ * against the proxy's SDK client's per raw write) are the ones a busy machine disturbs least. The floors say what
+ * bounds the rest: a bare relay's hop, the SDK's own cold start, how busy the proxy's one thread is on a hot key.
+ * `--smoke` runs tiny counts (the test suite uses it so the script cannot rot). KEYBRAKE_BENCH_OUT names a file for
+ * the figures as one JSON object. KEYBRAKE_BENCH_PROFILE names a folder for a V8 CPU profile of the proxy process.
  */
 const smoke = process.argv.includes("--smoke");
 const N = smoke
@@ -73,6 +78,30 @@ async function main(): Promise<void> {
   );
   const proxyUrl = proxy.ready.url as string;
   const load = await startWorker(join(__dirname, "load-process.ts"), env);
+  const relay = await startWorker(join(__dirname, "relay-process.ts"), { ...env, BENCH_STRIPE_URL: stripeUrl });
+  // The Lambda bundle alone in a folder (the AWS SDK inside it), under Node 22 when there is one, as Lambda runs it.
+  const lambdaDir = join(auditDir, "lambda-proxy");
+  mkdirSync(lambdaDir);
+  writeFileSync(join(lambdaDir, "index.js"), bundleHandler(HANDLERS.proxy).code);
+  const lambda = await startWorker(
+    join(__dirname, "lambda-process.ts"),
+    {
+      PATH: env.PATH,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_SESSION_TOKEN: "bench",
+      AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: vendor.ready.secretsManagerUrl as string,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      KEYBRAKE_TABLE: table,
+      KEYBRAKE_STRIPE_SECRET_ARN: STRIPE_ARN,
+      KEYBRAKE_STRIPE_URL: stripeUrl,
+      BENCH_LAMBDA_BUNDLE: join(lambdaDir, "index.js"),
+    },
+    [],
+    { quiet: true, node: await ensureNode22(env) },
+  );
 
   const issueRequest = {
     url: `${proxyUrl}/vault/keys`,
@@ -97,25 +126,34 @@ async function main(): Promise<void> {
   });
   const viaProxy = charge(proxyUrl, `Bearer ${await issue()}`);
   const direct = charge(stripeUrl, "Bearer sk_test_bench");
+  const viaRelay = charge(relay.ready.url as string, "Bearer sk_test_bench");
+  const lambdaKey = await issue();
   const sequential = (n: number, request: object) => load.call<number[]>("sequential", { n, request });
   const writes = (n: number, pk = "raw-hot") => proxy.call<Costed>("writes", { n, pk });
+  const invoke = (n: number) => lambda.call<Costed>("invoke", { n, vaultKey: lambdaKey });
 
   phase(`warming up (${N.warmup} calls on each path)`);
   // Warm every path (JIT, connection pools, the key cache) before measuring anything.
   await sequential(N.warmup, viaProxy);
   await sequential(N.warmup, direct);
+  await sequential(N.warmup, viaRelay);
   await writes(N.warmup);
+  await invoke(N.warmup);
 
   phase(
-    `latency: ${N.latency} sequential calls via the proxy, direct, and as bare conditional writes, in ${N.rounds} alternating rounds`,
+    `latency: ${N.latency} sequential calls via the proxy, direct, via a bare relay, as bare conditional writes and as Lambda invocations, in ${N.rounds} alternating rounds`,
   );
-  // Alternating rounds, so a burst of load from elsewhere on the machine falls on all three alike. The proxy
-  // process's CPU time is taken over its proxied rounds only (it is idle during the direct ones).
+  // Alternating rounds, so a burst of load from elsewhere on the machine falls on all of them alike. Each
+  // process's CPU time is taken over its own rounds only (it is idle during the others).
   const proxied: number[] = [];
   const straight: number[] = [];
+  const relayed: number[] = [];
   const raw: number[] = [];
   let proxiedCpu = 0;
+  let relayedCpu = 0;
   let rawCpu = 0;
+  let lambdaCpu = 0;
+  let invocations = 0;
   const perRound = Math.ceil(N.latency / N.rounds);
   for (let round = 0; round < N.rounds; round++) {
     const before = await proxy.call<number>("cpu");
@@ -123,9 +161,15 @@ async function main(): Promise<void> {
     await proxy.call("idle");
     proxiedCpu += (await proxy.call<number>("cpu")) - before;
     straight.push(...(await sequential(perRound, direct)));
+    const relayBefore = await relay.call<number>("cpu");
+    relayed.push(...(await sequential(perRound, viaRelay)));
+    relayedCpu += (await relay.call<number>("cpu")) - relayBefore;
     const w = await writes(perRound);
     raw.push(...w.samples);
     rawCpu += w.cpuMicros;
+    const l = await invoke(perRound);
+    lambdaCpu += l.cpuMicros;
+    invocations += l.samples.length;
   }
   const overhead = (p: number) => (percentile(proxied, p) - percentile(straight, p)) / percentile(raw, p);
   const cpuPerCall = proxiedCpu / proxied.length;
@@ -133,11 +177,15 @@ async function main(): Promise<void> {
 
   phase(`one hot key: ${N.hot} calls at 64 concurrent callers, then as many bare conditional writes`);
   const hotKey = await issue();
+  const hotStarted = performance.now();
+  const hotCpu = await proxy.call<number>("cpu");
   const proxyRate = await load.call<number>("throughput", {
     n: N.hot,
     concurrency: 64,
     request: charge(proxyUrl, `Bearer ${hotKey}`),
   });
+  // How much of one core the proxy's single thread used meanwhile: near 1, that thread is what bounds the rate.
+  const hotBusy = ((await proxy.call<number>("cpu")) - hotCpu) / 1000 / (performance.now() - hotStarted);
   const rawRate = (await proxy.call<{ rate: number }>("writes", { n: N.hot, pk: "raw-hot-64", concurrency: 64 })).rate;
 
   phase(`issuance: ${N.issue} keys issued, against as many bare PutItems`);
@@ -166,12 +214,9 @@ async function main(): Promise<void> {
   const rssLast = await proxy.call<number>("rss");
 
   await proxy.call("close").catch(() => undefined);
-  await Promise.all([
-    proxy.stop(),
-    load.call("close").catch(() => undefined),
-    vendor.call("close").catch(() => undefined),
-  ]);
-  await Promise.all([load.stop(), vendor.stop()]);
+  const others = [load, vendor, relay, lambda];
+  await Promise.all([proxy.stop(), ...others.map((w) => w.call("close").catch(() => undefined))]);
+  await Promise.all(others.map((w) => w.stop()));
   await ddb.stop();
   rmSync(auditDir, { recursive: true, force: true });
   phase(`bundles and cold start: each handler bundled, then imported by ${N.init} fresh node processes`);
@@ -195,6 +240,12 @@ async function main(): Promise<void> {
     ["rss_growth_ratio", rssLast / rssFirst, "<= 1.3"],
     ["proxy_cpu_per_call_ratio", cpuPerCall / cpuPerWrite, "<= 3"],
     ["issuance_cpu_ratio", issueCpu / N.issue / (puts.cpuMicros / N.issue), "<= 3"],
+    ["lambda_cpu_per_call_ratio", lambdaCpu / invocations / cpuPerWrite, "<= 3"],
+    // Floors: what bounds the figures above on this machine, measured in the same run.
+    ["relay_overhead_p50_ratio", (percentile(relayed, 50) - percentile(straight, 50)) / percentile(raw, 50), "floor"],
+    ["relay_cpu_per_call_ratio", relayedCpu / relayed.length / cpuPerWrite, "floor"],
+    ["hot_key_proxy_cpu_share", hotBusy, "floor (1 = one core)"],
+    ["dynamodb_client_init_ms_ratio", cold.dynamoClientInitRatio, "floor"],
   ];
   const ms = (x: number) => `${x.toFixed(2)} ms`;
   const us = (x: number) => `${x.toFixed(0)} µs`;
@@ -207,6 +258,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `PaymentIntent create: via proxy p50 ${ms(percentile(proxied, 50))} p99 ${ms(percentile(proxied, 99))}, ${us(cpuPerCall)} proxy CPU; direct p50 ${ms(percentile(straight, 50))} p99 ${ms(percentile(straight, 99))}; ` +
+      `via a bare relay p50 ${ms(percentile(relayed, 50))}, ${us(relayedCpu / relayed.length)} relay CPU; as a Lambda invocation ${us(lambdaCpu / invocations)} CPU; ` +
       `hot key ${proxyRate.toFixed(0)} decisions/s; issuance p99 ${ms(percentile(issuance, 99))}, ${us(issueCpu / N.issue)} CPU; RSS ${(rssFirst / 2 ** 20).toFixed(0)} → ${(rssLast / 2 ** 20).toFixed(0)} MiB`,
   );
   console.log("");

@@ -36,11 +36,18 @@ export interface Worker {
 }
 
 /** Starts `file` as a worker process and waits for it to be ready. */
-export async function startWorker(file: string, env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<Worker> {
+export async function startWorker(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  execArgv: string[] = [],
+  options: { quiet?: boolean; node?: string } = {},
+): Promise<Worker> {
   const child: ChildProcess = fork(file, [], {
     env,
+    execPath: options.node ?? process.execPath,
     execArgv: ["--expose-gc", "--import", "tsx", ...execArgv],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    // quiet: what the worker prints is dropped (a Lambda handler's log lines), though it still pays for writing it.
+    stdio: ["ignore", options.quiet ? "ignore" : "inherit", "inherit", "ipc"],
   });
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let next = 1;

@@ -20,6 +20,11 @@ const FIGURES = [
   "rss_growth_ratio",
   "proxy_cpu_per_call_ratio",
   "issuance_cpu_ratio",
+  "lambda_cpu_per_call_ratio",
+  "relay_overhead_p50_ratio",
+  "relay_cpu_per_call_ratio",
+  "hot_key_proxy_cpu_share",
+  "dynamodb_client_init_ms_ratio",
 ];
 
 describe("benchmark smoke run", () => {

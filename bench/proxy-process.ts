@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { fileSink } from "../lambda/audit/sink";
 import { createDynamoClient, localDynamoConfig } from "../lambda/ledger/dynamo";
+import { reserve } from "../lambda/ledger/reservations";
 import { startLocalServer } from "../lambda/local";
 import { rawConditionalWrite, rawPut } from "./baselines";
 import { sequentialLatencies, throughput } from "./stats";
@@ -51,6 +53,31 @@ async function main(): Promise<void> {
           a.concurrency ? throughput(a.n, a.concurrency, write) : sequentialLatencies(a.n, write),
         );
         return { [a.concurrency ? "rate" : "samples"]: result, cpuMicros };
+      },
+      /**
+       * The proxy's own reservation write, alone: as many callers on one key, each write taking a marker and an
+       * idempotency slot and removing up to 16 markers the earlier ones left, as the proxy's writes do.
+       */
+      reservations: async (a: { n: number; concurrency: number; vaultKey: string }) => {
+        const key = await server.keys.resolve(a.vaultKey, Date.now());
+        const ended: string[] = [];
+        const rate = await throughput(a.n, a.concurrency, async () => {
+          const now = Date.now();
+          const rid = `r${randomBytes(8).toString("base64url")}`;
+          const out = await reserve(db, table, {
+            key: key.record,
+            keyHash: key.hash,
+            amountMicro: 1,
+            now,
+            rid,
+            kind: "exact",
+            expiresAt: now + 60_000,
+            idempotency: { fingerprint: randomBytes(16).toString("hex"), windowMs: 86_400_000 },
+            cleanup: ended.splice(0, 16),
+          });
+          if (out.kind === "reserved") ended.push(rid);
+        });
+        return { rate };
       },
       puts: async (a: { n: number }) => {
         const { result, cpuMicros } = await costed(() => sequentialLatencies(a.n, rawPut(db, table)));

@@ -175,7 +175,9 @@ async function main(): Promise<void> {
   const cpuPerCall = proxiedCpu / proxied.length;
   const cpuPerWrite = rawCpu / raw.length;
 
-  phase(`one hot key: ${N.hot} calls at 64 concurrent callers, then as many bare conditional writes`);
+  phase(
+    `one hot key: ${N.hot} calls at 64 concurrent callers, then as many bare conditional writes and bare reservation writes`,
+  );
   const hotKey = await issue();
   const hotStarted = performance.now();
   const hotCpu = await proxy.call<number>("cpu");
@@ -187,6 +189,9 @@ async function main(): Promise<void> {
   // How much of one core the proxy's single thread used meanwhile: near 1, that thread is what bounds the rate.
   const hotBusy = ((await proxy.call<number>("cpu")) - hotCpu) / 1000 / (performance.now() - hotStarted);
   const rawRate = (await proxy.call<{ rate: number }>("writes", { n: N.hot, pk: "raw-hot-64", concurrency: 64 })).rate;
+  const reservationRate = (
+    await proxy.call<{ rate: number }>("reservations", { n: N.hot, concurrency: 64, vaultKey: await issue() })
+  ).rate;
 
   phase(`issuance: ${N.issue} keys issued, against as many bare PutItems`);
   await proxy.call("puts", { n: N.warmup });
@@ -245,6 +250,7 @@ async function main(): Promise<void> {
     ["relay_overhead_p50_ratio", (percentile(relayed, 50) - percentile(straight, 50)) / percentile(raw, 50), "floor"],
     ["relay_cpu_per_call_ratio", relayedCpu / relayed.length / cpuPerWrite, "floor"],
     ["hot_key_proxy_cpu_share", hotBusy, "floor (1 = one core)"],
+    ["hot_key_reservation_write_ratio", reservationRate / rawRate, "floor"],
     ["dynamodb_client_init_ms_ratio", cold.dynamoClientInitRatio, "floor"],
   ];
   const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -254,7 +260,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `baselines on this DynamoDB Local: conditional UpdateItem p50 ${ms(percentile(raw, 50))} p99 ${ms(percentile(raw, 99))}, ${us(cpuPerWrite)} CPU; ` +
-      `${rawRate.toFixed(0)} conditional writes/s on one item at 64 callers; PutItem p99 ${ms(percentile(puts.samples, 99))}, ${us(puts.cpuMicros / N.issue)} CPU`,
+      `${rawRate.toFixed(0)} conditional writes/s on one item at 64 callers (${reservationRate.toFixed(0)}/s as the proxy's reservation write); PutItem p99 ${ms(percentile(puts.samples, 99))}, ${us(puts.cpuMicros / N.issue)} CPU`,
   );
   console.log(
     `PaymentIntent create: via proxy p50 ${ms(percentile(proxied, 50))} p99 ${ms(percentile(proxied, 99))}, ${us(cpuPerCall)} proxy CPU; direct p50 ${ms(percentile(straight, 50))} p99 ${ms(percentile(straight, 99))}; ` +

@@ -98,6 +98,9 @@ async function main(): Promise<void> {
       KEYBRAKE_STRIPE_SECRET_ARN: STRIPE_ARN,
       KEYBRAKE_STRIPE_URL: stripeUrl,
       BENCH_LAMBDA_BUNDLE: join(lambdaDir, "index.js"),
+      // As Lambda's NODE_PATH names its runtime's SDK: a bundle that leaves the SDK external finds it (an older
+      // build, for before/after runs); a self-contained one never looks.
+      NODE_PATH: join(__dirname, "..", "node_modules"),
     },
     [],
     { quiet: true, node: await ensureNode22(env) },

@@ -16,14 +16,25 @@ import { percentile } from "./stats";
  */
 const run = promisify(execFile);
 
-async function medianStartMs(node: string, args: string[], env: NodeJS.ProcessEnv, runs: number): Promise<number> {
-  const samples: number[] = [];
+/**
+ * The median start time of each script, `runs` fresh processes each, taken in turn (one of each, then again), so
+ * a burst of load from elsewhere on the machine falls on all of them alike.
+ */
+async function medianStartMs(
+  node: string,
+  scripts: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  runs: number,
+): Promise<Record<string, number>> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(scripts).map((k) => [k, []]));
   for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await run(node, [...LAMBDA_NODE_FLAGS.filter(() => node !== process.execPath), ...args], { env });
-    samples.push(performance.now() - t);
+    for (const [name, script] of Object.entries(scripts)) {
+      const t = performance.now();
+      await run(node, [...LAMBDA_NODE_FLAGS.filter(() => node !== process.execPath), "-e", script], { env });
+      samples[name]!.push(performance.now() - t);
+    }
   }
-  return percentile(samples, 50);
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, percentile(v, 50)]));
 }
 
 export interface ColdStart {
@@ -52,16 +63,21 @@ export async function measureColdStart(runs: number, env: NodeJS.ProcessEnv): Pr
     }
     const lambdaEnv = { ...env, NODE_PATH: join(__dirname, "..", "node_modules") };
     const version = (await run(node, ["--version"])).stdout.trim();
-    const baseline = await medianStartMs(node, ["-e", "0"], lambdaEnv, runs);
-    const init = async (name: string) =>
-      (await medianStartMs(node, ["-e", `require(${JSON.stringify(files[name]!.path)})`], lambdaEnv, runs)) / baseline;
+    const load = (name: string) => `require(${JSON.stringify(files[name]!.path)})`;
+    const ms = await medianStartMs(
+      node,
+      { baseline: "0", proxy: load("proxy"), issuer: load("issuer"), dynamo: load("dynamo") },
+      lambdaEnv,
+      runs,
+    );
+    const init = (name: string) => ms[name]! / ms.baseline!;
     return {
       node: `cold start on node ${version}${node === process.execPath ? " (the running node: no Node 22 here)" : ""}`,
       proxyBundleKb: files.proxy!.kb,
       issuerBundleKb: files.issuer!.kb,
-      proxyInitRatio: await init("proxy"),
-      issuerInitRatio: await init("issuer"),
-      dynamoClientInitRatio: await init("dynamo"),
+      proxyInitRatio: init("proxy"),
+      issuerInitRatio: init("issuer"),
+      dynamoClientInitRatio: init("dynamo"),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -24,6 +24,7 @@ const FIGURES = [
   "relay_overhead_p50_ratio",
   "relay_cpu_per_call_ratio",
   "hot_key_proxy_cpu_share",
+  "hot_key_machine_cpu_share",
   "hot_key_reservation_write_ratio",
   "dynamodb_client_init_ms_ratio",
 ];

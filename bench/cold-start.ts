@@ -40,6 +40,8 @@ async function medianStartMs(
 export interface ColdStart {
   /** Which Node ran them. */
   node: string;
+  /** Median start times in ms: `node -e 0` (baseline), and requiring each bundle (proxy, issuer, dynamo). */
+  ms: Record<string, number>;
   /** A bundle of the ledger's DynamoDB client alone, built alike: what loading the AWS SDK costs by itself. */
   dynamoClientInitRatio: number;
   proxyBundleKb: number;
@@ -73,6 +75,7 @@ export async function measureColdStart(runs: number, env: NodeJS.ProcessEnv): Pr
     const init = (name: string) => ms[name]! / ms.baseline!;
     return {
       node: `cold start on node ${version}${node === process.execPath ? " (the running node: no Node 22 here)" : ""}`,
+      ms,
       proxyBundleKb: files.proxy!.kb,
       issuerBundleKb: files.issuer!.kb,
       proxyInitRatio: init("proxy"),

@@ -274,6 +274,9 @@ async function main(): Promise<void> {
       `via a bare relay p50 ${ms(percentile(relayed, 50))}, ${us(relayedCpu / relayed.length)} relay CPU; as a Lambda invocation ${us(lambdaCpu / invocations)} CPU; ` +
       `hot key ${proxyRate.toFixed(0)} decisions/s; issuance p99 ${ms(percentile(issuance, 99))}, ${us(issueCpu / N.issue)} CPU; RSS ${(rssFirst / 2 ** 20).toFixed(0)} → ${(rssLast / 2 ** 20).toFixed(0)} MiB`,
   );
+  console.log(
+    `cold start (median ms): node -e 0 ${cold.ms.baseline!.toFixed(0)}, proxy ${cold.ms.proxy!.toFixed(0)}, issuer ${cold.ms.issuer!.toFixed(0)}, the DynamoDB client alone ${cold.ms.dynamo!.toFixed(0)}`,
+  );
   console.log("");
   console.log("| figure | value | target |");
   console.log("| --- | --- | --- |");

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /** Small statistics helpers for the benchmark: percentiles of samples and timing of async work. */
 export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -29,4 +31,22 @@ export async function throughput(
     }),
   );
   return total / ((performance.now() - t) / 1000);
+}
+
+/** The whole machine's CPU time so far (all cores, every process, ours and others'), from /proc/stat; Linux only. */
+export function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of all cores that was busy between two `machineCpu` readings (1: every core, all the time). */
+export function busyShare(from: ReturnType<typeof machineCpu>, to: ReturnType<typeof machineCpu>): number {
+  if (!from || !to || to.total === from.total) return Number.NaN;
+  return (to.busy - from.busy) / (to.total - from.total);
 }

@@ -7,12 +7,19 @@
  * sources as the program runs, so an edit to lambda/ is what gets deployed, never a stale build.
  *
  * Deterministic: same sources, same bytes (no absolute paths, timestamps or source maps), so an unchanged handler
- * shows no diff on `pulumi up`. The AWS SDK v3 stays external: the nodejs22.x runtime ships it.
+ * shows no diff on `pulumi up`.
+ *
+ * Self-contained: the AWS SDK clients are bundled too, at the versions package-lock.json pins (a unit test checks
+ * it), not taken from the nodejs22.x runtime, whose SDK version varies by region and over time. Bundled from
+ * their ES module builds, so only the commands and shapes the handlers use are in (esbuild's tree shaking), with
+ * the credential chain replaced by the environment credentials Lambda provides (lambda/handlers/credentials.ts):
+ * measured, that loads faster than the runtime's own SDK does (docs/performance.md).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildOptions } from "esbuild";
 import type { FunctionName } from "../lambda/handlers/config";
+import { checkRouteTables } from "../lambda/vendors/operations";
 
 /** Running from the compiled package (dist/components/bundle.js) rather than a checkout's TypeScript. */
 const COMPILED = !__filename.endsWith(".ts");
@@ -36,7 +43,10 @@ export const BUNDLE_OPTIONS = {
   minify: true,
   treeShaking: true,
   write: false,
-  external: ["@aws-sdk/*"],
+  external: [],
+  // ES module builds first (the AWS SDK's `module` entries): unused commands and shapes are tree-shaken.
+  mainFields: ["module", "main"],
+  alias: { "@aws-sdk/credential-provider-node": `./lambda/handlers/credentials.${COMPILED ? "js" : "ts"}` },
   legalComments: "none",
   logLevel: "silent",
 } as const satisfies BuildOptions;
@@ -48,6 +58,8 @@ export interface Bundle {
 
 /** Bundles one handler entry with esbuild (a dev dependency: only checkouts and `npm run build` call this). */
 export function bundleHandler(entryPoint: string): Bundle {
+  // The proxy loads its route tables lazily, on the first call to each vendor: a malformed one fails here instead.
+  checkRouteTables();
   const { buildSync } = require("esbuild") as typeof import("esbuild");
   const result = buildSync({ ...BUNDLE_OPTIONS, entryPoints: [entryPoint], absWorkingDir: ROOT });
   const code = result.outputFiles[0]!.text;

@@ -1,6 +1,7 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { type ServerType, serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { type AuditSink, fileSink } from "./audit/sink";
 import { parseSpendCaps } from "./core/caps";
@@ -12,9 +13,10 @@ import { sha256Hex } from "./core/vault-key";
 import { VENDORS, type Vendor } from "./core/vendors";
 import { createIssuerApp } from "./http/issuer-app";
 import { createProxyApp } from "./http/proxy-app";
+import { proxyListener } from "./http/proxy-node";
 import { createDynamoClient, localDynamoConfig } from "./ledger/dynamo";
 import { ensureLedgerTable } from "./ledger/table";
-import { PENDING_GRACE_MS } from "./proxy/call";
+import { PENDING_GRACE_MS, type ProxyDeps } from "./proxy/call";
 import { KeyCache } from "./proxy/key-cache";
 import { Thresholds } from "./proxy/thresholds";
 import { Upkeep } from "./proxy/upkeep";
@@ -94,7 +96,7 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
     audit,
     log,
   });
-  const proxyApp = createProxyApp({
+  const proxyDeps: ProxyDeps = {
     db,
     table,
     keys,
@@ -116,17 +118,29 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
       inFlight.add(tracked);
       void tracked.finally(() => inFlight.delete(tracked));
     },
-  });
+  };
+  const proxyApp = createProxyApp(proxyDeps);
   // API Gateway's routes, in one process: /vault/* to the issuer, everything else to the proxy.
   const app = new Hono();
   app.all("/vault/*", (c) => issuerApp.fetch(c.req.raw, c.env));
   app.all("*", (c) => proxyApp.fetch(c.req.raw, c.env));
+  const routed = getRequestListener(app.fetch, { hostname: options.host ?? "127.0.0.1" });
+  // The hot path skips the web Request/Response round trip: a proxy call whose path Hono would route as written
+  // goes straight to the proxy (the same handleProxyCall, see http/proxy-node.ts); any other target (dot
+  // segments, percent-encoding, backslashes: what a URL parser rewrites before routing) takes Hono's routing,
+  // so every request reaches the very app it reached before.
+  const proxyDirect = proxyListener(proxyDeps, log);
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const target = req.url ?? "/";
+    const path = target.split("?", 1)[0]!;
+    if (REWRITTEN_BY_URL_PARSER.test(path) || path === "/vault" || path.startsWith("/vault/")) routed(req, res);
+    else proxyDirect(req, res);
+  };
 
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: options.host ?? "127.0.0.1" }, () =>
-      resolve(s),
-    );
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = createServer(listener);
     s.once("error", reject); // e.g. the port is taken: a one-line error, not a crash
+    s.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
 
@@ -163,6 +177,8 @@ export async function startLocalServer(options: LocalOptions): Promise<LocalServ
 }
 
 const CLOSE_COMPENSATION_WAIT_MS = 5_000;
+/** A `.` or `..` segment, a percent-encoding, a backslash or a fragment: targets the WHATWG URL parser rewrites. */
+const REWRITTEN_BY_URL_PARSER = /(?:^|\/)\.\.?(?:\/|$)|[%\\#]/;
 
 /** Local mode's env vars for the timings that make every guarantee testable from outside in seconds. */
 export const LOCAL_TIMING_ENV = {

@@ -41,7 +41,7 @@ import type { ProxiedRequest, Quote, UpstreamReply, VendorAdapter } from "../ven
 import { readBody } from "../vendors/body";
 import { classify, quoteCall } from "../vendors/classify";
 import { describeKey, newCallRecord } from "./call-record";
-import { callDeadline, type Deadline, finishing, RESERVE_BUDGET_MS, within } from "./deadline";
+import { callDeadline, type Deadline, finishing, RESERVE_BUDGET_MS, release, within } from "./deadline";
 import { finishForwarded } from "./finish";
 import { UpstreamTooLargeError } from "./forward";
 import { type KeyCache, presentedVaultKey, RefusedKeyError, type ResolvedKey } from "./key-cache";
@@ -103,8 +103,11 @@ export async function handleProxyCall(deps: ProxyDeps, input: ProxyInput): Promi
     // Lambda: pending compensations get what time is left before the function returns (local mode retries them
     // in the background instead).
     if (!deps.afterResponse && deps.upkeep.pendingCompensations > 0) {
-      await deps.upkeep.drain(finishing(deadline, 2_000)).catch(() => undefined);
+      const signal = finishing(deadline, 2_000);
+      await deps.upkeep.drain(signal).catch(() => undefined);
+      release(signal);
     }
+    deadline.dispose(); // everything that waited on it is over: its timers go now, not seconds later
   }
 }
 

@@ -12,6 +12,7 @@ import type { Reservation } from "../ledger/reservations";
 import { endReservation, TOMBSTONE_TTL_MS } from "../ledger/settlement";
 import type { ProxiedRequest, Quote, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { recordAnswer, recordMoney } from "./call-record";
+import { release } from "./deadline";
 import { UpstreamTooLargeError, UpstreamUnreachableError } from "./forward";
 import type { Upkeep } from "./upkeep";
 
@@ -99,7 +100,10 @@ async function endAndRecord(deps: FinishDeps, record: CallRecord, call: Forwarde
   let settlement: CallRecord["settlement"] = ending.kind;
   let cleanup: number | undefined;
   try {
-    const result = await endReservation(deps.db, deps.table, reservation, ending, call.settleSignal());
+    const signal = call.settleSignal();
+    const result = await endReservation(deps.db, deps.table, reservation, ending, signal).finally(() =>
+      release(signal),
+    );
     record.ledger_writes += result.writes;
     if (result.outcome === "ended") {
       // The sweep ended it first (a very late answer): its record carries the amount, this one must not.

@@ -287,7 +287,7 @@ async function read(ctx: PricingContext, path: string): Promise<StripeObject> {
 const str = (value: unknown) => (value === undefined || value === null ? undefined : String(value));
 
 /** The API version the route table was classified against: a later `Stripe-Version` may behave in ways it never saw. */
-const TABLE_VERSION_DATE = vendorRoutes.stripe.specVersion.slice(0, 10);
+const tableVersionDate = () => vendorRoutes.stripe.specVersion.slice(0, 10);
 const STRIPE_VERSION = /^(\d{4}-\d{2}-\d{2})(?:\.[a-z][a-z0-9_]*)?$/;
 
 /**
@@ -331,7 +331,7 @@ function guard(req: ProxiedRequest): void {
         `Stripe-Version ${JSON.stringify(requested.slice(0, 40))} is malformed`,
         "stripe-version",
       );
-    if (m[1]! > TABLE_VERSION_DATE) {
+    if (m[1]! > tableVersionDate()) {
       throw new UnpriceableRequestError(
         `Stripe-Version ${requested.trim()} is later than ${vendorRoutes.stripe.specVersion}, the API version keybrake's route table classifies`,
         "stripe-version",

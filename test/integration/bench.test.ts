@@ -20,6 +20,15 @@ const FIGURES = [
   "rss_growth_ratio",
   "budget_parts_ratio_4",
   "budget_parts_ratio_8",
+  "proxy_cpu_per_call_ratio",
+  "issuance_cpu_ratio",
+  "lambda_cpu_per_call_ratio",
+  "relay_overhead_p50_ratio",
+  "relay_cpu_per_call_ratio",
+  "hot_key_proxy_cpu_share",
+  "hot_key_machine_cpu_share",
+  "hot_key_reservation_write_ratio",
+  "dynamodb_client_init_ms_ratio",
 ];
 
 describe("benchmark smoke run", () => {

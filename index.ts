@@ -1,2 +1,2 @@
-/** The package root: `import { VaultKeyProxy } from "keybrake"`. */
+// The package root: `import { VaultKeyProxy } from "keybrake"`.
 export * from "./components";

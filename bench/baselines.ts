@@ -1,9 +1,8 @@
+// DynamoDB's own round trips on the same DynamoDB Local, measured in the same run: the floor every figure
+// is divided by.
 import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 
-/**
- * DynamoDB's own round trips on the same DynamoDB Local, measured in the same run: the floor every figure
- * is divided by. The conditional write mirrors the reservation: one item, a condition on its counter.
- */
+/** Mirrors the reservation: one item, a condition on its counter. */
 export function rawConditionalWrite(db: DynamoDBClient, table: string, pk: string) {
   return () =>
     db.send(

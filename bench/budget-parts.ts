@@ -1,3 +1,8 @@
+// A hot budget's throughput (docs/performance.md#a-hot-budget): one budget shared by every key of a batch, under
+// DynamoDB's per-item write limit, simulated with a lower limit so a 2-core machine can reach it (the middleware
+// refuses a write over the limit on any one item as DynamoDB does, test/support/throttle.ts). Callers charge
+// through local mode for a fixed time; a decision is a call the budget decided (200 or 429), not one answered 503
+// because the item stayed throttled. Each run gets its own table, server and throttled client.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileSink } from "../lambda/audit/sink";
@@ -6,13 +11,6 @@ import { startLocalServer } from "../lambda/local";
 import { throttleWrites } from "../test/support/throttle";
 import { request } from "./http-client";
 
-/**
- * A hot budget's throughput (docs/performance.md#a-hot-budget): one budget shared by every key of a batch, under
- * DynamoDB's per-item write limit, simulated with a lower limit so a 2-core machine can reach it (the middleware
- * refuses a write over the limit on any one item as DynamoDB does, test/support/throttle.ts). Callers charge
- * through local mode for a fixed time; a decision is a call the budget decided (200 or 429), not one answered 503
- * because the item stayed throttled. Each run gets its own table, server and throttled client.
- */
 export interface BudgetPartsOptions {
   dynamoEndpoint: string;
   stripeUrl: string;

@@ -1,3 +1,8 @@
+// Bundle sizes and cold-start cost, as Lambda's nodejs22.x starts a handler: each bundle alone in a folder as
+// `index.js`, required (module-scope init included) by a fresh Node 22 with Lambda's flags, against a fresh
+// `node -e 0` of the same binary. NODE_PATH points at the checkout's node_modules, as Lambda's points at the
+// runtime's own AWS SDK, so a bundle that leaves a package external still finds it (a self-contained one never
+// looks). Off Linux x64 the running Node stands in for Node 22, and the figures say so.
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,13 +12,6 @@ import { bundleHandler, HANDLERS } from "../components/bundle";
 import { ensureNode22, LAMBDA_NODE_FLAGS } from "../test/support/node22";
 import { percentile } from "./stats";
 
-/**
- * Bundle sizes and cold-start cost, as Lambda's nodejs22.x starts a handler: each bundle alone in a folder as
- * `index.js`, required (module-scope init included) by a fresh Node 22 with Lambda's flags, against a fresh
- * `node -e 0` of the same binary. NODE_PATH points at the checkout's node_modules, as Lambda's points at the
- * runtime's own AWS SDK, so a bundle that leaves a package external still finds it (a self-contained one never
- * looks). Off Linux x64 the running Node stands in for Node 22, and the figures say so.
- */
 const run = promisify(execFile);
 
 /**

@@ -1,3 +1,5 @@
+// The Stripe the benchmark calls, through the proxy and directly; bench/vendor-process.ts runs it in a process of
+// its own, as the real one is on another machine.
 import { createServer } from "node:http";
 import { listenOnLoopback } from "../test/support/loopback";
 

@@ -1,6 +1,6 @@
+// A keep-alive HTTP client shared by the proxied and the direct measurements, so both pay the same client cost.
 import http from "node:http";
 
-/** A keep-alive HTTP client shared by the proxied and the direct measurements, so both pay the same client cost. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
 export function request(

@@ -1,13 +1,11 @@
+// The proxy as Lambda runs it: the handler bundle (built by the bench into a folder of its own, AWS SDK inside),
+// required once, then invoked with API Gateway HTTP API events one after another, as one warm instance serves
+// them. Its DynamoDB and Secrets Manager calls go to DynamoDB Local and the stand-in through the standard endpoint
+// variables. Its log lines (the audit records and metrics) are written to a stdout the bench drops.
 import { randomBytes } from "node:crypto";
 import { sequentialLatencies } from "./stats";
 import { cpuMicros, serveCommands } from "./worker";
 
-/**
- * The proxy as Lambda runs it: the handler bundle (built by the bench into a folder of its own, AWS SDK inside),
- * required once, then invoked with API Gateway HTTP API events one after another, as one warm instance serves
- * them. Its DynamoDB and Secrets Manager calls go to DynamoDB Local and the stand-in through the standard endpoint
- * variables. Its log lines (the audit records and metrics) are written to a stdout the bench drops.
- */
 type Handler = (event: object, context: object) => Promise<{ statusCode: number; body?: string }>;
 
 function event(vaultKey: string, i: number): object {

@@ -1,11 +1,9 @@
+// The load generator, in its own process: keep-alive connections, like a real SDK.
 import { request } from "./http-client";
 import { sequentialLatencies, throughput } from "./stats";
 import { serveCommands } from "./worker";
 
-/**
- * The load generator, in its own process: keep-alive connections, like a real SDK. A request template with
- * `idempotent: true` gets a fresh Idempotency-Key per call.
- */
+/** One request to repeat; with `idempotent: true` each call gets a fresh Idempotency-Key. */
 interface Template {
   url: string;
   method: string;

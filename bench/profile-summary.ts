@@ -1,10 +1,8 @@
+// `npx tsx bench/profile-summary.ts <file.cpuprofile> [calls]`: where a V8 CPU profile's time went, as self time
+// by function and by module (an npm package, a file of ours, Node's internals), and inclusive time of our own
+// functions; per call when the number of calls is given.
 import { readFileSync } from "node:fs";
 
-/**
- * `npx tsx bench/profile-summary.ts <file.cpuprofile> [calls]`: where a V8 CPU profile's time went, as self time
- * by function and by module (an npm package, a file of ours, Node's internals), and inclusive time of our own
- * functions; per call when the number of calls is given.
- */
 interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };

@@ -1,3 +1,7 @@
+// `npx tsx bench/profile.ts <folder> [calls] [raw|proxy|issue]`: a V8 CPU profile of the proxy process while it serves
+// `calls` sequential PaymentIntent creates (or, with `raw`, runs as many bare conditional writes; with `issue`,
+// issues as many keys), written to <folder> when it exits. Open it in Chrome's DevTools, or summarise it with
+// bench/profile-summary.ts.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,12 +11,6 @@ import { ensureLedgerTable } from "../lambda/ledger/table";
 import { startDynamoDbLocal } from "../scripts/dynamodb-local";
 import { startWorker } from "./worker";
 
-/**
- * `npx tsx bench/profile.ts <folder> [calls] [raw|proxy|issue]`: a V8 CPU profile of the proxy process while it serves
- * `calls` sequential PaymentIntent creates (or, with `raw`, runs as many bare conditional writes; with `issue`,
- * issues as many keys), written to <folder> when it exits. Open it in Chrome's DevTools, or summarise it with
- * bench/profile-summary.ts.
- */
 async function main(): Promise<void> {
   const [dir = "profile", count = "3000", what = "proxy"] = process.argv.slice(2);
   const n = Number(count);

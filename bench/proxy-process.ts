@@ -1,3 +1,7 @@
+// The proxy as deployed, in its own process: local mode (the Lambda handlers' apps on Node's HTTP server) over
+// DynamoDB Local. Its ledger client counts its round trips, and the same client runs the baselines on command,
+// so a raw UpdateItem and a proxied call are paid for by the same SDK client in the same process: the CPU-time
+// figures divide one by the other.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -9,12 +13,6 @@ import { rawConditionalWrite, rawPut } from "./baselines";
 import { sequentialLatencies, throughput } from "./stats";
 import { cpuMicros, cpuSplit, serveCommands } from "./worker";
 
-/**
- * The proxy as deployed, in its own process: local mode (the Lambda handlers' apps on Node's HTTP server) over
- * DynamoDB Local. Its ledger client counts its round trips, and the same client runs the baselines on command,
- * so a raw UpdateItem and a proxied call are paid for by the same SDK client in the same process: the CPU-time
- * figures divide one by the other.
- */
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const env = process.env;

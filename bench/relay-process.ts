@@ -1,12 +1,10 @@
+// The floor of any proxy in this shape: a bare keep-alive relay that forwards each request to the fake Stripe and
+// its answer back, doing nothing else (no key, no price, no ledger, no audit). What it adds to a direct call, in
+// latency and in its own CPU time, is what one extra loopback HTTP hop costs on this machine.
 import http from "node:http";
 import { listenOnLoopback } from "../test/support/loopback";
 import { cpuMicros, serveCommands } from "./worker";
 
-/**
- * The floor of any proxy in this shape: a bare keep-alive relay that forwards each request to the fake Stripe and
- * its answer back, doing nothing else (no key, no price, no ledger, no audit). What it adds to a direct call, in
- * latency and in its own CPU time, is what one extra loopback HTTP hop costs on this machine.
- */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 async function main(): Promise<void> {

@@ -1,3 +1,12 @@
+// `npm run bench`: the proxy as it is deployed, one process per party: local mode (the handlers' code) in its
+// own process, a keep-alive load generator in another, the fake Stripe in a third, DynamoDB Local (Java) beside
+// them; and the proxy's Lambda bundle invoked with API Gateway events in a process of its own, as one warm Lambda
+// instance runs it. Every figure is a ratio to a baseline measured in this run on the same DynamoDB Local, because
+// absolute times on a shared 2-core machine mean little; the CPU-time figures (a process's own CPU time per call
+// against the proxy's SDK client's per raw write) are the ones a busy machine disturbs least. The floors say what
+// bounds the rest: a bare relay's hop, the SDK's own cold start, how busy the proxy's one thread is on a hot key.
+// `--smoke` runs tiny counts (the test suite uses it so the script cannot rot). KEYBRAKE_BENCH_OUT names a file for
+// the figures as one JSON object. KEYBRAKE_BENCH_PROFILE names a folder for a V8 CPU profile of the proxy process.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,17 +23,6 @@ import { busyShare, machineCpu, percentile } from "./stats";
 import { STRIPE_ARN } from "./vendor-process";
 import { startWorker } from "./worker";
 
-/**
- * `npm run bench`: the proxy as it is deployed, one process per party: local mode (the handlers' code) in its
- * own process, a keep-alive load generator in another, the fake Stripe in a third, DynamoDB Local (Java) beside
- * them; and the proxy's Lambda bundle invoked with API Gateway events in a process of its own, as one warm Lambda
- * instance runs it. Every figure is a ratio to a baseline measured in this run on the same DynamoDB Local, because
- * absolute times on a shared 2-core machine mean little; the CPU-time figures (a process's own CPU time per call
- * against the proxy's SDK client's per raw write) are the ones a busy machine disturbs least. The floors say what
- * bounds the rest: a bare relay's hop, the SDK's own cold start, how busy the proxy's one thread is on a hot key.
- * `--smoke` runs tiny counts (the test suite uses it so the script cannot rot). KEYBRAKE_BENCH_OUT names a file for
- * the figures as one JSON object. KEYBRAKE_BENCH_PROFILE names a folder for a V8 CPU profile of the proxy process.
- */
 const smoke = process.argv.includes("--smoke");
 const N = smoke
   ? { latency: 30, rounds: 2, warmup: 10, hot: 200, issue: 30, rssFirst: 100, rssTotal: 400, init: 2, counted: 20 }

@@ -1,6 +1,7 @@
+// Small statistics helpers for the benchmark: percentiles of samples, timing of async work, and how busy the
+// whole machine was meanwhile (a shared machine's load is part of every figure).
 import { readFileSync } from "node:fs";
 
-/** Small statistics helpers for the benchmark: percentiles of samples and timing of async work. */
 export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

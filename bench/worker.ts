@@ -1,9 +1,7 @@
+// The benchmark's processes talk over Node's IPC channel: the parent sends `{id, command, args}`, the worker
+// answers `{id, result}` or `{id, error}`. Each worker runs under tsx, with `--expose-gc` for its RSS figure.
 import { type ChildProcess, fork } from "node:child_process";
 
-/**
- * The benchmark's processes talk over Node's IPC channel: the parent sends `{id, command, args}`, the worker
- * answers `{id, result}` or `{id, error}`. Each worker runs under tsx, with `--expose-gc` for its RSS figure.
- */
 type Handlers = Record<string, (args: never) => unknown>;
 
 interface Message {

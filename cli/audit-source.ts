@@ -1,11 +1,9 @@
+// Where `audit` and `spend` read from: the local audit file (local-audit.ts) or CloudWatch Logs Insights
+// (insights.ts). Both take the same filter and answer in the same shapes, so the commands and their
+// output do not know which one ran.
 import type { AuditFilter, SpendRecord } from "../lambda/audit/filter";
 import type { LabelTotals, VendorLabelTotals } from "./totals";
 
-/**
- * Where `audit` and `spend` read from: the local audit file (local-audit.ts) or CloudWatch Logs Insights
- * (insights.ts). Both take the same filter and answer in the same shapes, so the commands and their
- * output do not know which one ran.
- */
 export interface AuditResult {
   /** Newest first, at most `limit`. */
   records: SpendRecord[];

@@ -1,3 +1,5 @@
+// Where the CLI's commands find keybrake and its audit trail: the issuer's URL and token, and which audit source
+// (the local file or CloudWatch Logs Insights) `audit` and `spend` read.
 import { isIP } from "node:net";
 import { auditFilePath } from "../lambda/core/env";
 import { logGroupName } from "../lambda/handlers/config";

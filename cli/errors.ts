@@ -1,7 +1,6 @@
-/**
- * The CLI's failures, one class per exit code, so scripts can tell "keybrake said no" from "you typed it
- * wrong" from "nothing answered" (the codes are listed in main.ts).
- */
+// The CLI's failures, one class per exit code, so scripts can tell "keybrake said no" from "you typed it
+// wrong" from "nothing answered" (the exit codes are listed once, in program.ts's EXIT_CODES).
+
 export abstract class CliError extends Error {
   abstract readonly exitCode: 1 | 2 | 3;
 }

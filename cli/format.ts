@@ -1,6 +1,5 @@
+// Human output: USD amounts and aligned plain-text tables. `--json` output never goes through here.
 import { MICRO_PER_USD } from "../lambda/core/money";
-
-/** Human output: USD amounts and aligned plain-text tables. `--json` output never goes through here. */
 
 /** 50 → "50.00", 29.99 → "29.99", 0.0083 → "0.0083": cents always, sub-cent digits only when present. */
 export function formatUsd(value: number): string {

@@ -1,3 +1,5 @@
+// The AWS path of `audit` and `spend`: CloudWatch Logs Insights queries over the deployment's log groups
+// (StartQuery, then GetQueryResults until the query ends), answered in the same shapes as local mode.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type CloudWatchLogsClient,
@@ -14,10 +16,6 @@ import { IncompleteError, UsageError } from "./errors";
 import { type ProgressStream, queryProgress } from "./progress";
 import { bySpend, type LabelTotals } from "./totals";
 
-/**
- * The AWS path of `audit` and `spend`: CloudWatch Logs Insights queries over the deployment's log groups
- * (StartQuery, then GetQueryResults until the query ends), answered in the same shapes as local mode.
- */
 export type LogsClient = Pick<CloudWatchLogsClient, "send"> & Partial<Pick<CloudWatchLogsClient, "config">>;
 
 export interface InsightsOptions {

@@ -1,6 +1,6 @@
+// The issuer routes (`/vault/*`) over HTTP, with the issuer token as a bearer token.
 import { IncompleteError, RefusedError } from "./errors";
 
-/** The issuer routes (`/vault/*`) over HTTP, with the issuer token as a bearer token. */
 export interface IssuerConfig {
   /** The keybrake base URL, without a trailing slash. */
   url: string;

@@ -1,3 +1,4 @@
+// Local mode's audit trail: KEYBRAKE_AUDIT_FILE, one JSON record a line, filtered and totalled here.
 import { open } from "node:fs/promises";
 import { type AuditFilter, matchesFilter, type SpendRecord } from "../lambda/audit/filter";
 import type { AuditRecord } from "../lambda/audit/record";
@@ -5,7 +6,6 @@ import type { AuditSource } from "./audit-source";
 import { IncompleteError } from "./errors";
 import { totalsByLabel, totalsByVendorLabel } from "./totals";
 
-/** Local mode's audit trail: KEYBRAKE_AUDIT_FILE, one JSON record a line, filtered and totalled here. */
 export function localAuditSource(path: string, warn: (message: string) => void): AuditSource {
   const read = async (filter: AuditFilter) => newestFirst(await readMatching(path, filter, warn));
   return {

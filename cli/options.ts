@@ -1,3 +1,5 @@
+// Flag value parsers. Each throws commander's InvalidArgumentError, so a bad value is reported as
+// "option '--cap <usd>' argument '-1' is invalid. …" (naming the flag) and exits 2.
 import { InvalidArgumentError } from "commander";
 import { type LabelMatch, labelMatch } from "../lambda/audit/filter";
 import { MAX_ROWS } from "../lambda/audit/queries";
@@ -7,11 +9,6 @@ import { usdNumberToMicro } from "../lambda/core/money";
 import { hasControlCharacters } from "../lambda/core/text";
 import { isVendor, VENDORS, type Vendor } from "../lambda/core/vendors";
 import { parseSince, type Since } from "./since";
-
-/**
- * Flag value parsers. Each throws commander's InvalidArgumentError, so a bad value is reported as
- * "option '--cap <usd>' argument '-1' is invalid. …" (naming the flag) and exits 2.
- */
 
 export function parseVendor(value: string): Vendor {
   if (!isVendor(value)) throw new InvalidArgumentError(`expected one of ${VENDORS.join(", ")}`);

@@ -1,3 +1,10 @@
+// The `keybrake` command tree (commander), and `run`, which turns any outcome into an exit code:
+//
+//   keybrake keys issue|show|revoke   the issuer routes (KEYBRAKE_URL, KEYBRAKE_API_KEY; --url/--api-key override)
+//   keybrake revoke --label-prefix p  revoke a whole run at once
+//   keybrake audit / keybrake spend   the audit trail: the local audit file when --local is given or KEYBRAKE_URL
+//                                     is a loopback address, CloudWatch Logs Insights otherwise
+//   keybrake local                    local mode from the installed package (what `npm start` runs in a checkout)
 import { Command, CommanderError } from "commander";
 import { registerAudit } from "./commands/audit";
 import { registerKeys } from "./commands/keys";
@@ -8,7 +15,10 @@ import type { CliContext } from "./config";
 import { CliError } from "./errors";
 import { packageVersion } from "./version";
 
-/** The `keybrake` command tree; `run` returns the exit code main.ts documents. */
+/**
+ * What `--help` prints after the commands. The exit codes are the CLI's contract with scripts, listed here and
+ * nowhere else in the code (docs/cli.md#exit-codes explains each one; errors.ts has a class per code).
+ */
 const EXIT_CODES = `
 Exit codes:
   0  success
@@ -45,6 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
+/** Runs one command line and returns its exit code (EXIT_CODES lists them); it never throws. */
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
   try {
     await buildProgram(ctx).parseAsync(argv);

@@ -1,8 +1,7 @@
-/**
- * What stderr shows while Logs Insights queries run. On a terminal: one line redrawn in place (spinner,
- * elapsed seconds, records scanned so far). Anywhere else (a pipe, a CI log): a single plain line, so
- * captured output holds no carriage returns or animation frames.
- */
+// What stderr shows while Logs Insights queries run. On a terminal: one line redrawn in place (spinner,
+// elapsed seconds, records scanned so far). Anywhere else (a pipe, a CI log): a single plain line, so
+// captured output holds no carriage returns or animation frames.
+
 export interface Progress {
   /** The latest `statistics.recordsScanned` of one query. */
   scanned(queryId: string, records: number): void;

@@ -1,12 +1,11 @@
+// Totals of spend records for `audit` and `spend`, the same numbers the Logs Insights stats query computes, so
+// local mode's answers match the AWS path's: each reservation is counted once at its largest amount
+// (lambda/audit/accounting.ts).
 import { reservationTotals } from "../lambda/audit/accounting";
 import type { SpendRecord } from "../lambda/audit/filter";
 import { sumUsd } from "../lambda/core/money";
 
-/**
- * Totals of spend records, the same numbers the Logs Insights stats query computes: `calls` counts call
- * records, `refused` the refused ones, money is summed exactly (through micro-USD) with each reservation
- * counted once at its largest amount (lambda/audit/accounting.ts), `last_at` is the newest.
- */
+/** `calls` counts call records, `refused` the refused ones; money is summed exactly (through micro-USD); `last_at` is the newest. */
 export interface Totals {
   calls: number;
   refused: number;

@@ -1,3 +1,4 @@
+// `keybrake --version`, read from the package itself so a checkout and an installed package both tell the truth.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 

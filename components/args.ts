@@ -1,3 +1,5 @@
+// The component's args: their types (the package's public config surface), defaults and validation, so a bad value
+// or a misspelled field fails `pulumi preview` rather than a deploy.
 import type * as pulumi from "@pulumi/pulumi";
 import { METRICS_NAMESPACE } from "../lambda/audit/metrics";
 import {

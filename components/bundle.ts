@@ -1,20 +1,18 @@
-/**
- * The Lambda handlers' code: one minified CommonJS file per handler, built by esbuild with BUNDLE_OPTIONS.
- *
- * The package ships these files prebuilt (`npm pack` runs `npm run build`, which writes
- * `dist/handlers/{issuer,proxy,sweep}.js`), so every customer deploys the very bytes this repository tested and
- * esbuild is not needed at deploy time. From a checkout (the sources are TypeScript) the component bundles the
- * sources as the program runs, so an edit to lambda/ is what gets deployed, never a stale build.
- *
- * Deterministic: same sources, same bytes (no absolute paths, timestamps or source maps), so an unchanged handler
- * shows no diff on `pulumi up`.
- *
- * Self-contained: the AWS SDK clients are bundled too, at the versions package-lock.json pins (a unit test checks
- * it), not taken from the nodejs22.x runtime, whose SDK version varies by region and over time. Bundled from
- * their ES module builds, so only the commands and shapes the handlers use are in (esbuild's tree shaking), with
- * the credential chain replaced by the environment credentials Lambda provides (lambda/handlers/credentials.ts):
- * measured, that loads faster than the runtime's own SDK does (docs/performance.md).
- */
+// The Lambda handlers' code: one minified CommonJS file per handler, built by esbuild with BUNDLE_OPTIONS.
+//
+// The package ships these files prebuilt (`npm pack` runs `npm run build`, which writes
+// `dist/handlers/{issuer,proxy,sweep}.js`), so every customer deploys the very bytes this repository tested and
+// esbuild is not needed at deploy time. From a checkout (the sources are TypeScript) the component bundles the
+// sources as the program runs, so an edit to lambda/ is what gets deployed, never a stale build.
+//
+// Deterministic: same sources, same bytes (no absolute paths, timestamps or source maps), so an unchanged handler
+// shows no diff on `pulumi up`.
+//
+// Self-contained: the AWS SDK clients are bundled too, at the versions package-lock.json pins (a unit test checks
+// it), not taken from the nodejs22.x runtime, whose SDK version varies by region and over time. Bundled from
+// their ES module builds, so only the commands and shapes the handlers use are in (esbuild's tree shaking), with
+// the credential chain replaced by the environment credentials Lambda provides (lambda/handlers/credentials.ts):
+// measured, that loads faster than the runtime's own SDK does (docs/performance.md).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildOptions } from "esbuild";

@@ -1,14 +1,12 @@
+// The operators' CloudWatch dashboard: spend, calls and refusals per vendor, refusal reasons, latency, ledger
+// health, settlement outcomes and the alarms' states. The body is built from resolved names by the pure
+// `dashboardWidgets`, so it can be read (and tested) as plain JSON.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DIMENSION, METRIC } from "../lambda/audit/metrics";
 import type { Vendor } from "../lambda/core/vendors";
 import { SAVED_QUERIES } from "./saved-queries";
 
-/**
- * The operators' CloudWatch dashboard: spend, calls and refusals per vendor, refusal reasons, latency, ledger
- * health, settlement outcomes and the alarms' states. The body is built from resolved names by the pure
- * `dashboardWidgets`, so it can be read (and tested) as plain JSON.
- */
 export interface DashboardSpec {
   /** The `service` dimension value: the component's name. */
   service: string;

@@ -1,11 +1,10 @@
+// The three Lambdas, each with its own role (least privilege, exact statements), its own log group (the
+// audit trail, retention from args) and a bundle built by esbuild from lambda/handlers/.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type FunctionName, logGroupName, sharedEnvironment } from "../lambda/handlers/config";
 import { LEDGER_SCHEMA } from "../lambda/ledger/schema";
 import { handlerBundle } from "./bundle";
-
-// The three Lambdas, each with its own role (least privilege, exact statements), its own log group (the
-// audit trail, retention from args) and a bundle built by esbuild from lambda/handlers/.
 
 export interface FunctionSpec {
   name: FunctionName;

@@ -1,13 +1,11 @@
+// One random token per declared issuer, stable across `pulumi up` (stored, secret, in the stack's state).
+// The issuer Lambda receives only each token's SHA-256 with the issuer's ceilings (KEYBRAKE_ISSUERS).
+// Rotate a token with `pulumi up --replace <its RandomPassword URN>`.
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { IssuerCeilings } from "./args";
 
-/**
- * One random token per declared issuer, stable across `pulumi up` (stored, secret, in the stack's state).
- * The issuer Lambda receives only each token's SHA-256 with the issuer's ceilings (KEYBRAKE_ISSUERS).
- * Rotate a token with `pulumi up --replace <its RandomPassword URN>`.
- */
 export interface IssuerTokens {
   /** issuer name → token (secret). */
   tokens: pulumi.Output<Record<string, string>>;

@@ -1,3 +1,6 @@
+// What operators watch: an SNS topic for alarm notifications (optionally mailed), alarms on ledger errors, refusal
+// spikes, vendor overage and daily spend per vendor, and the dashboard. Every alarm and graph reads the metrics the
+// Lambdas publish (lambda/audit/metrics.ts) under the `service` dimension = the component's name.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CAP_THRESHOLD_DETAIL_TYPE, EVENT_SOURCE } from "../lambda/audit/events";
@@ -6,11 +9,6 @@ import type { Vendor } from "../lambda/core/vendors";
 import { dashboard } from "./dashboard";
 import { savedQueries } from "./saved-queries";
 
-/**
- * What operators watch: an SNS topic for alarm notifications (optionally mailed), alarms on ledger errors, refusal
- * spikes, vendor overage and daily spend per vendor, and the dashboard. Every alarm and graph reads the metrics the
- * Lambdas publish (lambda/audit/metrics.ts) under the `service` dimension = the component's name.
- */
 export interface ObservabilityArgs {
   namespace: string;
   vendors: Vendor[];

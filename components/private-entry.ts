@@ -1,13 +1,14 @@
+// VPC isolation: endpoints so the Lambdas reach DynamoDB, Secrets Manager and CloudWatch Logs without leaving
+// the VPC (vendor calls go out through the team's NAT), and a private REST API reachable only through the
+// VPC's execute-api endpoint.
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { VpcArgs } from "./args";
 
 /**
- * VPC isolation: endpoints so the Lambdas reach DynamoDB, Secrets Manager and CloudWatch Logs without leaving
- * the VPC (vendor calls go out through the team's NAT), and a private REST API reachable only through the
- * VPC's execute-api endpoint. Its URL carries the stage (`/v1`): use a path-prefix SDK setting
- * (stripe-python `api_base`, twilio `baseUrl`, `RESEND_BASE_URL`) or map a private custom domain.
+ * The private API's stage, which its URL carries (`/v1`): use a path-prefix SDK setting (stripe-python `api_base`,
+ * twilio `baseUrl`, `RESEND_BASE_URL`) or map a private custom domain.
  */
 export const PRIVATE_STAGE = "v1";
 export const PRIVATE_BINARY_MEDIA_TYPES = ["*/*"];

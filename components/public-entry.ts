@@ -1,10 +1,8 @@
+// The public entry point: an API Gateway HTTP API whose `$default` stage serves the host root (stripe-node
+// can only change host, port and protocol), `/vault/*` to the issuer and every other path to the proxy.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
-/**
- * The public entry point: an API Gateway HTTP API whose `$default` stage serves the host root (stripe-node
- * can only change host, port and protocol), `/vault/*` to the issuer and every other path to the proxy.
- */
 export interface PublicEntryArgs {
   issuer: aws.lambda.Function;
   proxy: aws.lambda.Function;

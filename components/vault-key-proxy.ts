@@ -1,3 +1,5 @@
+// The VaultKeyProxy component: wires the ledger, secrets, Lambdas, entry point and observability that the other
+// modules of components/ build, and exposes the deployment's URL.
 import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Vendor } from "../lambda/core/vendors";

@@ -1,12 +1,10 @@
+// The real vendor credentials in Secrets Manager: created from secret inputs, or an existing secret's ARN.
+// Only ARNs leave this module; the values go into the secret versions and nowhere else.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Vendor } from "../lambda/core/vendors";
 import type { VaultKeyProxyArgs } from "./args";
 
-/**
- * The real vendor credentials in Secrets Manager: created from secret inputs, or an existing secret's ARN.
- * Only ARNs leave this module; the values go into the secret versions and nowhere else.
- */
 export function vendorSecretArns(
   name: string,
   args: VaultKeyProxyArgs,

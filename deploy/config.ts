@@ -1,12 +1,13 @@
+// The root program's stack config (`keybrake:*` keys) → the component's args. The keys are checked here; their
+// values by the component, field by field.
 import type * as pulumi from "@pulumi/pulumi";
 import type { IssuerCeilings, VaultKeyProxyArgs, VpcArgs } from "../components";
 import { unknownFieldError } from "../lambda/core/fields";
 import type { PricingInput } from "../lambda/core/pricing";
 
 /**
- * The root program's stack config (`keybrake:*` keys) → the component's args. Every `keybrake:` key must be one
- * of these: a misspelled key (`keybrake:issuer`, `keybrake:logRetentionDay`) fails `pulumi preview` naming it,
- * rather than deploying as if it were unset. The values are checked by the component, field by field.
+ * Every `keybrake:` key must be one of these: a misspelled key (`keybrake:issuer`, `keybrake:logRetentionDay`)
+ * fails `pulumi preview` naming it, rather than deploying as if it were unset.
  */
 export const STACK_CONFIG_KEYS = [
   "stripeSecretKey",

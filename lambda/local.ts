@@ -1,3 +1,6 @@
+// Local mode: the issuer and proxy apps, the very ones the Lambda handlers wrap, served by Node's HTTP
+// server over DynamoDB Local. The only differences are where secrets come from (env), where audit records
+// go (a JSON-lines file) and that settlement finishes after the answer is sent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -23,11 +26,6 @@ import { Upkeep } from "./proxy/upkeep";
 import { DEFAULT_UPSTREAM_TIMEOUT_MS } from "./proxy/upstream";
 import { runSweep } from "./sweep/run";
 
-/**
- * Local mode: the issuer and proxy apps, the very ones the Lambda handlers wrap, served by Node's HTTP
- * server over DynamoDB Local. The only differences are where secrets come from (env), where audit records
- * go (a JSON-lines file) and that settlement finishes after the answer is sent.
- */
 export interface LocalOptions {
   dynamoEndpoint: string;
   issuerToken: string;

@@ -1,3 +1,7 @@
+// AWS's DynamoDB Local, taken from the jar the npm package amplify-dynamodb-simulator ships, without
+// installing that package (it pulls 280 dependencies): `npm pack` it once into a cache folder and unpack only
+// its `emulator/` folder. The cache folder is KEYBRAKE_CACHE_DIR when set; in a checkout, its ignored `.cache/`;
+// for the installed package, `$XDG_CACHE_HOME/keybrake` (default `~/.cache/keybrake`), never node_modules.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -7,12 +11,6 @@ import { promisify } from "node:util";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { localDynamoConfig } from "../lambda/ledger/dynamo";
 
-/**
- * AWS's DynamoDB Local, taken from the jar the npm package amplify-dynamodb-simulator ships, without
- * installing that package (it pulls 280 dependencies): `npm pack` it once into a cache folder and unpack only
- * its `emulator/` folder. The cache folder is KEYBRAKE_CACHE_DIR when set; in a checkout, its ignored `.cache/`;
- * for the installed package, `$XDG_CACHE_HOME/keybrake` (default `~/.cache/keybrake`), never node_modules.
- */
 const VERSION = "2.9.30";
 /** What the download weighs, for the progress line (the npm tarball, and the unpacked emulator folder). */
 const DOWNLOAD_MB = 57;

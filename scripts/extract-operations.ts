@@ -1,19 +1,16 @@
+// Regenerates `lambda/vendors/operations/<vendor>.snapshot.json`: every mutating operation (POST, PUT, PATCH,
+// DELETE) a vendor documents, machine-extracted and sorted, so a test can fail when the hand-classified route
+// table misses one. Snapshots are never edited by hand; rerun this on a newer spec and classify what it adds.
+//
+//   tsx scripts/extract-operations.ts <vendor> <spec> <source-label> [--out <file>]
+//
+// <spec> is an OpenAPI 3 document in JSON (Stripe `openapi/spec3.json` or `latest/openapi.spec3.json`, Twilio
+// `spec/json/twilio_api_v2010.json`, Resend `resend.json`, which that repository generates from `resend.yaml`),
+// or, for Stripe only, the root of an installed stripe-node package (`node_modules/stripe`): its generated
+// `cjs/resources` list the same operations, named `<resource>.<method>` with the SDK's path parameter names.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-
-/**
- * Regenerates `lambda/vendors/operations/<vendor>.snapshot.json`: every mutating operation (POST, PUT, PATCH,
- * DELETE) a vendor documents, machine-extracted and sorted, so a test can fail when the hand-classified route
- * table misses one. Snapshots are never edited by hand; rerun this on a newer spec and classify what it adds.
- *
- *   tsx scripts/extract-operations.ts <vendor> <spec> <source-label> [--out <file>]
- *
- * <spec> is an OpenAPI 3 document in JSON (Stripe `openapi/spec3.json` or `latest/openapi.spec3.json`, Twilio
- * `spec/json/twilio_api_v2010.json`, Resend `resend.json`, which that repository generates from `resend.yaml`),
- * or, for Stripe only, the root of an installed stripe-node package (`node_modules/stripe`): its generated
- * `cjs/resources` list the same operations, named `<resource>.<method>` with the SDK's path parameter names.
- */
 
 const MUTATING = ["POST", "PUT", "PATCH", "DELETE"] as const;
 type MutatingMethod = (typeof MUTATING)[number];

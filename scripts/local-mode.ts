@@ -1,3 +1,8 @@
+// Local mode, as `npm start` (in a checkout) and `keybrake local` (from the installed package) run it: DynamoDB
+// Local unless KEYBRAKE_DYNAMODB_ENDPOINT names a running DynamoDB, then the issuer and proxy routes on
+// 127.0.0.1:$KEYBRAKE_PORT. It says what it is doing while it starts, then what is enabled and where each vendor's
+// calls go (loudly when that is the real API), and runs until Ctrl-C, SIGTERM or SIGHUP, or, when an npm script
+// started it, until npm goes away; then it stops the server and DynamoDB Local. Java cannot outlive it either way.
 import { randomBytes } from "node:crypto";
 import { resolve as absolute } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
@@ -9,13 +14,6 @@ import { localDynamoConfig } from "../lambda/ledger/dynamo";
 import { startLocalServer } from "../lambda/local";
 import { DynamoDbLocalError, JavaMissingError, startDynamoDbLocal } from "./dynamodb-local";
 
-/**
- * Local mode, as `npm start` (in a checkout) and `keybrake local` (from the installed package) run it: DynamoDB
- * Local unless KEYBRAKE_DYNAMODB_ENDPOINT names a running DynamoDB, then the issuer and proxy routes on
- * 127.0.0.1:$KEYBRAKE_PORT. It says what it is doing while it starts, then what is enabled and where each vendor's
- * calls go (loudly when that is the real API), and runs until Ctrl-C, SIGTERM or SIGHUP, or, when an npm script
- * started it, until npm goes away; then it stops the server and DynamoDB Local. Java cannot outlive it either way.
- */
 export interface LocalModeIo {
   env: NodeJS.ProcessEnv;
   stdout: { write(text: string): unknown };

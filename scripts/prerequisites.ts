@@ -1,12 +1,10 @@
+// What the integration tier needs beyond Node and Java: Debian's python3-stripe and python3-httpx for the README's
+// Python example, and curl and jq for the README's curl session, run as written. On a Debian machine where we are
+// root (CI, the project's dev machines) they are installed when missing; anywhere else the suite says in one line
+// what to install.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
-/**
- * What the integration tier needs beyond Node and Java: Debian's python3-stripe and python3-httpx for the README's
- * Python example, and curl and jq for the README's curl session, run as written. On a Debian machine where we are
- * root (CI, the project's dev machines) they are installed when missing; anywhere else the suite says in one line
- * what to install.
- */
 const run = promisify(execFile);
 const works = (file: string, args: string[]) =>
   run(file, args).then(

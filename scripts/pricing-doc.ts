@@ -1,14 +1,11 @@
+// Renders `docs/pricing-routes.md` from the route tables, so the documented pricing is the enforced one: per
+// vendor, the priced routes with their rule, the refused routes grouped by why, and how many are free.
+// `tsx scripts/pricing-doc.ts` rewrites the file; a unit test fails when the committed file is stale.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VENDORS, type Vendor } from "../lambda/core/vendors";
 import { vendorRoutes } from "../lambda/vendors/operations";
 import type { RouteRow } from "../lambda/vendors/operations/routes";
-
-/**
- * Renders `docs/pricing-routes.md` from the route tables, so the documented pricing is the enforced one: per
- * vendor, the priced routes with their rule, the refused routes grouped by why, and how many are free.
- * `tsx scripts/pricing-doc.ts` rewrites the file; a unit test fails when the committed file is stale.
- */
 
 export const PRICING_DOC_PATH = join(__dirname, "..", "docs", "pricing-routes.md");
 

@@ -1,9 +1,7 @@
+// `npm start`: local mode (scripts/local-mode.ts), the same code `keybrake local` runs from the installed package.
+// A failure to start is one line saying what to do; exit 2 when the environment is wrong, 3 otherwise.
 import { describeFailure, runLocalMode } from "./local-mode";
 
-/**
- * `npm start`: local mode (scripts/local-mode.ts), the same code `keybrake local` runs from the installed package.
- * A failure to start is one line saying what to do; exit 2 when the environment is wrong, 3 otherwise.
- */
 runLocalMode({ env: process.env, stdout: process.stdout, stderr: process.stderr }).then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -1,3 +1,4 @@
+// `keybrake audit`: the spend records themselves, newest first, then a total per run label.
 import type { Command } from "commander";
 import type { SpendRecord } from "../../lambda/audit/filter";
 import { type CliContext, openAuditSource } from "../config";
@@ -7,7 +8,6 @@ import { parseSince, timeWindow } from "../since";
 import type { LabelTotals } from "../totals";
 import { type FilterFlags, withFilterFlags } from "./source-flags";
 
-/** `keybrake audit`: the spend records themselves, newest first, then a total per run label. */
 const DEFAULT_SINCE = "24h";
 const DEFAULT_LIMIT = 1000;
 

@@ -1,6 +1,6 @@
+// The flags every issuer-route command takes; `--url` and `--api-key` override the environment.
 import type { Command } from "commander";
 
-/** The flags every issuer-route command takes; `--url` and `--api-key` override the environment. */
 export interface IssuerFlags {
   url?: string;
   apiKey?: string;

@@ -1,3 +1,4 @@
+// `keybrake keys issue|show|revoke`: one vault key at a time, over the issuer routes.
 import type { Command } from "commander";
 import type { IssuedKeyBody, KeyStatusBody } from "../../lambda/issuer/service";
 import { type CliContext, issuerConfig } from "../config";
@@ -10,7 +11,6 @@ import { type IssuerFlags, withIssuerFlags } from "./issuer-flags";
 const usdOrDash = (value: number | undefined) => (value === undefined ? "-" : formatUsd(value));
 const keyPath = (keyId: string) => `/vault/keys/${encodeURIComponent(keyId)}`;
 
-/** `keybrake keys issue|show|revoke`: one vault key at a time, over the issuer routes. */
 export function registerKeys(program: Command, ctx: CliContext): void {
   const keys = program.command("keys").description("issue, show and revoke vault keys");
 

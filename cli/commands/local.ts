@@ -1,12 +1,10 @@
+// `keybrake local`: local mode from the installed package, what `npm start` runs in a checkout. Configured by the
+// environment only (KEYBRAKE_PORT, the vendor secrets, KEYBRAKE_*_URL, …: see the README's local mode table). Its
+// code is loaded only when this command runs, so the other commands never load DynamoDB's client.
 import type { Command } from "commander";
 import type { CliContext } from "../config";
 import { IncompleteError, UsageError } from "../errors";
 
-/**
- * `keybrake local`: local mode from the installed package, what `npm start` runs in a checkout. Configured by the
- * environment only (KEYBRAKE_PORT, the vendor secrets, KEYBRAKE_*_URL, …: see the README's local mode table). Its
- * code is loaded only when this command runs, so the other commands never load DynamoDB's client.
- */
 export function registerLocal(program: Command, ctx: CliContext): void {
   program
     .command("local")

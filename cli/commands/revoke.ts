@@ -1,3 +1,4 @@
+// `keybrake revoke --label-prefix p`: stop a whole run (or batch, or customer) at once.
 import type { Command } from "commander";
 import { type CliContext, issuerConfig } from "../config";
 import { toJson } from "../format";
@@ -5,7 +6,6 @@ import { issuerRequest } from "../issuer-client";
 import { parseText } from "../options";
 import { type IssuerFlags, withIssuerFlags } from "./issuer-flags";
 
-/** `keybrake revoke --label-prefix p`: stop a whole run (or batch, or customer) at once. */
 export function registerRevoke(program: Command, ctx: CliContext): void {
   withIssuerFlags(
     program

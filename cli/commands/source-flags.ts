@@ -1,3 +1,4 @@
+// The filter and source flags `audit` and `spend` share.
 import type { Command } from "commander";
 import type { LabelMatch } from "../../lambda/audit/filter";
 import type { Vendor } from "../../lambda/core/vendors";
@@ -5,7 +6,6 @@ import type { SourceFlags } from "../config";
 import { parseLabel, parseLogGroups, parseSinceOption, parseVendor } from "../options";
 import type { Since } from "../since";
 
-/** The filter and source flags `audit` and `spend` share. */
 export interface FilterFlags extends SourceFlags {
   vendor?: Vendor;
   since?: Since;

@@ -1,3 +1,4 @@
+// `keybrake spend`: what each run label spent per vendor, and each vendor's total.
 import type { Command } from "commander";
 import { type CliContext, openAuditSource } from "../config";
 import { formatUsd, renderTable, shortTime, toJson } from "../format";
@@ -5,7 +6,6 @@ import { parseSince, timeWindow } from "../since";
 import { totalsByVendor, type VendorLabelTotals, type VendorTotals } from "../totals";
 import { type FilterFlags, withFilterFlags } from "./source-flags";
 
-/** `keybrake spend`: what each run label spent per vendor, and each vendor's total. */
 const DEFAULT_SINCE = "7d";
 
 export function registerSpend(program: Command, ctx: CliContext): void {

@@ -1,16 +1,14 @@
+// CloudWatch metrics derived from audit records, published as Embedded Metric Format through Powertools.
+// Every metric carries the `service` dimension, whose value is the deployment's name (KEYBRAKE_DEPLOYMENT),
+// so two keybrakes in one account never mix. Dimensions are low-cardinality only (vendor, issuer, refusal
+// reason); run labels are high-cardinality and are answered from the audit log instead.
+//
+// Dimension sets: the call and sweep metrics are published under [service], [service, vendor] and
+// [service, issuer]; `Refusals` also under [service, reason].
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { MetricsOptions } from "@aws-lambda-powertools/metrics/types";
 import type { AuditRecord, CallRecord } from "./record";
 
-/**
- * CloudWatch metrics derived from audit records, published as Embedded Metric Format through Powertools.
- * Every metric carries the `service` dimension, whose value is the deployment's name (KEYBRAKE_DEPLOYMENT),
- * so two keybrakes in one account never mix. Dimensions are low-cardinality only (vendor, issuer, refusal
- * reason); run labels are high-cardinality and are answered from the audit log instead.
- *
- * Dimension sets: the call and sweep metrics are published under [service], [service, vendor] and
- * [service, issuer]; `Refusals` also under [service, reason].
- */
 export const METRICS_NAMESPACE = "Keybrake";
 
 export const METRIC = {

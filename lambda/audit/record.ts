@@ -1,21 +1,19 @@
+// The audit trail: one structured record per proxied call and per key event. Never a secret, a vault key or
+// a request body: only the key id, who spent, where, the decision, the money and the vendor's own ids.
+// On Lambda each record is the `audit` field of a Powertools log line whose message is `keybrake.<event>`;
+// in local mode it is one JSON line of KEYBRAKE_AUDIT_FILE. Amounts are USD numbers (micro-USD / 10^6).
+//
+// Spend accounting (docs/audit.md#spend-adds-up): every record that carries money names its `reservation_id`,
+// and a reservation's spend is the largest `spent_usd` among its records (likewise `unsettled_usd`): the call
+// record and the sweep's `reservation_swept` record may both carry the same amount, and a record written when
+// the ledger's outcome was unknown carries 0 and leaves the amount to the sweep. Summing that per reservation
+// gives what the ledger kept, key by key, whatever instant a process died at (lambda/audit/accounting.ts).
 import type { CapMode } from "../core/caps";
 import type { CounterpartyBody, CounterpartyRefusal } from "../core/counterparty";
 import type { CapName, RefusalCode } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import type { KeyRecord } from "../ledger/key-record";
 
-/**
- * The audit trail: one structured record per proxied call and per key event. Never a secret, a vault key or
- * a request body: only the key id, who spent, where, the decision, the money and the vendor's own ids.
- * On Lambda each record is the `audit` field of a Powertools log line whose message is `keybrake.<event>`;
- * in local mode it is one JSON line of KEYBRAKE_AUDIT_FILE. Amounts are USD numbers (micro-USD / 10^6).
- *
- * Spend accounting (docs/audit.md#spend-adds-up): every record that carries money names its `reservation_id`,
- * and a reservation's spend is the largest `spent_usd` among its records (likewise `unsettled_usd`): the call
- * record and the sweep's `reservation_swept` record may both carry the same amount, and a record written when
- * the ledger's outcome was unknown carries 0 and leaves the amount to the sweep. Summing that per reservation
- * gives what the ledger kept, key by key, whatever instant a process died at (lambda/audit/accounting.ts).
- */
 export type Decision = "forwarded" | "refused";
 
 /**

@@ -1,3 +1,6 @@
+// Where audit records go: on Lambda, the function's CloudWatch log group through Powertools Logger, with the
+// metrics each record stands for as EMF lines beside it; in local mode, JSON lines appended to a file through
+// an async stream (nothing synchronous on the hot path).
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "@aws-lambda-powertools/logger";
@@ -5,11 +8,6 @@ import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { publishMetrics } from "./metrics";
 import { type AuditRecord, auditMessage } from "./record";
 
-/**
- * Where audit records go: on Lambda, the function's CloudWatch log group through Powertools Logger, with the
- * metrics each record stands for as EMF lines beside it; in local mode, JSON lines appended to a file through
- * an async stream (nothing synchronous on the hot path).
- */
 export interface AuditSink {
   /**
    * Writes a record. The promise (where the sink gives one) resolves once the record is out of this process

@@ -1,3 +1,4 @@
+// Time as the ledger counts it: an injectable clock, and the UTC days that daily caps roll over on.
 /** Milliseconds since the epoch. Injected so tests can cross UTC midnight and key expiry deterministically. */
 export type Clock = () => number;
 export const systemClock: Clock = () => Date.now();

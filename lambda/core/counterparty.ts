@@ -1,3 +1,5 @@
+// Counterparty locks as the issuer parses them and the ledger stores them (docs/guarantees.md#counterparty-lock);
+// the proxy checks them in vendors/counterparty.ts.
 import { InvalidRequestError, KeybrakeError } from "./errors";
 import type { Vendor } from "./vendors";
 

@@ -1,4 +1,5 @@
-/** Key lifetimes: "30s", "5m", "2h", "1d", or a whole number of seconds (number or digit string). */
+// Key lifetimes: "30s", "5m", "2h", "1d", or a whole number of seconds (number or digit string).
+
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 export function parseDurationSeconds(input: unknown): number | undefined {

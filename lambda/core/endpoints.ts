@@ -1,7 +1,6 @@
-/**
- * Endpoint allowlists: entries are "METHOD /path" where `*` matches exactly one path segment.
- * Paths are compared segment by segment after the proxy has normalised and validated the request path.
- */
+// Endpoint allowlists: entries are "METHOD /path" where `*` matches exactly one path segment.
+// Paths are compared segment by segment after the proxy has normalised and validated the request path.
+
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 export type Method = (typeof METHODS)[number];
 

@@ -1,7 +1,6 @@
-/**
- * Typed refusals. Every refusal the proxy or the issuer gives is one of these; the HTTP layer turns
- * it into the vendor's error shape (proxy routes) or keybrake's own JSON (issuer routes).
- */
+// Typed refusals. Every refusal the proxy or the issuer gives is one of these; the HTTP layer turns
+// it into the vendor's error shape (proxy routes) or keybrake's own JSON (issuer routes).
+
 export type RefusalCode =
   | "invalid_request"
   | "unpriceable_request"

@@ -1,8 +1,7 @@
-/**
- * Money is an integer count of micro-USD (1 USD = 1_000_000) from parse to ledger
- * (docs/guarantees.md#6-money-is-exact).
- * Decimal inputs are converted through their text, never by float multiplication.
- */
+// Money is an integer count of micro-USD (1 USD = 1_000_000) from parse to ledger
+// (docs/guarantees.md#6-money-is-exact). Decimal inputs are converted through their text, never by float
+// multiplication.
+
 export const MICRO_PER_USD = 1_000_000;
 
 const DECIMAL = /^(-?)(\d{1,12})(?:\.(\d{1,12}))?$/;

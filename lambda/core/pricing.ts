@@ -1,11 +1,9 @@
+// Prices the proxy uses where the request alone does not give the cost. Defaults are deliberately high
+// (a reservation is an upper bound; Twilio settles down to the real `price` when its answer carries one).
 import { fieldsOf, isPlainObject, refuseUnknownFields } from "./fields";
 import { type FxRates, parseFxRates } from "./fx";
 import { decimalToMicro } from "./money";
 
-/**
- * Prices the proxy uses where the request alone does not give the cost. Defaults are deliberately high
- * (a reservation is an upper bound; Twilio settles down to the real `price` when its answer carries one).
- */
 export interface PricingConfig {
   fxRates: FxRates;
   /** Per SMS segment to +1 (US/Canada) numbers. Default 0.02 USD (list price 0.0083 plus carrier fees). */

@@ -1,3 +1,5 @@
+// Where the proxy gets the real vendor credentials: the environment in local mode, Secrets Manager (cached, with a
+// deadline) on Lambda.
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SecretUnavailableError } from "./errors";
 import type { Vendor } from "./vendors";

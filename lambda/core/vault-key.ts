@@ -1,9 +1,7 @@
+// Vault keys look like `vk_<key id: 16 hex>_<secret: 256 random bits, base64url>`. The key id is public
+// (it names the key on the management routes); only the SHA-256 of the whole key is stored.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-/**
- * Vault keys look like `vk_<key id: 16 hex>_<secret: 256 random bits, base64url>`. The key id is public
- * (it names the key on the management routes); only the SHA-256 of the whole key is stored.
- */
 const VAULT_KEY = /^vk_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
 
 export interface NewVaultKey {

@@ -1,3 +1,4 @@
+// The issuer's route table: `/vault/*`, Authorization: Bearer <issuer token>.
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { InvalidRequestError, KeybrakeError, PayloadTooLargeError } from "../core/errors";
@@ -14,7 +15,6 @@ import {
   showSelf,
 } from "../issuer/service";
 
-/** The issuer's route table: `/vault/*`, Authorization: Bearer <issuer token>. */
 const MAX_BODY_BYTES = 64 * 1024;
 
 export function createIssuerApp(deps: IssuerDeps): Hono {

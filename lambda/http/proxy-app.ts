@@ -1,3 +1,5 @@
+// The proxy's Hono app: what the proxy Lambda serves, and what local mode routes a target a URL parser would
+// rewrite to (its hot path is http/proxy-node.ts). Cookies go back in the shape each event payload keeps.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { PayloadTooLargeError } from "../core/errors";

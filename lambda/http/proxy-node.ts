@@ -1,18 +1,17 @@
+// The proxy app served straight from Node's HTTP server (local mode), doing what `createProxyApp` does under
+// `@hono/node-server` without turning each request into a web `Request` and each answer into a `Response`: the
+// request line is the raw target, the raw header pairs become the same `Headers` (appended in order, as the
+// adapter builds them), the body is read with the same limit (`content-length` first, else counted as it comes),
+// and the answer is written with the adapter's defaults (a `Content-Length`, `text/plain` when the vendor named no
+// type, each cookie its own `Set-Cookie`). Measured: those conversions were about a tenth of the proxy process's
+// CPU time per call (docs/performance.md).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PayloadTooLargeError } from "../core/errors";
 import type { Log } from "../core/log";
 import { handleProxyCall, type ProxyDeps, type ProxyOutput, refuseUnread } from "../proxy/call";
 import { MAX_PROXY_BODY_BYTES } from "./lambda-limits";
 
-/**
- * The proxy app served straight from Node's HTTP server (local mode), doing what `createProxyApp` does under
- * `@hono/node-server` without turning each request into a web `Request` and each answer into a `Response`: the
- * request line is the raw target, the raw header pairs become the same `Headers` (appended in order, as the
- * adapter builds them), the body is read with the same limit (`content-length` first, else counted as it comes),
- * and the answer is written with the adapter's defaults (a `Content-Length`, `text/plain` when the vendor named no
- * type, each cookie its own `Set-Cookie`). Measured: those conversions were about a tenth of the proxy process's
- * CPU time per call (docs/performance.md).
- */
+/** A listener for Node's HTTP server that serves the proxy routes as `createProxyApp` does. */
 export function proxyListener(deps: ProxyDeps, log: Log): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     serve(deps, req, res).catch((error: unknown) => {

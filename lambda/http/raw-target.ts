@@ -1,11 +1,10 @@
+// The request target exactly as the client sent it. `c.req.url` is a WHATWG URL, which silently resolves
+// `..` and `%2e%2e`; the proxy wants to see such tricks and refuse them, so it reads what each adapter kept:
+// node-server's request line, the HTTP API's `rawPath` and `rawQueryString`, or for the private REST API
+// (payload 1.0) its percent-encoded `path` (restTarget).
 import type { Context } from "hono";
 
-/**
- * The request target exactly as the client sent it. `c.req.url` is a WHATWG URL, which silently resolves
- * `..` and `%2e%2e`; the proxy wants to see such tricks and refuse them, so it reads what each adapter kept:
- * node-server's request line, the HTTP API's `rawPath` and `rawQueryString`, or for the private REST API
- * (payload 1.0) its percent-encoded `path` (restTarget).
- */
+/** The request target of a call as the client sent it, from whichever adapter delivered the call. */
 export function rawTarget(c: Context): string {
   const env = c.env as { incoming?: { url?: string }; event?: LambdaEvent } | undefined;
   if (env?.incoming?.url) return env.incoming.url;

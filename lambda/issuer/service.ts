@@ -1,3 +1,5 @@
+// The issuer's operations behind the `/vault/*` routes, and the bodies they answer with (the CLI and the tests
+// read the same types). Every operation acts only on the caller's own keys.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type BudgetEventRecord, keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
@@ -25,8 +27,6 @@ import {
   validateKeyRequest,
 } from "./validate";
 
-// The issuer's operations behind the `/vault/*` routes, and the bodies they answer with (the CLI and the tests
-// read the same types). Every operation acts only on the caller's own keys.
 export interface IssuerDeps {
   db: DynamoDBClient;
   table: string;

@@ -1,3 +1,5 @@
+// The issuer's request bodies (`POST /vault/keys`, `POST /vault/budgets`), checked field by field before anything
+// reaches the ledger: every 400 names its field.
 import { CAP_MODES, type CapMode, MAX_PARTS } from "../core/caps";
 import { type CounterpartyLock, parseCounterparty } from "../core/counterparty";
 import { parseDurationSeconds } from "../core/duration";

@@ -1,3 +1,18 @@
+// Budgets and the other levels a key's spend stacks on (docs/guarantees.md#9-caps-stack), in the ledger:
+//
+// - A user budget (`POST /vault/budgets`) is a meta item `B#<id>` (vendor, issuer, label, cap, parts, mode,
+//   expiry, revocation) and `parts` part items `B#<id>#<n>`, each holding that UTC day's spend of its share of the
+//   cap (`s<YYYYMMDD>`, micro-USD), the unsettled spend (`u`) and a share of the key count (`keys`); revocation and
+//   expiry are copied onto every part, because the reservation's conditions read only the part it charges.
+// - An issuer's budget for a vendor (`I#<issuer>#<vendor>#<n>`) and the deployment's cap for a vendor
+//   (`D#<vendor>#<n>`) are part items only: their cap comes from configuration (KEYBRAKE_SPEND_CAPS). They store
+//   spend, not remaining, and carry the signature `v` (`<cap micro-USD>/<parts>`) of the configuration their layout
+//   was made for, so a cap changed by `pulumi up` applies at once (a part under another signature is re-laid out,
+//   in one transaction over every part, before anything is charged to it) and never resets the day's spend.
+//
+// A part's share is the cap divided by the parts, the remainder spread so the shares sum exactly to the cap; a
+// reservation charges one part when its share has room, and several in one transaction when none has room alone
+// but the level's total does (ledger/stacked.ts).
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { type CapMode, type CapSpec, MAX_PARTS, partShares, type SpendCaps } from "../core/caps";
 import { utcDay } from "../core/clock";
@@ -5,23 +20,6 @@ import type { CapName } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import { type KeyRecord, RETENTION_AFTER_EXPIRY_MS } from "./key-record";
 
-/**
- * Budgets and the other levels a key's spend stacks on (docs/guarantees.md#9-caps-stack), in the ledger:
- *
- * - A user budget (`POST /vault/budgets`) is a meta item `B#<id>` (vendor, issuer, label, cap, parts, mode,
- *   expiry, revocation) and `parts` part items `B#<id>#<n>`, each holding that UTC day's spend of its share of the
- *   cap (`s<YYYYMMDD>`, micro-USD), the unsettled spend (`u`) and a share of the key count (`keys`); revocation and
- *   expiry are copied onto every part, because the reservation's conditions read only the part it charges.
- * - An issuer's budget for a vendor (`I#<issuer>#<vendor>#<n>`) and the deployment's cap for a vendor
- *   (`D#<vendor>#<n>`) are part items only: their cap comes from configuration (KEYBRAKE_SPEND_CAPS). They store
- *   spend, not remaining, and carry the signature `v` (`<cap micro-USD>/<parts>`) of the configuration their layout
- *   was made for, so a cap changed by `pulumi up` applies at once (a part under another signature is re-laid out,
- *   in one transaction over every part, before anything is charged to it) and never resets the day's spend.
- *
- * A part's share is the cap divided by the parts, the remainder spread so the shares sum exactly to the cap; a
- * reservation charges one part when its share has room, and several in one transaction when none has room alone
- * but the level's total does (ledger/stacked.ts).
- */
 export type LevelKind = "budget" | "issuer" | "deployment";
 
 /** One level a reservation draws from besides the key itself. */

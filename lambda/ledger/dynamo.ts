@@ -1,14 +1,12 @@
+// One DynamoDB client per process (module scope in Lambda), with short timeouts: the proxy fails closed
+// (503) rather than keep an agent waiting on a ledger that does not answer. `throwOnRequestTimeout` makes the
+// request timeout an error (recent @smithy/node-http-handler versions only warn without it; older ones, such as
+// the Lambda runtime's SDK, ignore the flag and throw anyway). Each call also passes the abort signal of its
+// own deadline, which ends the SDK's retries too.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
 import { LedgerUnavailableError } from "../core/errors";
 
-/**
- * One DynamoDB client per process (module scope in Lambda), with short timeouts: the proxy fails closed
- * (503) rather than keep an agent waiting on a ledger that does not answer. `throwOnRequestTimeout` makes the
- * request timeout an error (recent @smithy/node-http-handler versions only warn without it; older ones, such as
- * the Lambda runtime's SDK, ignore the flag and throw anyway). Each call also passes the abort signal of its
- * own deadline, which ends the SDK's retries too.
- */
 export const LEDGER_REQUEST_TIMEOUT_MS = 3_000;
 
 export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBClient {

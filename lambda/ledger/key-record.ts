@@ -1,17 +1,16 @@
+// One item per vault key (pk `K#<key id>`). Immutable fields are written once at issue and may be cached;
+// mutable state (revocation, spend windows, idempotency slots, pending reservations) lives only here.
+//
+// Spend windows: `w<YYYYMMDD>` holds the micro-USD still available that UTC day. It is created on first use
+// from the cap, so a new day starts full without any reset job, and a reservation always settles against the
+// window of the day it was made in (no loss or double count across midnight).
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { CapMode } from "../core/caps";
 import { utcDay } from "../core/clock";
 import type { CounterpartyLock } from "../core/counterparty";
 import type { Vendor } from "../core/vendors";
 
-/**
- * One item per vault key (pk `K#<key id>`). Immutable fields are written once at issue and may be cached;
- * mutable state (revocation, spend windows, idempotency slots, pending reservations) lives only here.
- *
- * Spend windows: `w<YYYYMMDD>` holds the micro-USD still available that UTC day. It is created on first use
- * from the cap, so a new day starts full without any reset job, and a reservation always settles against the
- * window of the day it was made in (no loss or double count across midnight).
- */
+/** A vault key's item (pk `K#<key id>`), unmarshalled. */
 export interface KeyRecord {
   keyId: string;
   keyHash: string;

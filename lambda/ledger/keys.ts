@@ -1,3 +1,4 @@
+// Key lifecycle writes used by the issuer: create, read, revoke one, revoke a label prefix.
 import { randomBytes } from "node:crypto";
 import {
   type AttributeValue,
@@ -10,8 +11,6 @@ import {
 import { conditionalWrite, ledgerCall, pages } from "./dynamo";
 import { type KeyRecord, type KeyState, keyPk, labelIndexPk, marshalKey, unmarshalKey } from "./key-record";
 import { LEDGER_SCHEMA } from "./schema";
-
-/** Key lifecycle writes used by the issuer: create, read, revoke one, revoke a label prefix. */
 
 export async function putKey(db: DynamoDBClient, table: string, record: KeyRecord): Promise<void> {
   const result = await conditionalWrite(() =>

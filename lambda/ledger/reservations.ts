@@ -1,3 +1,11 @@
+// The hot path's single ledger round trip: one conditional UpdateItem on the key's own item decides
+// authentication (hash), revocation, expiry, the daily cap and idempotency, and takes the reservation.
+// Nothing is read first, so concurrent callers on any number of instances are serialised by DynamoDB.
+//
+// Every reservation has an id (`rid`) and writes its marker `p.<rid>` in the same write, under the condition
+// that no marker of that id exists. So the write is safe to repeat: an SDK retry of a write that was applied
+// finds its own marker (and is told so by ALL_OLD), and a reservation compensated after an unknown outcome
+// (its tombstone is a marker too) can never land later.
 import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { DAY_MS } from "../core/clock";
 import { AuthenticationError, CapExceededError } from "../core/errors";
@@ -14,17 +22,6 @@ import {
   windowAttr,
 } from "./key-record";
 import { retryingConflicts } from "./transact";
-
-/**
- * The hot path's single ledger round trip: one conditional UpdateItem on the key's own item decides
- * authentication (hash), revocation, expiry, the daily cap and idempotency, and takes the reservation.
- * Nothing is read first, so concurrent callers on any number of instances are serialised by DynamoDB.
- *
- * Every reservation has an id (`rid`) and writes its marker `p.<rid>` in the same write, under the condition
- * that no marker of that id exists. So the write is safe to repeat: an SDK retry of a write that was applied
- * finds its own marker (and is told so by ALL_OLD), and a reservation compensated after an unknown outcome
- * (its tombstone is a marker too) can never land later.
- */
 
 /** A retried request (same Idempotency-Key, scope and bytes) finds its fingerprint in one of these slots. */
 export const IDEMPOTENCY_SLOTS = 16;

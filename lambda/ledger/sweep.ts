@@ -1,3 +1,12 @@
+// The scheduled sweep, one scan of the ledger for two jobs:
+// - Markers past their expiry (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice). An open marker
+//   priced from the answer (`r`) lost its call (a crash, a failed settlement): it is kept as spent and counted
+//   unsettled. Any other marker (`e` open exact, `d` settled, `u` unsettled) already says what the ledger keeps:
+//   it is closed as it stands, and its `reservation_swept` record carries that amount (the call's own record,
+//   when the call lived to write it, names the same reservation and carries the same amount). A tombstone past
+//   its expiry is dropped. Every close is conditional on the marker as read, so each is exactly once.
+// - Expiries: a key that reached its expiry unrevoked is noted once (`expiry_noted`), so the audit trail gets
+//   one `key_expired` record per key without any timer per key.
 import { type AttributeValue, type DynamoDBClient, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { conditionalWrite, pages } from "./dynamo";
 import { KEY_PK_PREFIX, type KeyRecord, type KeyState, keyPk, type Marker, unmarshalKey } from "./key-record";
@@ -5,17 +14,6 @@ import { updateKeyIf } from "./keys";
 import { partMoves } from "./settlement";
 import { transactOnKey } from "./transact";
 
-/**
- * The scheduled sweep, one scan of the ledger for two jobs:
- * - Markers past their expiry (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice). An open marker
- *   priced from the answer (`r`) lost its call (a crash, a failed settlement): it is kept as spent and counted
- *   unsettled. Any other marker (`e` open exact, `d` settled, `u` unsettled) already says what the ledger keeps:
- *   it is closed as it stands, and its `reservation_swept` record carries that amount (the call's own record,
- *   when the call lived to write it, names the same reservation and carries the same amount). A tombstone past
- *   its expiry is dropped. Every close is conditional on the marker as read, so each is exactly once.
- * - Expiries: a key that reached its expiry unrevoked is noted once (`expiry_noted`), so the audit trail gets
- *   one `key_expired` record per key without any timer per key.
- */
 export interface SweptReservation extends Pick<KeyRecord, "keyId" | "issuer" | "label" | "vendor"> {
   rid: string;
   /** What the marker said when the sweep closed it. */

@@ -1,14 +1,12 @@
+// Sends one request to a vendor over a keep-alive pool and buffers the answer, all before the call's deadline
+// (a vendor that stalls or trickles bytes is cut there: 504). Errors say whether the request can have reached
+// the vendor: a refused connection did not, so its reservation may be released; a reset or a timeout might
+// have, so its reservation is kept.
 import http from "node:http";
 import https from "node:https";
 import { UpstreamError, UpstreamTimeoutError } from "../core/errors";
 import type { UpstreamReply } from "../vendors/adapter";
 
-/**
- * Sends one request to a vendor over a keep-alive pool and buffers the answer, all before the call's deadline
- * (a vendor that stalls or trickles bytes is cut there: 504). Errors say whether the request can have reached
- * the vendor: a refused connection did not, so its reservation may be released; a reset or a timeout might
- * have, so its reservation is kept.
- */
 export interface UpstreamRequest {
   url: URL;
   method: string;

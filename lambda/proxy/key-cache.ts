@@ -1,3 +1,6 @@
+// The immutable half of a key (vendor, allowlist, cap, expiry) cached per instance, so the hot path's
+// only ledger call is the reservation write. Revocation and spend are never cached: the write checks
+// them. Bounded: least recently used entries go first, expired keys are dropped on sight.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { AuthenticationError } from "../core/errors";
@@ -5,11 +8,6 @@ import { digestsEqual, sha256Hex, vaultKeyId } from "../core/vault-key";
 import type { KeyRecord } from "../ledger/key-record";
 import { getKey } from "../ledger/keys";
 
-/**
- * The immutable half of a key (vendor, allowlist, cap, expiry) cached per instance, so the hot path's
- * only ledger call is the reservation write. Revocation and spend are never cached: the write checks
- * them. Bounded: least recently used entries go first, expired keys are dropped on sight.
- */
 export interface ResolvedKey {
   record: KeyRecord;
   hash: string;

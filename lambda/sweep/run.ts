@@ -1,3 +1,4 @@
+// One sweep of the ledger and the audit records it stands for, shared by the sweep Lambda and local mode's timer.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type KeyEventRecord, keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";

@@ -1,3 +1,5 @@
+// The contract between the proxy and each vendor's module (stripe.ts, twilio.ts, resend.ts): what a request looks
+// like once parsed, what a vendor answers, how a call is priced and quoted, and how refusals are shaped.
 import type { Ending } from "../core/ending";
 import type { KeybrakeError } from "../core/errors";
 import type { PricingConfig } from "../core/pricing";

@@ -1,18 +1,16 @@
+// A request body read once, by the one reader of its content type (form.ts, json.ts), before pricing
+// (docs/pricing.md#bodies). Every rule reads what this returns; the bytes forwarded are the bytes read.
+//
+// - A read (GET, HEAD) carries no body.
+// - `Content-Encoding` other than `identity` is refused: the vendor would decompress what keybrake cannot read.
+// - The media type is `application/x-www-form-urlencoded` or `application/json`, with no charset or UTF-8, and
+//   the bytes are valid UTF-8 (a byte-order mark is kept as a character, so it is never silently dropped).
+// - A priced call's body is the type its rule reads (form for Stripe v1 and Twilio, JSON for Resend).
 import { UnpriceableRequestError } from "../core/errors";
 import type { ProxiedRequest } from "./adapter";
 import { type FormParams, readForm } from "./form";
 import { type JsonValue, readJson } from "./json";
 
-/**
- * A request body read once, by the one reader of its content type (form.ts, json.ts), before pricing
- * (docs/pricing.md#bodies). Every rule reads what this returns; the bytes forwarded are the bytes read.
- *
- * - A read (GET, HEAD) carries no body.
- * - `Content-Encoding` other than `identity` is refused: the vendor would decompress what keybrake cannot read.
- * - The media type is `application/x-www-form-urlencoded` or `application/json`, with no charset or UTF-8, and
- *   the bytes are valid UTF-8 (a byte-order mark is kept as a character, so it is never silently dropped).
- * - A priced call's body is the type its rule reads (form for Stripe v1 and Twilio, JSON for Resend).
- */
 export type BodyType = "form" | "json";
 
 export type RequestBody =

@@ -1,3 +1,15 @@
+// The closed world (docs/guarantees.md#8-closed-world): what a request is, decided from its canonical target and
+// its vendor's route table alone, before the allowlist, the vendor secret, any pricing read and the ledger.
+//
+// - GET and HEAD are reads: free, still allowlisted (HEAD as GET). No read on the hosts keybrake forwards to
+//   moves money.
+// - POST, PUT, PATCH and DELETE are looked up in the route table: `priced` runs the row's rule, `free` costs 0,
+//   `refused` and a route in no row are refused (400 `unpriceable_request` naming the operation and why).
+// - Any other method (OPTIONS, TRACE, CONNECT, WebDAV, ...) is refused.
+// - A method override (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` headers, a `_method`
+//   parameter) is refused on every request: a vendor honouring it would run another operation than the one classified.
+// - A priced call has no query string: vendors merge it into the body's parameters (Stripe does), so the price
+//   is read from the body alone and nothing else may add to it.
 import type { CounterpartyLock } from "../core/counterparty";
 import { KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import type { Vendor } from "../core/vendors";
@@ -7,20 +19,6 @@ import { checkActingAccount, checkCounterparty } from "./counterparty";
 import { readForm } from "./form";
 import { isMutatingMethod, matchVendorRoute, type PathFormat, type RouteRow } from "./operations";
 
-/**
- * The closed world (docs/guarantees.md#8-closed-world): what a request is, decided from its canonical target and
- * its vendor's route table alone, before the allowlist, the vendor secret, any pricing read and the ledger.
- *
- * - GET and HEAD are reads: free, still allowlisted (HEAD as GET). No read on the hosts keybrake forwards to
- *   moves money.
- * - POST, PUT, PATCH and DELETE are looked up in the route table: `priced` runs the row's rule, `free` costs 0,
- *   `refused` and a route in no row are refused (400 `unpriceable_request` naming the operation and why).
- * - Any other method (OPTIONS, TRACE, CONNECT, WebDAV, ...) is refused.
- * - A method override (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` headers, a `_method`
- *   parameter) is refused on every request: a vendor honouring it would run another operation than the one classified.
- * - A priced call has no query string: vendors merge it into the body's parameters (Stripe does), so the price
- *   is read from the body alone and nothing else may add to it.
- */
 export type Classified<V extends Vendor = Vendor> =
   | { readonly kind: "read" }
   | { readonly kind: "free"; readonly route: RouteRow<V> }

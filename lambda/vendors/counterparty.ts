@@ -1,3 +1,15 @@
+// The counterparty lock, checked (docs/guarantees.md#counterparty-lock). Two checks, both before the ledger:
+//
+// 1. `checkActingAccount`, on every call of a locked Stripe key, priced or not, before any pricing read: the
+//    account the call acts as (`Stripe-Account`, `Stripe-Context`) must be the lock's `stripe_account`, or, without
+//    one, the platform account (neither header). Customer ids are per account: `cus_123` on a connected account is
+//    another customer than `cus_123` on the platform.
+// 2. `checkCounterparty`, on every priced call, after its rule has run: the counterparty the rule reported, from
+//    exactly the fields the vendor acts on (or from the object it read first), must be one the lock names. A
+//    priced rule that reports none is refused under a lock: keybrake cannot tell whom it acts on.
+//
+// Free calls and reads are not counterparty-checked (they move no money and send nothing billable); the allowlist
+// governs them.
 import {
   type CounterpartyField,
   type CounterpartyLock,
@@ -6,21 +18,6 @@ import {
 } from "../core/counterparty";
 import type { Vendor } from "../core/vendors";
 import type { ProxiedRequest, Quote } from "./adapter";
-
-/**
- * The counterparty lock, checked (docs/guarantees.md#counterparty-lock). Two checks, both before the ledger:
- *
- * 1. `checkActingAccount`, on every call of a locked Stripe key, priced or not, before any pricing read: the
- *    account the call acts as (`Stripe-Account`, `Stripe-Context`) must be the lock's `stripe_account`, or, without
- *    one, the platform account (neither header). Customer ids are per account: `cus_123` on a connected account is
- *    another customer than `cus_123` on the platform.
- * 2. `checkCounterparty`, on every priced call, after its rule has run: the counterparty the rule reported, from
- *    exactly the fields the vendor acts on (or from the object it read first), must be one the lock names. A
- *    priced rule that reports none is refused under a lock: keybrake cannot tell whom it acts on.
- *
- * Free calls and reads are not counterparty-checked (they move no money and send nothing billable); the allowlist
- * governs them.
- */
 
 /** Whom a priced call acts on, as its rule read it. */
 export type Counterparty =

@@ -1,18 +1,16 @@
+// The one reader of `application/x-www-form-urlencoded` bodies (and of query strings), read as Rack and its kin
+// read them, but strictly: where two parsers could disagree, the request is refused rather than read one way
+// (docs/pricing.md#bodies). Linear in the input and bounded: it stops at the first parameter over a limit, so
+// a multi-megabyte form answers at once.
+//
+// - `&` separates parameters; a raw `;` is refused (older Rack also split on it).
+// - `+` is a space and `%XX` a byte; the decoded bytes must be UTF-8, and a malformed escape is refused.
+// - A name is `base` followed by `[...]` groups (`items[0][price]`, `expand[]`); any other use of brackets
+//   (`amount]`, `[amount]`, `a[b]c`), which Rack 2 and Rack 3 read differently, is refused. Its top-level name
+//   is `base`.
+// - `_method` (Rack's method override) is refused: the vendor could run another operation than the one priced.
 import { KeybrakeError, UnpriceableRequestError } from "../core/errors";
 
-/**
- * The one reader of `application/x-www-form-urlencoded` bodies (and of query strings), read as Rack and its kin
- * read them, but strictly: where two parsers could disagree, the request is refused rather than read one way
- * (docs/pricing.md#bodies). Linear in the input and bounded: it stops at the first parameter over a limit, so
- * a multi-megabyte form answers at once.
- *
- * - `&` separates parameters; a raw `;` is refused (older Rack also split on it).
- * - `+` is a space and `%XX` a byte; the decoded bytes must be UTF-8, and a malformed escape is refused.
- * - A name is `base` followed by `[...]` groups (`items[0][price]`, `expand[]`); any other use of brackets
- *   (`amount]`, `[amount]`, `a[b]c`), which Rack 2 and Rack 3 read differently, is refused. Its top-level name
- *   is `base`.
- * - `_method` (Rack's method override) is refused: the vendor could run another operation than the one priced.
- */
 export const FORM_LIMITS = {
   /** Parameters per form (Stripe's largest legitimate bodies have a few hundred). */
   parameters: 1000,

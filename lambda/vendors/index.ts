@@ -1,3 +1,4 @@
+// The vendor adapters by name, and which vendor a path belongs to before the key is known (for the error shape).
 import type { Vendor } from "../core/vendors";
 import type { VendorAdapter } from "./adapter";
 import { vendorRoutes } from "./operations";

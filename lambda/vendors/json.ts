@@ -1,19 +1,17 @@
+// The one reader of JSON bodies: a small single-pass parser (RFC 8259), linear in the input, iterative (no
+// recursion, so no stack overflow however deep the input) and stricter than `JSON.parse` wherever two JSON
+// parsers can read the same bytes differently (docs/pricing.md#bodies):
+//
+// - a key given twice in one object is refused, compared *after* unescaping (`"to"` and `"t\u006f"` are one key),
+//   because parsers disagree on which one wins;
+// - an escaped lone surrogate (`"\ud800"`) is refused: a UTF-8 vendor would turn it into U+FFFD, so two different
+//   keys could become one;
+// - a byte-order mark, trailing commas, comments and anything after the value are refused;
+// - nesting is bounded.
+//
+// Objects come back with a null prototype, so a `"__proto__"` key is plain data.
 import { KeybrakeError, UnpriceableRequestError } from "../core/errors";
 
-/**
- * The one reader of JSON bodies: a small single-pass parser (RFC 8259), linear in the input, iterative (no
- * recursion, so no stack overflow however deep the input) and stricter than `JSON.parse` wherever two JSON
- * parsers can read the same bytes differently (docs/pricing.md#bodies):
- *
- * - a key given twice in one object is refused, compared *after* unescaping (`"to"` and `"t\u006f"` are one key),
- *   because parsers disagree on which one wins;
- * - an escaped lone surrogate (`"\ud800"`) is refused: a UTF-8 vendor would turn it into U+FFFD, so two different
- *   keys could become one;
- * - a byte-order mark, trailing commas, comments and anything after the value are refused;
- * - nesting is bounded.
- *
- * Objects come back with a null prototype, so a `"__proto__"` key is plain data.
- */
 export const JSON_LIMITS = {
   /** Nested arrays and objects (a Resend batch needs four). */
   depth: 32,

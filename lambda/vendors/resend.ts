@@ -1,3 +1,6 @@
+// Resend. Which operations are priced, free or refused is `operations/resend.routes.json`; its priced rows run
+// `email` and `email_batch` below: one unit per `to`, `cc` and `bcc` recipient, as Resend counts them. Every
+// recipient must be countable one way only, or the call is refused; amounts are integer micro-USD throughout.
 import type { Ending } from "../core/ending";
 import { type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import { type PricedCall, type PricingRuleFn, parseJsonBody, type UpstreamReply, type VendorAdapter } from "./adapter";
@@ -5,11 +8,6 @@ import type { Counterparty } from "./counterparty";
 import type { JsonObject, JsonValue } from "./json";
 import type { PricingRule } from "./operations";
 
-/**
- * Resend. Which operations are priced, free or refused is `operations/resend.routes.json`; its priced rows run
- * `email` and `email_batch` below: one unit per `to`, `cc` and `bcc` recipient, as Resend counts them. Every
- * recipient must be countable one way only, or the call is refused; amounts are integer micro-USD throughout.
- */
 const BATCH_LIMIT = 100;
 /** Resend's documented maximum for `to`. */
 const TO_LIMIT = 50;

@@ -1,3 +1,7 @@
+// Stripe. Which operations are priced, free or refused is `operations/stripe.routes.json`; the priced rows name
+// the rules below. Amounts come from the form body (v1; a priced call has no query string), or from the object
+// itself, read first with the real key and the call's own Stripe-Account, Stripe-Context and Stripe-Version.
+// Every price is an upper bound that nothing a free operation does can raise between the read and the call.
 import { randomBytes } from "node:crypto";
 import type { Ending } from "../core/ending";
 import { InvalidRequestError, type KeybrakeError, UnpriceableRequestError, UpstreamError } from "../core/errors";
@@ -17,13 +21,6 @@ import type { Counterparty, StripeParty } from "./counterparty";
 import type { FormParams } from "./form";
 import { type PricingRule, vendorRoutes } from "./operations";
 import { InvalidAmountError, parseMinorAmount } from "./stripe-money";
-
-/**
- * Stripe. Which operations are priced, free or refused is `operations/stripe.routes.json`; the priced rows name
- * the rules below. Amounts come from the form body (v1; a priced call has no query string), or from the object
- * itself, read first with the real key and the call's own Stripe-Account, Stripe-Context and Stripe-Version.
- * Every price is an upper bound that nothing a free operation does can raise between the read and the call.
- */
 
 type StripeObject = Record<string, unknown>;
 

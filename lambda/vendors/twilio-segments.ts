@@ -1,12 +1,10 @@
-/**
- * SMS segments as Twilio counts them (twilio.com/docs/glossary/what-sms-character-limit, and Twilio's segment
- * calculator, TwilioDevEd/message-segment-calculator). A body is GSM-7 unless one character is outside
- * the GSM-7 alphabet, and then the whole body is UCS-2 (UTF-16 code units). One segment holds 160 septets or
- * 70 units; a multipart message holds 153 septets or 67 units per part (the rest is the concatenation header).
- * Nothing that must stay whole is split across parts, so a part may hold less: an escape pair, a surrogate
- * pair, and (as Twilio's segment calculator does) a grapheme such as a ZWJ emoji sequence. Keeping more together
- * can only add segments, so the count stays an upper bound on what Twilio bills.
- */
+// SMS segments as Twilio counts them (twilio.com/docs/glossary/what-sms-character-limit, and Twilio's segment
+// calculator, TwilioDevEd/message-segment-calculator). A body is GSM-7 unless one character is outside
+// the GSM-7 alphabet, and then the whole body is UCS-2 (UTF-16 code units). One segment holds 160 septets or
+// 70 units; a multipart message holds 153 septets or 67 units per part (the rest is the concatenation header).
+// Nothing that must stay whole is split across parts, so a part may hold less: an escape pair, a surrogate
+// pair, and (as Twilio's segment calculator does) a grapheme such as a ZWJ emoji sequence. Keeping more together
+// can only add segments, so the count stays an upper bound on what Twilio bills.
 
 // 3GPP TS 23.038 default alphabet in code order, 16 codes a row. Code 0x1B is the escape into the extension
 // table, not a character, so a literal ESC in a body is not GSM-7.

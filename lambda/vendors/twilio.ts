@@ -1,3 +1,7 @@
+// Twilio. Which operations are priced, free or refused is `operations/twilio.routes.json`; its one priced row,
+// Messages create, runs `message` below: segments (GSM-7 / UCS-2) times the per-segment price of the
+// destination's class, or the MMS price when the message can go as MMS, whichever is higher. The reservation
+// settles to the `price` Twilio's answer carries, even above the reservation (docs/pricing.md#twilio-overage).
 import type { Ending } from "../core/ending";
 import { ForbiddenError, type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import { decimalToMicro } from "../core/money";
@@ -5,13 +9,6 @@ import { type PricedCall, type PricingRuleFn, parseJsonBody, type UpstreamReply,
 import type { FormParams } from "./form";
 import type { PricingRule } from "./operations";
 import { countSegments } from "./twilio-segments";
-
-/**
- * Twilio. Which operations are priced, free or refused is `operations/twilio.routes.json`; its one priced row,
- * Messages create, runs `message` below: segments (GSM-7 / UCS-2) times the per-segment price of the
- * destination's class, or the MMS price when the message can go as MMS, whichever is higher. The reservation
- * settles to the `price` Twilio's answer carries, even above the reservation (docs/pricing.md#twilio-overage).
- */
 
 /** Twilio's own upper bound: a body of 1,600 UCS-2 characters (used when a template's body is unknown). */
 const MAX_SEGMENTS = Math.ceil(1600 / 67);

@@ -1,15 +1,13 @@
+// The three vendors' route tables, each loaded, checked and compiled on its first use: a cold start compiles
+// none of them, and the first call to a vendor compiles that vendor's alone (the tables are most of the proxy
+// bundle: measured, loading all three took about 10 ms of every cold start, docs/performance.md). A malformed
+// table still never reaches a request: `checkRouteTables` runs them all when a handler is bundled
+// (components/bundle.ts), so it fails the build and every deploy from a checkout, and the unit tests check every
+// row. The snapshots are not imported: they are test data, not proxy code.
 import { VENDORS, type Vendor } from "../../core/vendors";
 import { type CompiledRoutes, compileRoutes, type MatchedRoute, matchRoute } from "./match";
 import type { VendorRoutes } from "./routes";
 
-/**
- * The three vendors' route tables, each loaded, checked and compiled on its first use: a cold start compiles
- * none of them, and the first call to a vendor compiles that vendor's alone (the tables are most of the proxy
- * bundle: measured, loading all three took about 10 ms of every cold start, docs/performance.md). A malformed
- * table still never reaches a request: `checkRouteTables` runs them all when a handler is bundled
- * (components/bundle.ts), so it fails the build and every deploy from a checkout, and the unit tests check every
- * row. The snapshots are not imported: they are test data, not proxy code.
- */
 const load: { readonly [V in Vendor]: () => VendorRoutes<V> } = {
   // A `require` inside a function: the bundler keeps each table's module (its JSON too) unevaluated until then.
   stripe: () => (require("./stripe.table") as typeof import("./stripe.table")).table,

@@ -1,19 +1,16 @@
+// Route matching for the proxy's hot path. A table is compiled once, at module load, into one trie per method:
+// each node maps literal segments to children and has at most one parameter child. Matching walks the request's
+// segments once, literal first: when a segment equals a literal child the walk takes it and never falls back to
+// the parameter (so `/v1/invoices/create_preview` is never `{invoice}`, and a path that fails down the literal
+// branch is unmatched, i.e. refused, rather than retried as a parameter). `{name}` matches one non-empty segment.
+// Matching is exact and case-sensitive; no regex runs and nothing is allocated but the result.
+//
+// Rows with `formats` (Twilio) also end in a parameter or literal carrying the format: `Messages.json`,
+// `Messages.xml` and `Messages` are three literals; `{Sid}.json` and `{Sid}.xml` are suffixed parameters tried
+// after the literals and before the bare `{Sid}`. The parameter of such a last segment never contains a dot, so
+// `SM1.csv` or `SM1.json.xml` match nothing.
 import type { Vendor } from "../../core/vendors";
 import { isParameter, type PathFormat, type RouteRow, templateSegments, type VendorRoutes } from "./routes";
-
-/**
- * Route matching for the proxy's hot path. A table is compiled once, at module load, into one trie per method:
- * each node maps literal segments to children and has at most one parameter child. Matching walks the request's
- * segments once, literal first: when a segment equals a literal child the walk takes it and never falls back to
- * the parameter (so `/v1/invoices/create_preview` is never `{invoice}`, and a path that fails down the literal
- * branch is unmatched, i.e. refused, rather than retried as a parameter). `{name}` matches one non-empty segment.
- * Matching is exact and case-sensitive; no regex runs and nothing is allocated but the result.
- *
- * Rows with `formats` (Twilio) also end in a parameter or literal carrying the format: `Messages.json`,
- * `Messages.xml` and `Messages` are three literals; `{Sid}.json` and `{Sid}.xml` are suffixed parameters tried
- * after the literals and before the bare `{Sid}`. The parameter of such a last segment never contains a dot, so
- * `SM1.csv` or `SM1.json.xml` match nothing.
- */
 
 export interface MatchedRoute<V extends Vendor = Vendor> {
   readonly route: RouteRow<V>;

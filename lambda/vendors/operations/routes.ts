@@ -1,12 +1,9 @@
+// The closed-world route tables (docs/guarantees.md#8-closed-world): every mutating operation of a vendor's public
+// API is classified priced (with the rule that prices it), free (moves no money, sends nothing billable, mints no
+// credential, schedules no later charge) or refused. A mutating request whose route is in no table is refused.
+// The tables are `<vendor>.routes.json`, hand-classified against `<vendor>.snapshot.json` (machine-extracted
+// from the vendor's spec); this module types them and checks them when they are loaded.
 import type { Vendor } from "../../core/vendors";
-
-/**
- * The closed-world route tables (DESIGN.md guarantee 8): every mutating operation of a vendor's public API is
- * classified priced (with the rule that prices it), free (moves no money, sends nothing billable, mints no
- * credential, schedules no later charge) or refused. A mutating request whose route is in no table is refused.
- * The tables are `<vendor>.routes.json`, hand-classified against `<vendor>.snapshot.json` (machine-extracted
- * from the vendor's spec); this module types them and checks them when they are loaded.
- */
 
 export const MUTATING_METHODS = ["POST", "PUT", "PATCH", "DELETE"] as const;
 export type MutatingMethod = (typeof MUTATING_METHODS)[number];

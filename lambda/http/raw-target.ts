@@ -1,7 +1,9 @@
 // The request target exactly as the client sent it. `c.req.url` is a WHATWG URL, which silently resolves
 // `..` and `%2e%2e`; the proxy wants to see such tricks and refuse them, so it reads what each adapter kept:
 // node-server's request line, the HTTP API's `rawPath` and `rawQueryString`, or for the private REST API
-// (payload 1.0) its percent-encoded `path` (restTarget).
+// (payload 1.0) its percent-encoded `path` (restTarget). The HTTP API hands over `rawPath` already
+// percent-decoded (docs/pricing.md#one-canonical-target): the proxy prices and forwards what it receives, so the
+// route, the price and the forwarded URL still agree; only a client's own encoding is read once more.
 import type { Context } from "hono";
 
 /** The request target of a call as the client sent it, from whichever adapter delivered the call. */

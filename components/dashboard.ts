@@ -185,11 +185,19 @@ export function dashboardWidgets(spec: DashboardSpec): object[] {
       ...[METRIC.settled, METRIC.released, METRIC.unsettled, METRIC.retried, METRIC.swept].map((m) => sum(m, {}, m)),
       ours(METRIC.unsettledUsd, {}, { stat: "Sum", label: "kept as spent, outcome unknown (USD)", yAxis: "right" }),
     ]),
+    // What a cap rollout watches: warnings before the wall, shadow caps that would have refused, vendor overage.
+    graph("Caps: warnings, shadow refusals, overage", 0, 22, [
+      ...vendors.flatMap((v) => [
+        sum(METRIC.capThresholds, { [DIMENSION.vendor]: v }, `${v} 80 % / 100 % warnings`),
+        sum(METRIC.wouldRefuse, { [DIMENSION.vendor]: v }, `${v} forwarded, a shadow cap would refuse`),
+      ]),
+      ours(METRIC.overageUsd, {}, { stat: "Sum", label: "vendor overage (USD)", yAxis: "right" }),
+    ]),
     // Run labels are too many for metric dimensions: spend per label comes from the audit log itself.
     {
       type: "log",
       x: 0,
-      y: 22,
+      y: 28,
       width: 24,
       height: 8,
       properties: {

@@ -568,6 +568,7 @@ describe("VaultKeyProxy", () => {
         ["metric", "Proxy latency"],
         ["metric", "Ledger errors"],
         ["metric", "Settlement outcomes"],
+        ["metric", "Caps: warnings, shadow refusals, overage"],
         ["log", "Spend per vendor and run label (audit log)"],
       ],
     );
@@ -614,6 +615,19 @@ describe("VaultKeyProxy", () => {
         "FunctionName",
         "dash-proxy-physical",
         { stat: "p99", period: 300, label: "proxy Lambda p99" },
+      ],
+    ]);
+    assert.deepEqual(widget(widgets, "Caps: warnings, shadow refusals, overage").properties.metrics, [
+      [ns, "CapThresholds", "service", "dash", "vendor", "stripe", sum("stripe 80 % / 100 % warnings")],
+      [ns, "WouldRefuse", "service", "dash", "vendor", "stripe", sum("stripe forwarded, a shadow cap would refuse")],
+      [ns, "CapThresholds", "service", "dash", "vendor", "twilio", sum("twilio 80 % / 100 % warnings")],
+      [ns, "WouldRefuse", "service", "dash", "vendor", "twilio", sum("twilio forwarded, a shadow cap would refuse")],
+      [
+        ns,
+        "OverageUSD",
+        "service",
+        "dash",
+        { period: 300, stat: "Sum", label: "vendor overage (USD)", yAxis: "right" },
       ],
     ]);
     assert.deepEqual(widget(widgets, "Ledger errors").properties.metrics, [

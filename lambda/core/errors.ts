@@ -5,13 +5,7 @@ export type RefusalCode =
   | "invalid_request"
   | "unpriceable_request"
   | "payload_too_large"
-  | "missing_key"
-  | "unknown_key"
-  | "expired_key"
-  | "revoked_key"
-  | "revoked_budget"
-  | "expired_budget"
-  | "invalid_issuer_token"
+  | AuthenticationCode
   | "endpoint_not_allowed"
   | "wrong_vendor"
   | "wrong_account"
@@ -72,20 +66,20 @@ export class PayloadTooLargeError extends KeybrakeError {
   }
 }
 
+/** The refusals of a request with no usable credential (401). */
+export type AuthenticationCode =
+  | "missing_key"
+  | "unknown_key"
+  | "expired_key"
+  | "revoked_key"
+  | "revoked_budget"
+  | "expired_budget"
+  | "invalid_issuer_token";
+
 /** 401: no usable credential. */
 export class AuthenticationError extends KeybrakeError {
   override name = "AuthenticationError";
-  constructor(
-    code:
-      | "missing_key"
-      | "unknown_key"
-      | "expired_key"
-      | "revoked_key"
-      | "revoked_budget"
-      | "expired_budget"
-      | "invalid_issuer_token",
-    message: string,
-  ) {
+  constructor(code: AuthenticationCode, message: string) {
     super(401, code, message);
   }
 }

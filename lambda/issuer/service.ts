@@ -141,9 +141,7 @@ export function authenticateIssuer(deps: IssuerDeps, authorization: string | nul
 
 export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown): Promise<IssuedKeyBody> {
   const request = validateKeyRequest(body);
-  if (!deps.enabledVendors.has(request.vendor)) {
-    throw new InvalidRequestError(`this keybrake has no ${request.vendor} secret configured`, "vendor");
-  }
+  requireEnabledVendor(deps, request.vendor);
   enforceCeilings(issuer, request);
   const now = deps.clock();
   const budget = request.budgetId === undefined ? undefined : await liveBudget(deps, issuer, request, now);
@@ -209,6 +207,13 @@ export async function issueKey(deps: IssuerDeps, issuer: Issuer, body: unknown):
   };
 }
 
+/** A key or budget is only issued for a vendor whose secret this deployment holds (else 400 naming `vendor`). */
+function requireEnabledVendor(deps: IssuerDeps, vendor: Vendor): void {
+  if (!deps.enabledVendors.has(vendor)) {
+    throw new InvalidRequestError(`this keybrake has no ${vendor} secret configured`, "vendor");
+  }
+}
+
 /** The budget a key request names: this issuer's, of the key's vendor, live (else 400 naming `budget_id`). */
 async function liveBudget(deps: IssuerDeps, issuer: Issuer, request: KeyRequest, now: number): Promise<BudgetState> {
   const budget = await getBudget(deps.db, deps.table, request.budgetId!, false);
@@ -230,9 +235,7 @@ async function liveBudget(deps: IssuerDeps, issuer: Issuer, request: KeyRequest,
 /** `POST /vault/budgets`: a daily cap its keys share, split across `parts` ledger items. */
 export async function createBudget(deps: IssuerDeps, issuer: Issuer, body: unknown): Promise<CreatedBudgetBody> {
   const request = validateBudgetRequest(body);
-  if (!deps.enabledVendors.has(request.vendor)) {
-    throw new InvalidRequestError(`this keybrake has no ${request.vendor} secret configured`, "vendor");
-  }
+  requireEnabledVendor(deps, request.vendor);
   enforceBudgetCeilings(issuer, request);
   const now = deps.clock();
   const budget: BudgetRecord = {

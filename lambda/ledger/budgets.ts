@@ -15,8 +15,9 @@ import {
   partPk,
   unmarshalBudget,
 } from "./budget-record";
-import { conditionalWrite, ledgerCall } from "./dynamo";
+import { conditionalWrite, ledgerCall, updateIf } from "./dynamo";
 import { type KeyRecord, marshalKey } from "./key-record";
+import { revokeOfIssuer } from "./keys";
 import { readLevel } from "./stacked";
 import { backoff, isBusy, retryingConflicts, transactWrite } from "./transact";
 
@@ -84,18 +85,7 @@ export async function revokeBudget(
   issuer: string,
   now: number,
 ): Promise<BudgetState | undefined> {
-  const meta = await conditionalWrite(() =>
-    db.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: budgetPk(budgetId) } },
-        UpdateExpression: "SET revoked_at = if_not_exists(revoked_at, :now)",
-        ConditionExpression: "attribute_exists(pk) AND issuer = :issuer",
-        ExpressionAttributeValues: { ":now": { N: String(now) }, ":issuer": { S: issuer } },
-        ReturnValues: "ALL_NEW",
-      }),
-    ),
-  );
+  const meta = await updateIf(db, table, budgetPk(budgetId), revokeOfIssuer(issuer, now));
   if (!meta.applied) return undefined;
   const budget = unmarshalBudget(meta.attributes!);
   const level = { id: budgetPk(budgetId) };

@@ -4,7 +4,12 @@
 // the Lambda runtime's SDK, ignore the flag and throw anyway). Each call also passes the abort signal of its
 // own deadline, which ends the SDK's retries too.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { LedgerUnavailableError } from "../core/errors";
 
 export const LEDGER_REQUEST_TIMEOUT_MS = 3_000;
@@ -52,6 +57,39 @@ export async function conditionalWrite(
     if (error instanceof ConditionalCheckFailedException) return { applied: false, item: error.Item };
     throw new LedgerUnavailableError({ cause: error });
   }
+}
+
+/** The expressions of one conditional UpdateItem (no attribute names). */
+export interface ConditionalUpdate {
+  update: string;
+  condition: string;
+  values: Record<string, AttributeValue>;
+}
+
+/**
+ * One conditional UpdateItem of the item `pk`: applied, with the item as it stands after it (ALL_NEW), or refused,
+ * with the item as it was when `refusedItem` asks for it (ALL_OLD).
+ */
+export function updateIf(
+  db: DynamoDBClient,
+  table: string,
+  pk: string,
+  write: ConditionalUpdate,
+  refusedItem = false,
+): Promise<ConditionalResult> {
+  return conditionalWrite(() =>
+    db.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: pk } },
+        UpdateExpression: write.update,
+        ConditionExpression: write.condition,
+        ExpressionAttributeValues: write.values,
+        ReturnValues: "ALL_NEW",
+        ...(refusedItem ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
+      }),
+    ),
+  );
 }
 
 /** Wraps a read or unconditional write so transport failures surface as LedgerUnavailableError. */

@@ -6,9 +6,8 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
-  UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { conditionalWrite, ledgerCall, pages } from "./dynamo";
+import { type ConditionalUpdate, conditionalWrite, ledgerCall, pages, updateIf } from "./dynamo";
 import { type KeyRecord, type KeyState, keyPk, labelIndexPk, marshalKey, unmarshalKey } from "./key-record";
 import { LEDGER_SCHEMA } from "./schema";
 
@@ -45,11 +44,19 @@ export async function revokeKey(
   issuer: string,
   now: number,
 ): Promise<KeyState | undefined> {
-  return updateKeyIf(db, table, keyId, {
+  return updateKeyIf(db, table, keyId, revokeOfIssuer(issuer, now));
+}
+
+/**
+ * Revokes an item (a key, a budget's meta item) only if it exists and is this issuer's; revoking twice keeps the
+ * first revocation's time.
+ */
+export function revokeOfIssuer(issuer: string, now: number): ConditionalUpdate {
+  return {
     update: "SET revoked_at = if_not_exists(revoked_at, :now)",
     condition: "attribute_exists(pk) AND issuer = :issuer",
     values: { ":now": { N: String(now) }, ":issuer": { S: issuer } },
-  });
+  };
 }
 
 /**
@@ -60,20 +67,9 @@ export async function updateKeyIf(
   db: DynamoDBClient,
   table: string,
   keyId: string,
-  write: { update: string; condition: string; values: Record<string, AttributeValue> },
+  write: ConditionalUpdate,
 ): Promise<KeyState | undefined> {
-  const result = await conditionalWrite(() =>
-    db.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: keyPk(keyId) } },
-        UpdateExpression: write.update,
-        ConditionExpression: write.condition,
-        ExpressionAttributeValues: write.values,
-        ReturnValues: "ALL_NEW",
-      }),
-    ),
-  );
+  const result = await updateIf(db, table, keyPk(keyId), write);
   return result.applied ? unmarshalKey(result.attributes!) : undefined;
 }
 
@@ -135,18 +131,16 @@ async function revokeLive(
   now: number,
   op: string,
 ): Promise<KeyState | undefined> {
-  const result = await conditionalWrite(() =>
-    db.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: keyPk(keyId) } },
-        UpdateExpression: "SET revoked_at = :now, revoke_op = :op",
-        ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
-        ExpressionAttributeValues: { ":now": { N: String(now) }, ":op": { S: op } },
-        ReturnValues: "ALL_NEW",
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-      }),
-    ),
+  const result = await updateIf(
+    db,
+    table,
+    keyPk(keyId),
+    {
+      update: "SET revoked_at = :now, revoke_op = :op",
+      condition: "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND expires_at > :now",
+      values: { ":now": { N: String(now) }, ":op": { S: op } },
+    },
+    true,
   );
   if (result.applied) return unmarshalKey(result.attributes!);
   // Revoked already: by this very request (an earlier attempt applied), or by someone else (not counted again).

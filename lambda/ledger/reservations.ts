@@ -127,7 +127,7 @@ export function keyWrite(input: ReserveInput, charges?: Record<string, number>):
       : [keyMatches, notRevoked, notExpired, withinCap, newReservation];
   let slot: Reservation["slot"];
   if (idempotency) {
-    slot = { attr: slotAttr(idempotency.fingerprint), fingerprint: idempotency.fingerprint };
+    slot = idempotencySlot(idempotency);
     names["#slot"] = slot.attr;
     values[":slot"] = { M: { f: { S: idempotency.fingerprint }, t: { N: String(now) }, r: { S: rid } } };
     sets.push("#slot = :slot");
@@ -157,8 +157,13 @@ export function keyWrite(input: ReserveInput, charges?: Record<string, number>):
   };
 }
 
-/** The reservation as it stands once its write applied. */
-export function reservationOf(input: ReserveInput, slot: Reservation["slot"]): Reservation {
+/** The slot a request with this Idempotency-Key fingerprint takes on the key's item. */
+function idempotencySlot(idempotency: IdempotencyMark): NonNullable<Reservation["slot"]> {
+  return { attr: slotAttr(idempotency.fingerprint), fingerprint: idempotency.fingerprint };
+}
+
+/** The reservation as it stands once its write applied (and what a write of unknown outcome compensates). */
+export function reservationOf(input: ReserveInput): Reservation {
   return {
     keyId: input.key.keyId,
     rid: input.rid,
@@ -166,7 +171,23 @@ export function reservationOf(input: ReserveInput, slot: Reservation["slot"]): R
     amountMicro: input.amountMicro,
     window: windowAttr(input.now),
     expiresAt: input.expiresAt,
-    slot,
+    slot: input.idempotency ? idempotencySlot(input.idempotency) : undefined,
+  };
+}
+
+/**
+ * The key's write as the fields of an UpdateItem on its item, whether sent alone or in a transaction: a refusal
+ * returns the item as it was (ALL_OLD), from which `classifyRefusal` says why.
+ */
+export function keyUpdate(table: string, keyId: string, write: KeyWrite) {
+  return {
+    TableName: table,
+    Key: { pk: { S: keyPk(keyId) } },
+    UpdateExpression: write.update,
+    ConditionExpression: write.condition,
+    ExpressionAttributeNames: write.names,
+    ExpressionAttributeValues: write.values,
+    ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
   };
 }
 
@@ -183,20 +204,12 @@ export async function reserve(
   const write = keyWrite(input);
   const result = await conditionalWrite(() =>
     db.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: { pk: { S: keyPk(input.key.keyId) } },
-        UpdateExpression: write.update,
-        ConditionExpression: write.condition,
-        ExpressionAttributeNames: write.names,
-        ExpressionAttributeValues: write.values,
-        ReturnValues: "UPDATED_NEW",
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-      }),
+      // UPDATED_NEW: the key's remaining for the day, at no extra cost.
+      new UpdateItemCommand({ ...keyUpdate(table, input.key.keyId, write), ReturnValues: "UPDATED_NEW" }),
       { abortSignal: signal },
     ),
   );
-  const reservation = reservationOf(input, write.slot);
+  const reservation = reservationOf(input);
   if (result.applied) {
     const remaining = result.attributes?.[reservation.window]?.N;
     if (remaining !== undefined) reservation.remainingMicro = Number(remaining);

@@ -27,10 +27,11 @@ import {
   spendAttr,
   unmarshalPart,
 } from "./budget-record";
-import { keyPk, unmarshalMarker } from "./key-record";
+import { unmarshalMarker } from "./key-record";
 import {
   classifyRefusal,
   isOwnMarker,
+  keyUpdate,
   keyWrite,
   type ReserveInput,
   type ReserveOutcome,
@@ -91,28 +92,18 @@ export async function reserveStacked(
     const write = keyWrite(input, charges);
     const parts = ready.flatMap((plan) => plan.ops.map((op) => ({ plan, op })));
     const items: TransactWriteItem[] = [
-      {
-        Update: {
-          TableName: table,
-          Key: { pk: { S: keyPk(input.key.keyId) } },
-          UpdateExpression: write.update,
-          ConditionExpression: write.condition,
-          ExpressionAttributeNames: write.names,
-          ExpressionAttributeValues: write.values,
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        },
-      },
+      { Update: keyUpdate(table, input.key.keyId, write) },
       ...parts.map(({ plan, op }) => partUpdate(table, plan.level, op, now)),
     ];
     const result = await transactWrite(db, items, { token: `${input.rid}.${attempt}`, signal });
-    if (result.applied) return { kind: "reserved", reservation: { ...reservationOf(input, write.slot), charges } };
+    if (result.applied) return { kind: "reserved", reservation: { ...reservationOf(input), charges } };
 
     const keyReason = result.reasons[0];
     if (keyReason?.code === "ConditionalCheckFailed") {
       // Our own marker: an earlier attempt of this very transaction was applied (an SDK retry after a timeout).
       if (isOwnMarker(keyReason.item, input)) {
         const own = unmarshalMarker(keyReason.item?.p?.M?.[input.rid]);
-        return { kind: "reserved", reservation: { ...reservationOf(input, write.slot), charges: own?.charges ?? {} } };
+        return { kind: "reserved", reservation: { ...reservationOf(input), charges: own?.charges ?? {} } };
       }
       return classifyRefusal(keyReason.item, input, write.slot);
     }

@@ -24,15 +24,14 @@ import type { PricingConfig } from "../core/pricing";
 import type { SecretSource } from "../core/secrets";
 import type { Vendor } from "../core/vendors";
 import { type Level, levelsFor } from "../ledger/budget-record";
-import { windowAttr } from "../ledger/key-record";
 import {
   MAX_CLEANUP_PER_WRITE,
   type Reservation,
   type ReserveInput,
   type ReserveOutcome,
+  reservationOf,
   reserve,
   rideOn,
-  slotAttr,
 } from "../ledger/reservations";
 import { reserveStacked } from "../ledger/stacked";
 import { readStanding, type Standing } from "../ledger/standing";
@@ -492,17 +491,7 @@ async function reserveOrCompensate(
     deps.upkeep.giveBack(input.key.keyId, input.cleanup ?? []);
     if (error instanceof LedgerUnavailableError) {
       record.reservation_id = input.rid;
-      deps.upkeep.compensate({
-        keyId: input.key.keyId,
-        rid: input.rid,
-        kind: input.kind,
-        amountMicro: input.amountMicro,
-        window: windowAttr(input.now),
-        expiresAt: input.expiresAt,
-        slot: input.idempotency
-          ? { attr: slotAttr(input.idempotency.fingerprint), fingerprint: input.idempotency.fingerprint }
-          : undefined,
-      });
+      deps.upkeep.compensate(reservationOf(input));
     }
     throw error;
   }

@@ -14,6 +14,8 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const { createRequire } = require("node:module");
+// The same answers as the unit tests' mocks; required by path, as this file is run from other projects' folders.
+const engine = require("./pulumi-mock-engine.cjs");
 
 const [projectDir, scenariosFile] = process.argv.slice(2);
 process.chdir(projectDir);
@@ -64,15 +66,6 @@ function registerTypeScript() {
   return { typescript: ts.version, tsNode: tsn.VERSION, transpileOnly: Boolean(transpileOnly) };
 }
 
-const COMPUTED = {
-  "aws:apigatewayv2/api:Api": (n) => ({ apiEndpoint: `https://${n}.execute-api.us-east-1.amazonaws.com` }),
-  "aws:apigateway/restApi:RestApi": (n) => ({ rootResourceId: `${n}-root` }),
-  "aws:lambda/function:Function": (n) => ({
-    invokeArn: `arn:aws:apigateway:us-east-1:lambda:path/functions/${n}/invocations`,
-  }),
-  "random:index/randomPassword:RandomPassword": (n) => ({ result: `token-of-${n}` }),
-};
-
 function unwrap(value) {
   return new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v)));
 }
@@ -83,20 +76,9 @@ async function runScenario(scenario, project, loader) {
     {
       newResource(args) {
         created.push({ type: args.type, name: args.name });
-        const state = {
-          ...args.inputs,
-          name: args.inputs.name ?? `${args.name}-physical`,
-          arn: `arn:aws:mock:${args.type}:${args.name}`,
-          executionArn: `arn:aws:execute-api:us-east-1:123456789012:${args.name}`,
-          ...COMPUTED[args.type]?.(args.name),
-        };
-        return { id: `${args.name}-id`, state };
+        return engine.newResource(args);
       },
-      call(args) {
-        if (args.token === "aws:index/getRegion:getRegion")
-          return { region: "us-east-1", name: "us-east-1", id: "us-east-1" };
-        throw new Error(`unmocked call ${args.token}`);
-      },
+      call: engine.call,
     },
     project.name,
     scenario.stack ?? "dev",

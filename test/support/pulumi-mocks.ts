@@ -1,45 +1,20 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as engine from "./pulumi-mock-engine.cjs";
 
 /**
- * Pulumi runtime mocks (no CLI, no AWS): every registered resource is recorded with its inputs, and the mock
- * fills the computed outputs dependants read (arn, name, id, endpoints), so missing wiring cannot hide as
- * empty values. Unmocked invokes fail loudly.
+ * Pulumi runtime mocks (no CLI, no AWS): every registered resource is recorded with its inputs; what the mock
+ * answers (pulumi-mock-engine.cjs) is shared with pulumi-host.cjs.
  */
 export const created: pulumi.runtime.MockResourceArgs[] = [];
-
-const COMPUTED: Record<string, (name: string) => Record<string, unknown>> = {
-  "aws:apigatewayv2/api:Api": (n) => ({
-    apiEndpoint: `https://${n}.execute-api.us-east-1.amazonaws.com`,
-    executionArn: `arn:aws:execute-api:us-east-1:123456789012:${n}`,
-  }),
-  "aws:apigateway/restApi:RestApi": (n) => ({
-    rootResourceId: `${n}-root`,
-    executionArn: `arn:aws:execute-api:us-east-1:123456789012:${n}`,
-  }),
-  "aws:lambda/function:Function": (n) => ({
-    invokeArn: `arn:aws:apigateway:us-east-1:lambda:path/functions/${n}/invocations`,
-  }),
-  "random:index/randomPassword:RandomPassword": (n) => ({ result: `token-of-${n}` }),
-};
 
 export async function installMocks(config: Record<string, string> = {}): Promise<void> {
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         created.push(args);
-        const state: Record<string, unknown> = {
-          ...args.inputs,
-          name: args.inputs.name ?? `${args.name}-physical`,
-          arn: `arn:aws:mock:${args.type}:${args.name}`,
-          ...COMPUTED[args.type]?.(args.name),
-        };
-        return { id: `${args.name}-id`, state };
+        return engine.newResource(args);
       },
-      call(args) {
-        if (args.token === "aws:index/getRegion:getRegion")
-          return { region: "us-east-1", name: "us-east-1", id: "us-east-1" };
-        throw new Error(`unmocked call ${args.token}`);
-      },
+      call: engine.call,
     },
     "keybrake",
     "test",

@@ -16,6 +16,7 @@ import {
   type Stack,
   startStack,
   stripeVia,
+  TWILIO_MESSAGES,
 } from "../support/stack";
 
 /**
@@ -24,7 +25,6 @@ import {
  * be told apart. The file is read once, after the server closed and flushed it.
  */
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const TWILIO_MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
 
 describe("audit records", () => {
   let stack: Stack;

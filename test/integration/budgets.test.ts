@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { reservationTotals } from "../../lambda/audit/accounting";
 import { isSpendRecord } from "../../lambda/audit/filter";
 import type { AuditRecord } from "../../lambda/audit/record";
-import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
 import { shapeMatches, snippet } from "../support/markdown";
-import { type LocalProcess, spawnLocal } from "../support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN, type Stack, startStack } from "../support/stack";
+import { type LocalProcess, localEnv, spawnInstances } from "../support/processes";
+import {
+  type Issuer,
+  issuerAt,
+  postTwilioMessage,
+  type Stack,
+  startStack,
+  TWILIO_MESSAGES,
+  tally,
+} from "../support/stack";
 
 /**
  * The seed's scenario (docs/guarantees.md#9-caps-stack): a Modal `.map()` whose batch was expected to cost $150,
@@ -16,22 +23,6 @@ import { dynamoEndpoint, ISSUER_TOKEN, type Stack, startStack } from "../support
  * 149.95; a sixth would cross), whatever the budget's number of parts, on one process or three.
  */
 const KEYS = 400;
-const TWILIO_MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
-
-type Issuer = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
-
-/** An issuer client for a base URL, with the test issuer token. */
-function issuerAt(url: string): Issuer {
-  return async (method, path, body) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
-}
 
 interface Issued {
   key_id: string;
@@ -71,12 +62,6 @@ const chargeCustomer = (url: string, vaultKey: string, customer: string, amountC
     headers: { authorization: `Bearer ${vaultKey}`, "content-type": "application/x-www-form-urlencoded" },
     body: `amount=${amountCents}&currency=usd&customer=${customer}`,
   }).then(answer);
-
-function tally(answers: Answer[]): Record<number, number> {
-  const counts: Record<number, number> = {};
-  for (const a of answers) counts[a.status] = (counts[a.status] ?? 0) + 1;
-  return counts;
-}
 
 const seedKey = (budgetId: string) => (i: number) => ({
   vendor: "stripe",
@@ -230,15 +215,9 @@ describe("the seed's batch across three processes sharing the table (budget in 4
   let instances: LocalProcess[];
   before(async () => {
     vendors = await startFakeVendors();
-    const env = {
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
-      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-budgets-${process.pid}.jsonl`,
-    };
-    instances = [await spawnLocal(env)]; // the first creates the table
-    instances.push(...(await Promise.all([spawnLocal(env), spawnLocal(env)])));
+    instances = await spawnInstances(
+      await localEnv(vendors, { KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-budgets-${process.pid}.jsonl` }),
+    );
   });
   after(async () => {
     await Promise.all(instances.map((i) => i.stop()));
@@ -301,18 +280,7 @@ describe("budgets for Twilio and Resend", () => {
       }),
     );
     const before = stack.vendors.twilio.received.length;
-    const answers = await Promise.all(
-      keys.map((k) =>
-        fetch(`${stack.url}/twilio${TWILIO_MESSAGES}`, {
-          method: "POST",
-          headers: {
-            authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${k.vault_key}`).toString("base64")}`,
-            "content-type": "application/x-www-form-urlencoded",
-          },
-          body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
-        }).then(answer),
-      ),
-    );
+    const answers = await Promise.all(keys.map((k) => postTwilioMessage(stack.url, k.vault_key).then(answer)));
     assert.deepEqual(tally(answers), { 201: 5, 429: CALLS - 5 });
     assert.equal(stack.vendors.twilio.received.length - before, 5);
     assert.ok(answers.filter((a) => a.status === 429).every((a) => a.body.keybrake_code === "cap_exceeded"));

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { CallRecord } from "../../lambda/audit/record";
 import type { Vendor } from "../../lambda/core/vendors";
-import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { vendorRoutes } from "../../lambda/vendors/operations";
 import { isParameter, type RouteRow, templateSegments } from "../../lambda/vendors/operations/routes";
 import { SECRETS } from "../support/fake-vendors";
 import { rawRequest } from "../support/raw-http";
-import { dynamoEndpoint, type Stack, startStack } from "../support/stack";
+import { recordingDb, type Stack, startStack } from "../support/stack";
 
 /**
  * Guarantee 8, closed world, end to end: every row of every route table through the real local-mode server with
@@ -93,17 +92,11 @@ async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>
 
 describe("closed world: every classified operation through local mode", () => {
   let stack: Stack;
-  let commands: string[] = [];
+  let commands: string[];
   before(async () => {
-    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
-    db.middlewareStack.add(
-      (next, context) => (args) => {
-        commands.push(context.commandName!);
-        return next(args);
-      },
-      { step: "initialize" },
-    );
-    stack = await startStack({ db });
+    const recording = await recordingDb();
+    commands = recording.commands;
+    stack = await startStack({ db: recording.db });
   });
   after(() => stack.close());
 
@@ -152,7 +145,7 @@ describe("closed world: every classified operation through local mode", () => {
       await (await send(probe, key)).arrayBuffer();
     }
     await stack.server.idle();
-    commands = [];
+    commands.length = 0;
     const wrong: string[] = [];
     await pool(list, 8, async (probe) => {
       const res = await send(probe, keys.get(probe)!);

@@ -14,7 +14,15 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { ensureLedgerTable } from "../../lambda/ledger/table";
 import { SECRETS } from "../support/fake-vendors";
 import { shapeMatches, snippet } from "../support/markdown";
-import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "../support/stack";
+import {
+  dynamoEndpoint,
+  postTwilioMessage,
+  STRIPE_KEY_REQUEST,
+  type Stack,
+  startStack,
+  stripeVia,
+  TWILIO_MESSAGES,
+} from "../support/stack";
 
 /**
  * The counterparty lock (issue #15), end to end through local mode with each vendor's official SDK and the
@@ -23,7 +31,6 @@ import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia }
  * call priced from a Stripe object, only the read of that object).
  */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
-const MESSAGES = `/2010-04-01/Accounts/${SID}/Messages.json`;
 
 const callsOf = (stack: Stack, keyId: string) =>
   stack.audit.filter((r): r is CallRecord => r.event === "call" && r.key_id === keyId);
@@ -272,7 +279,7 @@ describe("Twilio: a key locked to number prefixes", () => {
     const key = await stack.issue({
       vendor: "twilio",
       daily_usd_cap: 5,
-      allowed_endpoints: [`POST ${MESSAGES}`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
       expires_in: "1h",
       agent_run_label: "notify/locked",
       counterparty: { to_prefixes: ["+1415"] },
@@ -311,14 +318,7 @@ describe("Twilio: a key locked to number prefixes", () => {
       ["to=%2B14165550100&From=%2B15005550001&Body=hi", "+1416"],
       ["From=%2B15005550001&Body=hi", null],
     ] as const) {
-      const res = await fetch(`${stack.url}/twilio${MESSAGES}`, {
-        method: "POST",
-        headers: {
-          authorization: `Basic ${Buffer.from(`${SID}:${key.vault_key}`).toString("base64")}`,
-          "content-type": "application/x-www-form-urlencoded",
-        },
-        body,
-      });
+      const res = await postTwilioMessage(stack.url, key.vault_key, body);
       assert.equal(res.status, 403, body);
       assertRefusedRecord(stack, key.key_id, { field: "to_prefixes", attempted, allowed: ["+1415"] });
     }

@@ -4,8 +4,14 @@ import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { unmarshalKey } from "../../lambda/ledger/key-record";
 import { sweep } from "../../lambda/ledger/sweep";
-import { SECRETS } from "../support/fake-vendors";
-import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import {
+  dynamoEndpoint,
+  postTwilioMessage,
+  STRIPE_KEY_REQUEST,
+  type Stack,
+  startStack,
+  TWILIO_MESSAGES,
+} from "../support/stack";
 
 /**
  * Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left
@@ -27,8 +33,7 @@ describe("no leaks under many calls", () => {
   it(`${KEYS * CALLS_PER_KEY} calls over ${KEYS} keys keep every map bounded and end every reservation`, async () => {
     const keys = [];
     // Every third key is Twilio's: its reservations carry pending markers that settlement must close.
-    const messages = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
-    const twilioKey = { ...STRIPE_KEY_REQUEST, vendor: "twilio", allowed_endpoints: [`POST ${messages}`] };
+    const twilioKey = { ...STRIPE_KEY_REQUEST, vendor: "twilio", allowed_endpoints: [`POST ${TWILIO_MESSAGES}`] };
     for (let i = 0; i < KEYS; i++)
       keys.push(await stack.issue({ ...(i % 3 ? STRIPE_KEY_REQUEST : twilioKey), agent_run_label: `leak/${i}` }));
     // Some calls the vendor refuses (released), some time out... every ending is exercised.
@@ -57,14 +62,11 @@ describe("no leaks under many calls", () => {
                   },
                   body: `amount=${100 + ((i + round) % 30)}&currency=usd`,
                 })
-              : await fetch(`${stack.url}/twilio${messages}`, {
-                  method: "POST",
-                  headers: {
-                    authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${key.vault_key}`).toString("base64")}`,
-                    "content-type": "application/x-www-form-urlencoded",
-                  },
-                  body: `To=%2B15005550006&From=%2B15005550001&Body=${"x".repeat(1 + ((i + round) % 9))}`,
-                });
+              : await postTwilioMessage(
+                  stack.url,
+                  key.vault_key,
+                  `To=%2B15005550006&From=%2B15005550001&Body=${"x".repeat(1 + ((i + round) % 9))}`,
+                );
           await res.arrayBuffer();
           statuses.push(res.status);
           maxCache = Math.max(maxCache, stack.server.keys.size);

@@ -14,14 +14,15 @@ import { SecretUnavailableError } from "../../lambda/core/errors";
 import { secretsManagerSource } from "../../lambda/core/secrets";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { getKey } from "../../lambda/ledger/keys";
-import { SECRETS } from "../support/fake-vendors";
 import {
   dynamoEndpoint,
   postPaymentIntent,
+  postTwilioMessage,
   STRIPE_KEY_REQUEST,
   type Stack,
   startStack,
   stripeVia,
+  TWILIO_MESSAGES,
 } from "../support/stack";
 
 /**
@@ -128,17 +129,9 @@ describe("ledger writes under faults", () => {
     stack.issue({
       ...STRIPE_KEY_REQUEST,
       vendor: "twilio",
-      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
     });
-  const sms = (vaultKey: string) =>
-    fetch(`${stack.url}/twilio/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${vaultKey}`).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded",
-      },
-      body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
-    });
+  const sms = (vaultKey: string) => postTwilioMessage(stack.url, vaultKey);
 
   it("an SDK retry of an applied reservation finds its own marker: reserved once, forwarded once", async () => {
     const key = await stack.issue();

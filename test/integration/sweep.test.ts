@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import twilio from "twilio";
+import type { IssuedKeyBody } from "../../lambda/issuer/service";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { getKey, putKey } from "../../lambda/ledger/keys";
 import { sweep } from "../../lambda/ledger/sweep";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
-import { type LocalProcess, spawnLocal } from "../support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
+import { type LocalProcess, localEnv, spawnLocal } from "../support/processes";
+import { dynamoEndpoint, freshTable, issuerAt, TWILIO_MESSAGES } from "../support/stack";
 
 /**
  * A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires
@@ -18,17 +18,16 @@ import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
 describe("orphaned reservations", () => {
   let vendors: FakeVendors;
   let local: LocalProcess;
-  const table = `t_${randomBytes(6).toString("hex")}`;
+  const table = freshTable();
 
   before(async () => {
     vendors = await startFakeVendors();
-    local = await spawnLocal({
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: table,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
-      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-sweep-${process.pid}.jsonl`,
-    });
+    local = await spawnLocal(
+      await localEnv(vendors, {
+        KEYBRAKE_TABLE: table,
+        KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-sweep-${process.pid}.jsonl`,
+      }),
+    );
   });
   after(async () => {
     await local.stop();
@@ -36,18 +35,15 @@ describe("orphaned reservations", () => {
   });
 
   it("are swept as unsettled after their expiry when the proxy crashed mid-call", async () => {
-    const issued = await fetch(`${local.url}/vault/keys`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-      body: JSON.stringify({
+    const key = (
+      await issuerAt(local.url)("POST", "/vault/keys", {
         vendor: "twilio",
         daily_usd_cap: 1,
-        allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+        allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
         expires_in: "1h",
         agent_run_label: "crash/1",
-      }),
-    });
-    const key = (await issued.json()) as { vault_key: string; key_id: string };
+      })
+    ).body as IssuedKeyBody;
     vendors.twilio.respond = () => "hang";
     const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
     client.api.baseUrl = `${local.url}/twilio`;
@@ -139,28 +135,22 @@ describe("local mode's timings from its environment", () => {
     const vendors = await startFakeVendors();
     const auditFile = `/tmp/keybrake-timings-${process.pid}.jsonl`;
     const local = await spawnLocal({
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
+      ...(await localEnv(vendors)),
       KEYBRAKE_AUDIT_FILE: auditFile,
       KEYBRAKE_UPSTREAM_TIMEOUT_MS: "300",
       KEYBRAKE_PENDING_GRACE_MS: "200",
       KEYBRAKE_SWEEP_INTERVAL_MS: "250",
     });
     try {
-      const issued = await fetch(`${local.url}/vault/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-        body: JSON.stringify({
+      const key = (
+        await issuerAt(local.url)("POST", "/vault/keys", {
           vendor: "twilio",
           daily_usd_cap: 1,
-          allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+          allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
           expires_in: "1h",
           agent_run_label: "timings/1",
-        }),
-      });
-      const key = (await issued.json()) as { vault_key: string; key_id: string };
+        })
+      ).body as IssuedKeyBody;
       vendors.twilio.respond = () => "hang";
       const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
       client.api.baseUrl = `${local.url}/twilio`;
@@ -192,12 +182,7 @@ describe("local mode's timings from its environment", () => {
 
   it("refuses a timing that is not a whole number of milliseconds, in one line", async () => {
     await assert.rejects(
-      spawnLocal({
-        KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-        KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-        KEYBRAKE_API_KEY: ISSUER_TOKEN,
-        KEYBRAKE_SWEEP_INTERVAL_MS: "soon",
-      }),
+      spawnLocal(await localEnv(undefined, { KEYBRAKE_SWEEP_INTERVAL_MS: "soon" })),
       /keybrake: KEYBRAKE_SWEEP_INTERVAL_MS must be a whole number of milliseconds above 0, got "soon"/,
     );
   });

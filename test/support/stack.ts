@@ -5,9 +5,10 @@ import Stripe from "stripe";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { fileSink, memorySink } from "../../lambda/audit/sink";
 import type { IssuedKeyBody, KeyStatusBody } from "../../lambda/issuer/service";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
-import { type FakeVendors, startFakeVendors } from "./fake-vendors";
+import { type FakeVendors, SECRETS, startFakeVendors } from "./fake-vendors";
 
 /**
  * A whole keybrake for one test file: the real local-mode server (the Lambda handlers' apps) on a fresh
@@ -46,6 +47,42 @@ export function testClock(): TestClock {
   return clock;
 }
 
+/** A table name no other test uses: every test file (and every process group) makes its own tables. */
+export function freshTable(): string {
+  return `t_${randomBytes(6).toString("hex")}`;
+}
+
+/** A call to the issuer API: status and parsed JSON body (undefined when empty). */
+export type Issuer = (
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+) => Promise<{ status: number; body: any }>;
+
+/** An issuer API client for a keybrake at `baseUrl`, with the test issuer token unless `token` is given. */
+export function issuerAt(baseUrl: string): Issuer {
+  return async (method, path, body, token = ISSUER_TOKEN) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+}
+
+/** How many answers came back with each HTTP status, e.g. `{ 200: 5, 429: 395 }`. */
+export function tally(answers: Iterable<number | { status: number }>): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const a of answers) {
+    const status = typeof a === "number" ? a : a.status;
+    counts[status] = (counts[status] ?? 0) + 1;
+  }
+  return counts;
+}
+
 export interface Stack {
   url: string;
   server: LocalServer;
@@ -55,7 +92,7 @@ export interface Stack {
   clock: TestClock;
   /** `POST /vault/keys` with the local issuer token; throws unless 201. */
   issue(body?: Record<string, unknown>): Promise<IssuedKeyBody>;
-  issuer(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  issuer: Issuer;
   /** `GET /vault/keys/{id}` once every settlement still running has finished. */
   keyState(keyId: string): Promise<KeyStatusBody>;
   close(): Promise<void>;
@@ -68,6 +105,20 @@ export const STRIPE_KEY_REQUEST = {
   expires_in: "5m",
   agent_run_label: "modal-billing/cus_123",
 };
+
+/** A client on the test DynamoDB that records each command's name in `commands`, in order (empty it to start over). */
+export async function recordingDb(): Promise<{ db: DynamoDBClient; commands: string[] }> {
+  const commands: string[] = [];
+  const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+  db.middlewareStack.add(
+    (next, context) => (args) => {
+      commands.push(context.commandName!);
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  return { db, commands };
+}
 
 export interface StackOptions {
   env?: Record<string, string>;
@@ -86,22 +137,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     dynamoEndpoint: await dynamoEndpoint(),
     issuerToken: ISSUER_TOKEN,
     env: { ...vendors.env, ...options.env },
-    table: `t_${randomBytes(6).toString("hex")}`,
+    table: freshTable(),
     clock,
     audit: options.auditFile ? fileSink(options.auditFile) : memorySink(audit),
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     db: options.db,
     keyCacheSize: options.keyCacheSize,
   });
-  const issuer = async (method: string, path: string, body?: unknown, token = ISSUER_TOKEN) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const issuer = issuerAt(server.url);
   return {
     url: server.url,
     server,
@@ -146,5 +189,39 @@ export function postPaymentIntent(
       ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
     },
     body,
+  });
+}
+
+/** Twilio's Messages resource path for the fake account, as a key's allowlist and the proxy's /twilio prefix name it. */
+export const TWILIO_MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
+
+/** A raw form POST to Twilio's Messages resource through keybrake's /twilio prefix, the vault key as the auth token. */
+export function postTwilioMessage(
+  baseUrl: string,
+  vaultKey: string,
+  body = "To=%2B15005550006&From=%2B15005550001&Body=hi",
+  signal?: AbortSignal,
+): Promise<Response> {
+  return fetch(`${baseUrl}/twilio${TWILIO_MESSAGES}`, {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${vaultKey}`).toString("base64")}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body,
+    signal,
+  });
+}
+
+/** A Resend batch with `x-batch-validation: permissive` (some emails may fail alone) through keybrake's /resend prefix. */
+export function postPermissiveResendBatch(baseUrl: string, vaultKey: string, emails: unknown[]): Promise<Response> {
+  return fetch(`${baseUrl}/resend/emails/batch`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${vaultKey}`,
+      "content-type": "application/json",
+      "x-batch-validation": "permissive",
+    },
+    body: JSON.stringify(emails),
   });
 }

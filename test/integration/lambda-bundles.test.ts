@@ -13,6 +13,7 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { ensureLedgerTable } from "../../lambda/ledger/table";
 import { type FakeSecretsManager, startFakeSecretsManager } from "../support/fake-secrets-manager";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { apiGatewayEvent } from "../support/lambda-events";
 import { ensureNode22, LAMBDA_NODE_FLAGS } from "../support/node22";
 import { dynamoEndpoint } from "../support/stack";
 
@@ -39,29 +40,6 @@ const { handler } = require(bundle);
   require("node:fs").writeFileSync(out, JSON.stringify(results));
 })().catch((error) => { console.error(error); process.exit(1); });
 `;
-
-function event(method: string, path: string, headers: Record<string, string>, body?: string) {
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: { host: "abc123.execute-api.us-east-1.amazonaws.com", ...headers },
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "abc123",
-      domainName: "abc123.execute-api.us-east-1.amazonaws.com",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "test" },
-      requestId: randomBytes(8).toString("hex"),
-      routeKey: "$default",
-      stage: "$default",
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-    body,
-    isBase64Encoded: false,
-  };
-}
 
 interface Result {
   statusCode: number;
@@ -156,7 +134,7 @@ describe("handler bundles run alone under Node 22, as Lambda runs them", () => {
 
   it("issues a key, forwards a priced call with the real secret read from Secrets Manager, and refuses over the cap", async () => {
     const [issued] = await invoke("issuer", [
-      event(
+      apiGatewayEvent(
         "POST",
         "/vault/keys",
         { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
@@ -172,7 +150,7 @@ describe("handler bundles run alone under Node 22, as Lambda runs them", () => {
     assert.equal(issued!.statusCode, 201, issued!.body);
     const vaultKey = (JSON.parse(issued!.body!) as { vault_key: string }).vault_key;
     const charge = (amount: number) =>
-      event(
+      apiGatewayEvent(
         "POST",
         "/stripe/v1/payment_intents",
         { authorization: `Bearer ${vaultKey}`, "content-type": "application/x-www-form-urlencoded" },

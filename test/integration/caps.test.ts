@@ -1,3 +1,6 @@
+// The budgets contract around the seed (docs/http-api.md#budgets): validation, the issuer's and the deployment's caps
+// declared as code and enforced in the same decision, the agent's own view (`GET /vault/keys/self`, the
+// `Keybrake-Remaining-Usd` header), money returned to every level, shadow mode and the 80 % / 100 % warnings.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -9,21 +12,8 @@ import { memorySink } from "../../lambda/audit/sink";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { runCli } from "../support/cli";
 import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
-import {
-  dynamoEndpoint,
-  ISSUER_TOKEN,
-  postTwilioMessage,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  TWILIO_MESSAGES,
-} from "../support/stack";
-
-/**
- * The budgets contract around the seed (docs/http-api.md#budgets): validation, the issuer's and the deployment's
- * caps declared as code and enforced in the same decision, the agent's own view (`GET /vault/keys/self`, the
- * `Keybrake-Remaining-Usd` header), money returned to every level, shadow mode and the 80 % / 100 % warnings.
- */
+import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
 async function answer(res: Response) {
   const text = await res.text();

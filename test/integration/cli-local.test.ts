@@ -13,7 +13,8 @@ import { fileSink } from "../../lambda/audit/sink";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { type CliRun, runCli } from "../support/cli";
 import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
-import { dynamoEndpoint, ISSUER_TOKEN, stripeVia } from "../support/stack";
+import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
+import { stripeVia } from "../support/vendor-calls";
 
 describe("keybrake CLI against local mode", () => {
   let vendors: FakeVendors;

@@ -1,3 +1,7 @@
+// The counterparty lock (issue #15), end to end through local mode with each vendor's official SDK and the recording
+// fake vendors: a key locked to one customer, number prefix or recipient domain acts on it, and every other call is
+// refused 403 `counterparty_not_allowed` before the ledger, the vendor receiving nothing (or, for a call priced from a
+// Stripe object, only the read of that object).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -14,22 +18,9 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { ensureLedgerTable } from "../../lambda/ledger/table";
 import { SECRETS } from "../support/fake-vendors";
 import { shapeMatches, snippet } from "../support/markdown";
-import {
-  dynamoEndpoint,
-  postTwilioMessage,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  stripeVia,
-  TWILIO_MESSAGES,
-} from "../support/stack";
+import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postTwilioMessage, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The counterparty lock (issue #15), end to end through local mode with each vendor's official SDK and the
- * recording fake vendors: a key locked to one customer, number prefix or recipient domain acts on it, and every
- * other call is refused 403 `counterparty_not_allowed` before the ledger, the vendor receiving nothing (or, for a
- * call priced from a Stripe object, only the read of that object).
- */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
 
 const callsOf = (stack: Stack, keyId: string) =>

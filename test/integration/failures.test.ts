@@ -1,3 +1,4 @@
+// Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { METRIC, metricsFor } from "../../lambda/audit/metrics";
@@ -8,21 +9,15 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
 import { startFakeVendors } from "../support/fake-vendors";
+import { dynamoEndpoint, ISSUER_TOKEN, issuerAt, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 import {
-  dynamoEndpoint,
-  ISSUER_TOKEN,
-  issuerAt,
   postPaymentIntent,
   postPermissiveResendBatch,
   postTwilioMessage,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
   stripeVia,
   TWILIO_MESSAGES,
-} from "../support/stack";
+} from "../support/vendor-calls";
 
-/** Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage. */
 const state = (stack: Stack, keyId: string) => stack.keyState(keyId);
 const post = postPaymentIntent;
 

@@ -1,3 +1,9 @@
+// The faults a deployment meets, from outside, on real processes (docs/guarantees.md): local mode proxies killed
+// mid-flight under load, DynamoDB Local stopped (SIGSTOP) and killed (SIGKILL, then restarted on its data), vendors
+// that hang, reset, trickle, answer 5xx, answer garbage and price above the estimate. Then the sweep, and six figures
+// over every key: overshoot, calls forwarded while the ledger was unavailable, phantom spend (kept for calls never
+// forwarded), reservations still open after the sweep, keys whose audit trail does not add up to the ledger, and
+// proxies that crashed by themselves. All must be 0.
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,16 +23,9 @@ import { type DynamoDbLocal, startDynamoDbLocal } from "../../scripts/dynamodb-l
 import { defaultAnswer, type FakeVendors, type Responder, startFakeVendors } from "../support/fake-vendors";
 import { snippet } from "../support/markdown";
 import { type LocalProcess, spawnLocal } from "../support/processes";
-import { ISSUER_TOKEN, postTwilioMessage, TWILIO_MESSAGES } from "../support/stack";
+import { ISSUER_TOKEN } from "../support/stack";
+import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The faults a deployment meets, from outside, on real processes (docs/guarantees.md): local mode proxies
- * killed mid-flight under load, DynamoDB Local stopped (SIGSTOP) and killed (SIGKILL, then restarted on its
- * data), vendors that hang, reset, trickle, answer 5xx, answer garbage and price above the estimate. Then the
- * sweep, and six figures over every key: overshoot, calls forwarded while the ledger was unavailable, phantom
- * spend (kept for calls never forwarded), reservations still open after the sweep, keys whose audit trail does
- * not add up to the ledger, and proxies that crashed by themselves. All must be 0.
- */
 const DEADLINE_MS = 1_500; // KEYBRAKE_UPSTREAM_TIMEOUT_MS: every call's pricing reads and forward together
 const GRACE_MS = 500; // KEYBRAKE_PENDING_GRACE_MS
 const WORKERS = 8;

@@ -1,17 +1,15 @@
+// Idempotent retries ride free only where the vendor deduplicates
+// (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice): Stripe and Resend honour `Idempotency-Key` for 24
+// hours and per account, Twilio not at all. A retry is free only within the window and only when everything that
+// selects the target is the same; anything else reserves again. Each case through the vendor's own SDK.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Resend } from "resend";
 import twilio from "twilio";
 import type { CallRecord } from "../../lambda/audit/record";
 import { SECRETS } from "../support/fake-vendors";
-import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia, TWILIO_MESSAGES } from "../support/stack";
-
-/**
- * Idempotent retries ride free only where the vendor deduplicates (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice):
- * Stripe and Resend honour `Idempotency-Key` for 24 hours and per account, Twilio not at all. A retry is free only
- * within the window and only when everything that selects the target is the same; anything else reserves again.
- * Each case through the vendor's own SDK.
- */
+import { STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
 describe("idempotent retries", () => {
   let stack: Stack;

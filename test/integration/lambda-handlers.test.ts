@@ -1,3 +1,6 @@
+// The Lambda entry points themselves (`lambda/issuer.ts`, `lambda/proxy.ts`, `lambda/sweep.ts`), configured only by the
+// environment the Pulumi component sets, invoked with API Gateway HTTP API (v2) events. The AWS SDK reaches DynamoDB
+// Local and a fake Secrets Manager through its standard endpoint variables.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -11,11 +14,6 @@ import { type FakeVendors, type Responder, SECRETS, startFakeVendors } from "../
 import { apiGatewayEvent, captureStdout, logLines } from "../support/lambda-events";
 import { dynamoEndpoint, freshTable } from "../support/stack";
 
-/**
- * The Lambda entry points themselves (`lambda/issuer.ts`, `lambda/proxy.ts`, `lambda/sweep.ts`), configured
- * only by the environment the Pulumi component sets, invoked with API Gateway HTTP API (v2) events. The AWS
- * SDK reaches DynamoDB Local and a fake Secrets Manager through its standard endpoint variables.
- */
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const BILLING_TOKEN = "kbt_billing_0123456789abcdef";
@@ -83,6 +81,13 @@ describe("Lambda handlers behind API Gateway", () => {
     expires_in: "5m",
     agent_run_label: "modal-billing/cus_9",
   };
+  const formHeaders = (vaultKey: string) => ({
+    authorization: `Bearer ${vaultKey}`,
+    "content-type": "application/x-www-form-urlencoded",
+  });
+  /** A PaymentIntent of `cents` USD cents on the bare path, as an SDK sends it through API Gateway. */
+  const chargeEvent = (vaultKey: string, cents: number) =>
+    apiGatewayEvent("POST", "/v1/payment_intents", formHeaders(vaultKey), `amount=${cents}&currency=usd`);
   const issue = (body: object) =>
     issuer(
       apiGatewayEvent(
@@ -119,16 +124,7 @@ describe("Lambda handlers behind API Gateway", () => {
 
   it("proxies a bare Stripe path with the secret from Secrets Manager, read once", async () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
-    const call = () =>
-      proxy(
-        apiGatewayEvent(
-          "POST",
-          "/v1/payment_intents",
-          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-          "amount=1500&currency=usd",
-        ),
-        context,
-      );
+    const call = () => proxy(chargeEvent(key.vault_key, 1500), context);
     const first = await call();
     assert.equal(first.statusCode, 200);
     assert.match(JSON.parse(first.body!).id, /^pi_/);
@@ -142,15 +138,7 @@ describe("Lambda handlers behind API Gateway", () => {
       context,
     );
     assert.equal(JSON.parse(shown.body!).spent_today_usd, 30);
-    const over = await proxy(
-      apiGatewayEvent(
-        "POST",
-        "/v1/payment_intents",
-        { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-        "amount=2001&currency=usd",
-      ),
-      context,
-    );
+    const over = await proxy(chargeEvent(key.vault_key, 2001), context);
     assert.equal(over.statusCode, 429);
     assert.equal(over.headers!["stripe-should-retry"], "false");
     assert.equal(vendors.stripe.received.length, 2);
@@ -158,16 +146,7 @@ describe("Lambda handlers behind API Gateway", () => {
 
   it("logs each call's audit record and its EMF metrics on stdout, for CloudWatch", async () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
-    const charge = (amount: number) =>
-      proxy(
-        apiGatewayEvent(
-          "POST",
-          "/v1/payment_intents",
-          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-          `amount=${amount}&currency=usd`,
-        ),
-        context,
-      );
+    const charge = (cents: number) => proxy(chargeEvent(key.vault_key, cents), context);
     const stdout = await captureStdout(async () => {
       assert.equal((await charge(1500)).statusCode, 200);
       assert.equal((await charge(6000)).statusCode, 429);
@@ -245,10 +224,6 @@ describe("Lambda handlers behind API Gateway", () => {
   });
 
   const lambdaContext = { getRemainingTimeInMillis: () => 30_000 } as Context;
-  const formHeaders = (vaultKey: string) => ({
-    authorization: `Bearer ${vaultKey}`,
-    "content-type": "application/x-www-form-urlencoded",
-  });
 
   /** A private REST API (payload 1.0) event, as API Gateway builds it for `/{proxy+}` with binary media types. */
   /** A private REST API (1.0) event; `query` as API Gateway hands it over, decoded and grouped by name. */
@@ -342,10 +317,7 @@ describe("Lambda handlers behind API Gateway", () => {
       headers: { "set-cookie": ["a=1; Path=/", "b=2; Path=/"] } as unknown as Record<string, string>,
     });
     try {
-      const v2 = await proxy(
-        apiGatewayEvent("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
-        lambdaContext,
-      );
+      const v2 = await proxy(chargeEvent(key.vault_key, 100), lambdaContext);
       assert.deepEqual(v2.cookies, ["a=1; Path=/", "b=2; Path=/"]);
       const v1 = (await proxy(
         restEvent("/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
@@ -363,10 +335,7 @@ describe("Lambda handlers behind API Gateway", () => {
     vendors.stripe.respond = respond;
     let res: APIGatewayProxyStructuredResultV2 | undefined;
     const stdout = await captureStdout(async () => {
-      res = await proxy(
-        apiGatewayEvent("POST", "/v1/payment_intents", formHeaders(vaultKey), `amount=${cents}&currency=usd`),
-        lambda,
-      );
+      res = await proxy(chargeEvent(vaultKey, cents), lambda);
     }).finally(() => {
       vendors.stripe.respond = undefined;
     });
@@ -433,16 +402,7 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.equal(created.statusCode, 201);
     const budgetId = (JSON.parse(created.body!) as { budget_id: string }).budget_id;
     const key = JSON.parse((await issue({ ...keyRequest, budget_id: budgetId })).body!) as { vault_key: string };
-    const charge = (amount: number) =>
-      proxy(
-        apiGatewayEvent(
-          "POST",
-          "/v1/payment_intents",
-          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-          `amount=${amount}&currency=usd`,
-        ),
-        context,
-      );
+    const charge = (cents: number) => proxy(chargeEvent(key.vault_key, cents), context);
     const mine = () => eventBridge.entries.filter((e) => JSON.parse(e.Detail!).budget_id === budgetId);
     const first = await charge(1500);
     assert.equal(first.statusCode, 200);

@@ -1,24 +1,16 @@
+// Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left running, every
+// reservation ended settled, released or unsettled (no open pending marker remains), each key's item keeps at most one
+// exact call's marker (the others were removed in passing by the next reservation), and the sweep closes every marker
+// once they expire.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { unmarshalKey } from "../../lambda/ledger/key-record";
 import { sweep } from "../../lambda/ledger/sweep";
-import {
-  dynamoEndpoint,
-  postTwilioMessage,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  TWILIO_MESSAGES,
-} from "../support/stack";
+import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left
- * running, every reservation ended settled, released or unsettled (no open pending marker remains), each key's
- * item keeps at most one exact call's marker (the others were removed in passing by the next reservation), and
- * the sweep closes every marker once they expire.
- */
 const KEYS = 150;
 const CALLS_PER_KEY = 10;
 const CACHE = 40;

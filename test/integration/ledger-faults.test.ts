@@ -1,3 +1,7 @@
+// Ledger writes under faults, one at a time (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice): a write
+// DynamoDB applied whose answer was lost, one that never got through, one the SDK retried after it was applied. Faults
+// are injected around the real client's sends (or inside its retries); the ledger is DynamoDB Local. After each, the
+// ledger and the audit trail must agree, and nothing unreserved may reach the vendor.
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
@@ -14,23 +18,9 @@ import { SecretUnavailableError } from "../../lambda/core/errors";
 import { secretsManagerSource } from "../../lambda/core/secrets";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { getKey } from "../../lambda/ledger/keys";
-import {
-  dynamoEndpoint,
-  postPaymentIntent,
-  postTwilioMessage,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  stripeVia,
-  TWILIO_MESSAGES,
-} from "../support/stack";
+import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postPaymentIntent, postTwilioMessage, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * Ledger writes under faults, one at a time (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice): a
- * write DynamoDB applied whose answer was lost, one that never got through, one the SDK retried after it was
- * applied. Faults are injected around the real client's sends (or inside its retries); the ledger is DynamoDB
- * Local. After each, the ledger and the audit trail must agree, and nothing unreserved may reach the vendor.
- */
 type Mode = "lost_answer" | "never_applied" | "retried_by_sdk";
 type Write = "reserve" | "settle" | "compensate";
 const WRITE_OF: Array<[Write, string]> = [
@@ -132,6 +122,19 @@ describe("ledger writes under faults", () => {
       allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
     });
   const sms = (vaultKey: string) => postTwilioMessage(stack.url, vaultKey);
+  /** One SMS on a fresh Twilio key, priced 0.0079 USD by Twilio, with `mode` injected on its settlement write. */
+  async function smsWithSettleFault(mode: Mode, sid: string) {
+    const key = await twilioKey();
+    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid, price: "-0.00790", price_unit: "USD" } });
+    faults.set("settle", mode);
+    try {
+      assert.equal((await sms(key.vault_key)).status, 201);
+    } finally {
+      stack.vendors.twilio.respond = undefined;
+    }
+    await stack.server.idle();
+    return key;
+  }
 
   it("an SDK retry of an applied reservation finds its own marker: reserved once, forwarded once", async () => {
     const key = await stack.issue();
@@ -221,15 +224,7 @@ describe("ledger writes under faults", () => {
   });
 
   it("a settlement whose answer was lost: the record carries nothing, the sweep records what the ledger kept", async () => {
-    const key = await twilioKey();
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price: "-0.00790", price_unit: "USD" } });
-    faults.set("settle", "lost_answer");
-    try {
-      assert.equal((await sms(key.vault_key)).status, 201);
-    } finally {
-      stack.vendors.twilio.respond = undefined;
-    }
-    await stack.server.idle();
+    const key = await smsWithSettleFault("lost_answer", "SM1");
     const [record] = calls(key.key_id);
     assert.deepEqual(
       [record!.settlement, record!.spent_usd, record!.ledger_error],
@@ -241,15 +236,7 @@ describe("ledger writes under faults", () => {
   });
 
   it("a settlement that never applied: the sweep keeps the estimate as unsettled, and the books balance", async () => {
-    const key = await twilioKey();
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM2", price: "-0.00790", price_unit: "USD" } });
-    faults.set("settle", "never_applied");
-    try {
-      assert.equal((await sms(key.vault_key)).status, 201);
-    } finally {
-      stack.vendors.twilio.respond = undefined;
-    }
-    await stack.server.idle();
+    const key = await smsWithSettleFault("never_applied", "SM2");
     assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0.02, "the estimate stays reserved");
     // Until the marker expires the record (0) lags the ledger; the sweep's record then carries the amount.
     await sweepLater();
@@ -259,15 +246,7 @@ describe("ledger writes under faults", () => {
   });
 
   it("a settlement the SDK sent again after it applied is counted once", async () => {
-    const key = await twilioKey();
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM3", price: "-0.00790", price_unit: "USD" } });
-    faults.set("settle", "retried_by_sdk");
-    try {
-      assert.equal((await sms(key.vault_key)).status, 201);
-    } finally {
-      stack.vendors.twilio.respond = undefined;
-    }
-    await stack.server.idle();
+    const key = await smsWithSettleFault("retried_by_sdk", "SM3");
     assert.deepEqual(
       calls(key.key_id).map((r) => [r.settlement, r.settled_usd]),
       [["settled", 0.0079]],

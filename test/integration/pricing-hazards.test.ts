@@ -1,3 +1,6 @@
+// The pricing hazards of issue #10, end to end through local mode with the fake vendors: bodies read exactly as the
+// vendor reads them (point 4), the priced-from-a-read calls that a free call cannot undercut, the headers a pricing
+// read must share with the call, and a Twilio price above the reservation (point 5).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -5,20 +8,9 @@ import twilio from "twilio";
 import type { CallRecord } from "../../lambda/audit/record";
 import { SECRETS } from "../support/fake-vendors";
 import { rawRequest } from "../support/raw-http";
-import {
-  postPermissiveResendBatch,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  stripeVia,
-  TWILIO_MESSAGES,
-} from "../support/stack";
+import { STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postPermissiveResendBatch, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The pricing hazards of issue #10, end to end through local mode with the fake vendors: bodies read exactly as
- * the vendor reads them (point 4), the priced-from-a-read calls that a free call cannot undercut, the headers a
- * pricing read must share with the call, and a Twilio price above the reservation (point 5).
- */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
 const FORM = "application/x-www-form-urlencoded";
 

@@ -1,19 +1,10 @@
+// Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client. These are the
+// numbers the README's Performance section states.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  postPaymentIntent,
-  postTwilioMessage,
-  recordingDb,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  TWILIO_MESSAGES,
-} from "../support/stack";
+import { recordingDb, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postPaymentIntent, postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client.
- * These are the numbers the README's Performance section states.
- */
 describe("ledger round trips per call", () => {
   let stack: Stack;
   let calls: string[];

@@ -1,3 +1,5 @@
+// A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires and the sweep
+// ends it conservatively (kept as spent, counted unsettled), exactly once.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -9,12 +11,26 @@ import { getKey, putKey } from "../../lambda/ledger/keys";
 import { sweep } from "../../lambda/ledger/sweep";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
 import { type LocalProcess, localEnv, spawnLocal } from "../support/processes";
-import { dynamoEndpoint, freshTable, issuerAt, TWILIO_MESSAGES } from "../support/stack";
+import { dynamoEndpoint, freshTable, issuerAt } from "../support/stack";
+import { TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires
- * and the sweep ends it conservatively (kept as spent, counted unsettled), exactly once.
- */
+/** A $1 Twilio key issued by `local`, a twilio-node client on it, and the fake Twilio set to never answer. */
+async function smsKeyWithTwilioHanging(local: LocalProcess, vendors: FakeVendors, label: string) {
+  const key = (
+    await issuerAt(local.url)("POST", "/vault/keys", {
+      vendor: "twilio",
+      daily_usd_cap: 1,
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
+      expires_in: "1h",
+      agent_run_label: label,
+    })
+  ).body as IssuedKeyBody;
+  vendors.twilio.respond = () => "hang";
+  const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
+  client.api.baseUrl = `${local.url}/twilio`;
+  return { key, client };
+}
+
 describe("orphaned reservations", () => {
   let vendors: FakeVendors;
   let local: LocalProcess;
@@ -35,18 +51,7 @@ describe("orphaned reservations", () => {
   });
 
   it("are swept as unsettled after their expiry when the proxy crashed mid-call", async () => {
-    const key = (
-      await issuerAt(local.url)("POST", "/vault/keys", {
-        vendor: "twilio",
-        daily_usd_cap: 1,
-        allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
-        expires_in: "1h",
-        agent_run_label: "crash/1",
-      })
-    ).body as IssuedKeyBody;
-    vendors.twilio.respond = () => "hang";
-    const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
-    client.api.baseUrl = `${local.url}/twilio`;
+    const { key, client } = await smsKeyWithTwilioHanging(local, vendors, "crash/1");
     const call = client.messages.create({ to: "+15005550006", from: "+15005550001", body: "hello" }).catch((e) => e);
     while (vendors.twilio.received.length === 0) await new Promise((r) => setTimeout(r, 20));
     await local.stop("SIGKILL"); // a crash mid-call: the settlement never runs
@@ -142,18 +147,7 @@ describe("local mode's timings from its environment", () => {
       KEYBRAKE_SWEEP_INTERVAL_MS: "250",
     });
     try {
-      const key = (
-        await issuerAt(local.url)("POST", "/vault/keys", {
-          vendor: "twilio",
-          daily_usd_cap: 1,
-          allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
-          expires_in: "1h",
-          agent_run_label: "timings/1",
-        })
-      ).body as IssuedKeyBody;
-      vendors.twilio.respond = () => "hang";
-      const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
-      client.api.baseUrl = `${local.url}/twilio`;
+      const { key, client } = await smsKeyWithTwilioHanging(local, vendors, "timings/1");
       const error = (await client.messages
         .create({ to: "+15005550006", from: "+15005550001", body: "hi" })
         .catch((e: unknown) => e)) as { status?: number };

@@ -1,19 +1,16 @@
+// A whole keybrake for one test file: the real local-mode server (the Lambda handlers' apps) on a fresh table of the
+// shared DynamoDB Local, fake vendor upstreams, an in-memory audit trail and a movable clock.
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import Stripe from "stripe";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { fileSink, memorySink } from "../../lambda/audit/sink";
 import type { IssuedKeyBody, KeyStatusBody } from "../../lambda/issuer/service";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
-import { type FakeVendors, SECRETS, startFakeVendors } from "./fake-vendors";
+import { type FakeVendors, startFakeVendors } from "./fake-vendors";
 
-/**
- * A whole keybrake for one test file: the real local-mode server (the Lambda handlers' apps) on a fresh
- * table of the shared DynamoDB Local, fake vendor upstreams, an in-memory audit trail and a movable clock.
- */
 export const ISSUER_TOKEN = "kbt_test_issuer_token_0123456789";
 
 let shared: Promise<string> | undefined;
@@ -166,62 +163,4 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await vendors.close();
     },
   };
-}
-
-/** stripe-node pointed at a keybrake, changing only host, port and protocol (it cannot add a path prefix). */
-export function stripeVia(baseUrl: string, vaultKey: string, options: { maxNetworkRetries?: number } = {}): Stripe {
-  const url = new URL(baseUrl);
-  return new Stripe(vaultKey, { host: url.hostname, port: Number(url.port), protocol: "http", ...options });
-}
-
-/** A raw form POST to the bare PaymentIntents path, as any HTTP client would send it. */
-export function postPaymentIntent(
-  baseUrl: string,
-  vaultKey: string,
-  body: string,
-  idempotencyKey?: string,
-): Promise<Response> {
-  return fetch(`${baseUrl}/v1/payment_intents`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${vaultKey}`,
-      "content-type": "application/x-www-form-urlencoded",
-      ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
-    },
-    body,
-  });
-}
-
-/** Twilio's Messages resource path for the fake account, as a key's allowlist and the proxy's /twilio prefix name it. */
-export const TWILIO_MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
-
-/** A raw form POST to Twilio's Messages resource through keybrake's /twilio prefix, the vault key as the auth token. */
-export function postTwilioMessage(
-  baseUrl: string,
-  vaultKey: string,
-  body = "To=%2B15005550006&From=%2B15005550001&Body=hi",
-  signal?: AbortSignal,
-): Promise<Response> {
-  return fetch(`${baseUrl}/twilio${TWILIO_MESSAGES}`, {
-    method: "POST",
-    headers: {
-      authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${vaultKey}`).toString("base64")}`,
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body,
-    signal,
-  });
-}
-
-/** A Resend batch with `x-batch-validation: permissive` (some emails may fail alone) through keybrake's /resend prefix. */
-export function postPermissiveResendBatch(baseUrl: string, vaultKey: string, emails: unknown[]): Promise<Response> {
-  return fetch(`${baseUrl}/resend/emails/batch`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${vaultKey}`,
-      "content-type": "application/json",
-      "x-batch-validation": "permissive",
-    },
-    body: JSON.stringify(emails),
-  });
 }

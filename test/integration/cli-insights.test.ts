@@ -1,3 +1,6 @@
+// `keybrake audit` and `keybrake spend` on AWS: the real CloudWatchLogsClient, pointed by the standard
+// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at a fake Logs Insights that checks what it is asked (log groups, the exact query,
+// the time range, a SigV4 signature) and answers Running, then Complete in the API's shape.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,11 +18,6 @@ import {
   startFakeCloudWatchLogs,
 } from "../support/fake-cloudwatch-logs";
 
-/**
- * `keybrake audit` and `keybrake spend` on AWS: the real CloudWatchLogsClient, pointed by the standard
- * AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at a fake Logs Insights that checks what it is asked (log groups, the
- * exact query, the time range, a SigV4 signature) and answers Running, then Complete in the API's shape.
- */
 const DEFAULT_GROUPS = ["/keybrake/keybrake/proxy", "/keybrake/keybrake/sweep", "/keybrake/keybrake/issuer"];
 const RUN = "modal-billing/2026-11-22/*";
 const RUN_REGEX = "like /^modal-billing\\/2026-11-22\\/.*$/";

@@ -1,3 +1,8 @@
+// The closed world (docs/guarantees.md#8-closed-world), end to end: every row of every route table through the real
+// local-mode server with keys whose allowlists grant exactly that route. Refused and unclassified operations answer 400
+// before the ledger (no DynamoDB call at all once the key is cached) and reach no vendor; free ones reach it as they
+// are and reserve nothing. Priced rows are exercised by the vendor tests and by
+// test/integration/pricing-hazards.test.ts.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { CallRecord } from "../../lambda/audit/record";
@@ -8,12 +13,6 @@ import { SECRETS } from "../support/fake-vendors";
 import { rawRequest } from "../support/raw-http";
 import { recordingDb, type Stack, startStack } from "../support/stack";
 
-/**
- * Guarantee 8, closed world, end to end: every row of every route table through the real local-mode server with
- * keys whose allowlists grant exactly that route. Refused and unclassified operations answer 400 before the
- * ledger (no DynamoDB call at all once the key is cached) and reach no vendor; free ones reach it as they are and
- * reserve nothing. Priced rows are exercised by the vendor tests and by test/integration/pricing-hazards.test.ts.
- */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
 const VENDOR_LIST: Vendor[] = ["stripe", "twilio", "resend"];
 

@@ -1,13 +1,11 @@
+// The hard cap under load (docs/guarantees.md#1-hard-cap): a key whose cap fits exactly N calls gets exactly N through,
+// however many arrive at once and however many proxy instances share the ledger.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
 import { type LocalProcess, localEnv, spawnInstances, spawnLocal } from "../support/processes";
 import { issuerAt, STRIPE_KEY_REQUEST, type Stack, startStack, tally } from "../support/stack";
 
-/**
- * The hard cap under load (docs/guarantees.md#1-hard-cap): a key whose cap fits exactly N calls gets exactly N
- * through, however many arrive at once and however many proxy instances share the ledger.
- */
 const CALLS = 300;
 const FITS = 37;
 const PRICE_CENTS = 125; // 1.25 USD; the cap is FITS x 1.25 USD

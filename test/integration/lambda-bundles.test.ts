@@ -1,3 +1,7 @@
+// The handler bundles as Lambda's nodejs22.x runs them: each alone in its own folder as `index.js`, nothing beside it
+// (no node_modules, no NODE_PATH: the AWS SDK is inside the bundle), required by a Node 22 binary with Lambda's flags
+// and invoked with API Gateway events, its AWS calls going to DynamoDB Local and a fake Secrets Manager through the
+// standard endpoint variables and its credentials coming from the environment, as Lambda gives them.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,12 +21,6 @@ import { apiGatewayEvent } from "../support/lambda-events";
 import { ensureNode22, LAMBDA_NODE_FLAGS } from "../support/node22";
 import { dynamoEndpoint } from "../support/stack";
 
-/**
- * The handler bundles as Lambda's nodejs22.x runs them: each alone in its own folder as `index.js`, nothing beside
- * it (no node_modules, no NODE_PATH: the AWS SDK is inside the bundle), required by a Node 22 binary with Lambda's
- * flags and invoked with API Gateway events, its AWS calls going to DynamoDB Local and a fake Secrets Manager
- * through the standard endpoint variables and its credentials coming from the environment, as Lambda gives them.
- */
 const run = promisify(execFile);
 const ISSUER_TOKEN = "kbt_bundles_0123456789abcdef";
 const STRIPE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keybrake-stripe";

@@ -1,10 +1,10 @@
+// Local mode (`npm start`'s script) as a separate process, for multi-instance and output-capturing tests.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import type { FakeVendors } from "./fake-vendors";
 import { dynamoEndpoint, freshTable, ISSUER_TOKEN } from "./stack";
 
-/** Local mode (`npm start`'s script) as a separate process, for multi-instance and output-capturing tests. */
 export interface LocalProcess {
   url: string;
   /** Everything the process printed so far, stdout and stderr. */

@@ -1,3 +1,4 @@
+// The VaultKeyProxy component under Pulumi's runtime mocks: exact children, inputs and IAM statements.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { before, describe, it } from "node:test";
@@ -9,7 +10,6 @@ import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../../lambda/audit/metrics
 import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
 import { childrenOf, installMocks, one, unwrap } from "../support/pulumi-mocks";
 
-/** The VaultKeyProxy component under Pulumi's runtime mocks: exact children, inputs and IAM statements. */
 let VaultKeyProxy: typeof VaultKeyProxyType;
 let dashboardName: typeof DashboardModule.dashboardName;
 const STRIPE_KEY = "sk_live_SECRET_VALUE_must_not_leak";

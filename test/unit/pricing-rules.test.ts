@@ -1,3 +1,6 @@
+// Classification and the named pricing rules, pure: a request goes through the same steps as in the proxy (canonical
+// target, classify, read the body, the row's rule), with a fake Stripe for the priced-from-the-object reads. The
+// end-to-end versions are in test/integration/closed-world.test.ts.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,12 +14,6 @@ import { classify } from "../../lambda/vendors/classify";
 import { PRICING_RULES, vendorRoutes } from "../../lambda/vendors/operations";
 import { destinationClass } from "../../lambda/vendors/twilio";
 import { quoteAsProxy, refusalOf, proxiedRequest as request } from "../support/proxy-steps";
-
-/**
- * Classification and the named pricing rules, pure: a request goes through the same steps as in the proxy
- * (canonical target, classify, read the body, the row's rule), with a fake Stripe for the priced-from-the-object
- * reads. The end-to-end versions are in test/integration/closed-world.test.ts.
- */
 
 const pricing = parsePricing({});
 /** Priced as the proxy prices it, with the Twilio guard's secret; a missing Stripe object is Stripe's 404. */

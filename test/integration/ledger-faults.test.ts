@@ -122,6 +122,16 @@ describe("ledger writes under faults", () => {
       allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
     });
   const sms = (vaultKey: string) => postTwilioMessage(stack.url, vaultKey);
+  /** A 9 USD PaymentIntent that Stripe declines (402), with `mode` injected on the write that releases it. */
+  async function declinedWithSettleFault(vaultKey: string, mode: Mode) {
+    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error" } } });
+    faults.set("settle", mode);
+    try {
+      assert.equal((await postPaymentIntent(stack.url, vaultKey, "amount=900&currency=usd")).status, 402);
+    } finally {
+      stack.vendors.stripe.respond = undefined;
+    }
+  }
   /** One SMS on a fresh Twilio key, priced 0.0079 USD by Twilio, with `mode` injected on its settlement write. */
   async function smsWithSettleFault(mode: Mode, sid: string) {
     const key = await twilioKey();
@@ -256,13 +266,7 @@ describe("ledger writes under faults", () => {
 
   it("a release whose answer was lost: released in the ledger, nothing in the record, nothing for the sweep", async () => {
     const key = await stack.issue();
-    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error" } } });
-    faults.set("settle", "lost_answer");
-    try {
-      assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=900&currency=usd")).status, 402);
-    } finally {
-      stack.vendors.stripe.respond = undefined;
-    }
+    await declinedWithSettleFault(key.vault_key, "lost_answer");
     await stack.server.idle();
     assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0);
     await sweepLater();
@@ -311,13 +315,7 @@ describe("ledger writes under faults", () => {
   it("a budget release whose answer was lost, then retried: given back once on the key and the budget", async () => {
     const { key, spent } = await budgetKey();
     assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=700&currency=usd")).status, 200);
-    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error" } } });
-    faults.set("settle", "retried_by_sdk");
-    try {
-      assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=900&currency=usd")).status, 402);
-    } finally {
-      stack.vendors.stripe.respond = undefined;
-    }
+    await declinedWithSettleFault(key.vault_key, "retried_by_sdk");
     assert.deepEqual([(await stack.keyState(key.key_id)).spent_today_usd, await spent()], [7, 7]);
     await sweepLater();
     await assertBooksBalance(key.key_id);

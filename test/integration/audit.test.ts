@@ -1,3 +1,6 @@
+// The audit trail of every decision path, read back from the JSON-lines file local mode writes (the same records Lambda
+// logs under `audit`), field by field. Each key has its own run label so its records can be told apart. The file is
+// read once, after the server closed and flushed it.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,22 +12,10 @@ import { isSpendRecord } from "../../lambda/audit/filter";
 import type { AuditRecord, CallRecord } from "../../lambda/audit/record";
 import type { IssuedKeyBody } from "../../lambda/issuer/service";
 import { SECRETS } from "../support/fake-vendors";
-import {
-  ISSUER_TOKEN,
-  postPaymentIntent,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  stripeVia,
-} from "../support/stack";
+import { ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postPaymentIntent, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The audit trail of every decision path, read back from the JSON-lines file local mode writes (the same
- * records Lambda logs under `audit`), field by field. Each key has its own run label so its records can
- * be told apart. The file is read once, after the server closed and flushed it.
- */
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const TWILIO_MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
 
 describe("audit records", () => {
   let stack: Stack;

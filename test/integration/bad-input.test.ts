@@ -1,12 +1,10 @@
+// Bad input on every route: always a clear 4xx naming the problem, never a 5xx, never a forwarded call. Raw node:http
+// requests are used where fetch would normalise the path before sending it.
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 
-/**
- * Bad input on every route: always a clear 4xx naming the problem, never a 5xx, never a forwarded call.
- * Raw node:http requests are used where fetch would normalise the path before sending it.
- */
 function raw(
   stack: Stack,
   method: string,

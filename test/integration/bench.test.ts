@@ -1,3 +1,4 @@
+// `npm run bench` with tiny counts, so the script cannot rot. It asserts presence, never a timing.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -6,7 +7,6 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 
-/** `npm run bench` with tiny counts, so the script cannot rot. It asserts presence, never a timing. */
 const FIGURES = [
   "overhead_p50_ratio",
   "overhead_p99_ratio",

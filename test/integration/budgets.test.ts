@@ -1,37 +1,19 @@
+// The seed's scenario (docs/guarantees.md#9-caps-stack): a Modal `.map()` whose batch was expected to cost $150, each
+// invocation allowed $50 and locked to its own customer. Before budgets, 400 keys of $50 could move $20,000; with one
+// $150 budget they draw from, 400 concurrent $29.99 PaymentIntents get exactly 5 through (5 x 29.99 = 149.95; a sixth
+// would cross), whatever the budget's number of parts, on one process or three.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { reservationTotals } from "../../lambda/audit/accounting";
 import { isSpendRecord } from "../../lambda/audit/filter";
 import type { AuditRecord } from "../../lambda/audit/record";
-import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
 import { shapeMatches, snippet } from "../support/markdown";
-import { type LocalProcess, spawnLocal } from "../support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN, type Stack, startStack } from "../support/stack";
+import { type LocalProcess, localEnv, spawnInstances } from "../support/processes";
+import { type Issuer, issuerAt, type Stack, startStack, tally } from "../support/stack";
+import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The seed's scenario (docs/guarantees.md#9-caps-stack): a Modal `.map()` whose batch was expected to cost $150,
- * each invocation allowed $50 and locked to its own customer. Before budgets, 400 keys of $50 could move $20,000;
- * with one $150 budget they draw from, 400 concurrent $29.99 PaymentIntents get exactly 5 through (5 x 29.99 =
- * 149.95; a sixth would cross), whatever the budget's number of parts, on one process or three.
- */
 const KEYS = 400;
-const TWILIO_MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
-
-type Issuer = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
-
-/** An issuer client for a base URL, with the test issuer token. */
-function issuerAt(url: string): Issuer {
-  return async (method, path, body) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
-}
 
 interface Issued {
   key_id: string;
@@ -71,12 +53,6 @@ const chargeCustomer = (url: string, vaultKey: string, customer: string, amountC
     headers: { authorization: `Bearer ${vaultKey}`, "content-type": "application/x-www-form-urlencoded" },
     body: `amount=${amountCents}&currency=usd&customer=${customer}`,
   }).then(answer);
-
-function tally(answers: Answer[]): Record<number, number> {
-  const counts: Record<number, number> = {};
-  for (const a of answers) counts[a.status] = (counts[a.status] ?? 0) + 1;
-  return counts;
-}
 
 const seedKey = (budgetId: string) => (i: number) => ({
   vendor: "stripe",
@@ -230,15 +206,9 @@ describe("the seed's batch across three processes sharing the table (budget in 4
   let instances: LocalProcess[];
   before(async () => {
     vendors = await startFakeVendors();
-    const env = {
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
-      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-budgets-${process.pid}.jsonl`,
-    };
-    instances = [await spawnLocal(env)]; // the first creates the table
-    instances.push(...(await Promise.all([spawnLocal(env), spawnLocal(env)])));
+    instances = await spawnInstances(
+      await localEnv(vendors, { KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-budgets-${process.pid}.jsonl` }),
+    );
   });
   after(async () => {
     await Promise.all(instances.map((i) => i.stop()));
@@ -278,89 +248,70 @@ describe("budgets for Twilio and Resend", () => {
   after(() => stack.close());
   const CALLS = 60;
 
-  it(`Twilio: a $0.10 budget in 2 parts lets exactly 5 of ${CALLS} concurrent SMS through (0.02 USD each)`, async () => {
-    const budget = (
-      await stack.issuer("POST", "/vault/budgets", {
-        vendor: "twilio",
-        daily_usd_cap: 0.1,
-        expires_in: "1h",
-        agent_run_label: "notify/batch",
-        parts: 2,
-      })
-    ).body;
-    const keys = await issueAll(
-      (m, p, b) => stack.issuer(m, p, b),
-      CALLS,
-      (i) => ({
-        vendor: "twilio",
-        daily_usd_cap: 1,
-        allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
-        expires_in: "5m",
-        agent_run_label: `notify/batch/${i}`,
-        budget_id: budget.budget_id,
-      }),
-    );
-    const before = stack.vendors.twilio.received.length;
-    const answers = await Promise.all(
-      keys.map((k) =>
-        fetch(`${stack.url}/twilio${TWILIO_MESSAGES}`, {
-          method: "POST",
-          headers: {
-            authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${k.vault_key}`).toString("base64")}`,
-            "content-type": "application/x-www-form-urlencoded",
-          },
-          body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
-        }).then(answer),
-      ),
-    );
-    assert.deepEqual(tally(answers), { 201: 5, 429: CALLS - 5 });
-    assert.equal(stack.vendors.twilio.received.length - before, 5);
-    assert.ok(answers.filter((a) => a.status === 429).every((a) => a.body.keybrake_code === "cap_exceeded"));
-    assert.ok(answers.filter((a) => a.status === 429).every((a) => a.body.cap === "budget"));
-    await stack.server.idle();
-    const shown = (await stack.issuer("GET", `/vault/budgets/${budget.budget_id}`)).body;
-    assert.deepEqual([shown.spent_today_usd, shown.remaining_today_usd], [0.1, 0]);
-    assert.equal(auditedSpend(stack.audit, budget.budget_id), 0.1);
-  });
-
-  it(`Resend: a $0.005 budget in 2 parts lets exactly 5 of ${CALLS} concurrent emails through (0.001 USD each)`, async () => {
-    const budget = (
-      await stack.issuer("POST", "/vault/budgets", {
-        vendor: "resend",
-        daily_usd_cap: 0.005,
-        expires_in: "1h",
-        agent_run_label: "mail/batch",
-        parts: 2,
-      })
-    ).body;
-    const keys = await issueAll(
-      (m, p, b) => stack.issuer(m, p, b),
-      CALLS,
-      (i) => ({
-        vendor: "resend",
-        daily_usd_cap: 0.01,
-        allowed_endpoints: ["POST /emails"],
-        expires_in: "5m",
-        agent_run_label: `mail/batch/${i}`,
-        budget_id: budget.budget_id,
-      }),
-    );
-    const before = stack.vendors.resend.received.length;
-    const answers = await Promise.all(
-      keys.map((k, i) =>
+  const cases = [
+    {
+      name: `Twilio: a $0.10 budget in 2 parts lets exactly 5 of ${CALLS} concurrent SMS through (0.02 USD each)`,
+      vendor: "twilio",
+      budgetUsd: 0.1,
+      keyUsd: 1,
+      endpoint: `POST ${TWILIO_MESSAGES}`,
+      label: "notify/batch",
+      forwarded: 201,
+      send: (k: Issued) => postTwilioMessage(stack.url, k.vault_key),
+      // Twilio's error shape carries keybrake's code at the top level.
+      refusal: (body: Answer["body"]) => body.keybrake_code === "cap_exceeded" && body.cap === "budget",
+    },
+    {
+      name: `Resend: a $0.005 budget in 2 parts lets exactly 5 of ${CALLS} concurrent emails through (0.001 USD each)`,
+      vendor: "resend",
+      budgetUsd: 0.005,
+      keyUsd: 0.01,
+      endpoint: "POST /emails",
+      label: "mail/batch",
+      forwarded: 200,
+      send: (k: Issued, i: number) =>
         fetch(`${stack.url}/resend/emails`, {
           method: "POST",
           headers: { authorization: `Bearer ${k.vault_key}`, "content-type": "application/json" },
           body: JSON.stringify({ from: "a@example.com", to: [`u${i}@example.com`], subject: "hi", text: "hi" }),
-        }).then(answer),
-      ),
-    );
-    assert.deepEqual(tally(answers), { 200: 5, 429: CALLS - 5 });
-    assert.equal(stack.vendors.resend.received.length - before, 5);
-    assert.ok(answers.filter((a) => a.status === 429).every((a) => a.body.cap === "budget"));
-    await stack.server.idle();
-    const shown = (await stack.issuer("GET", `/vault/budgets/${budget.budget_id}`)).body;
-    assert.deepEqual([shown.spent_today_usd, shown.remaining_today_usd], [0.005, 0]);
-    assert.equal(auditedSpend(stack.audit, budget.budget_id), 0.005);
-  });
+        }),
+      refusal: (body: Answer["body"]) => body.cap === "budget",
+    },
+  ] as const;
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const budget = (
+        await stack.issuer("POST", "/vault/budgets", {
+          vendor: c.vendor,
+          daily_usd_cap: c.budgetUsd,
+          expires_in: "1h",
+          agent_run_label: c.label,
+          parts: 2,
+        })
+      ).body;
+      const keys = await issueAll(
+        (m, p, b) => stack.issuer(m, p, b),
+        CALLS,
+        (i) => ({
+          vendor: c.vendor,
+          daily_usd_cap: c.keyUsd,
+          allowed_endpoints: [c.endpoint],
+          expires_in: "5m",
+          agent_run_label: `${c.label}/${i}`,
+          budget_id: budget.budget_id,
+        }),
+      );
+      const received = stack.vendors[c.vendor].received;
+      const before = received.length;
+      const answers = await Promise.all(keys.map((k, i) => c.send(k, i).then(answer)));
+      assert.deepEqual(tally(answers), { [c.forwarded]: 5, 429: CALLS - 5 });
+      assert.equal(received.length - before, 5);
+      assert.ok(answers.filter((a) => a.status === 429).every((a) => c.refusal(a.body)));
+      await stack.server.idle();
+      const shown = (await stack.issuer("GET", `/vault/budgets/${budget.budget_id}`)).body;
+      assert.deepEqual([shown.spent_today_usd, shown.remaining_today_usd], [c.budgetUsd, 0]);
+      assert.equal(auditedSpend(stack.audit, budget.budget_id), c.budgetUsd);
+    });
+  }
 });

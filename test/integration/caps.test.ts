@@ -1,3 +1,6 @@
+// The budgets contract around the seed (docs/http-api.md#budgets): validation, the issuer's and the deployment's caps
+// declared as code and enforced in the same decision, the agent's own view (`GET /vault/keys/self`, the
+// `Keybrake-Remaining-Usd` header), money returned to every level, shadow mode and the 80 % / 100 % warnings.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -8,15 +11,9 @@ import type { AuditRecord, CallRecord, CapThresholdRecord } from "../../lambda/a
 import { memorySink } from "../../lambda/audit/sink";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { runCli } from "../support/cli";
-import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
 import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
-
-/**
- * The budgets contract around the seed (docs/http-api.md#budgets): validation, the issuer's and the deployment's
- * caps declared as code and enforced in the same decision, the agent's own view (`GET /vault/keys/self`, the
- * `Keybrake-Remaining-Usd` header), money returned to every level, shadow mode and the 80 % / 100 % warnings.
- */
-const TWILIO_MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
+import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
 async function answer(res: Response) {
   const text = await res.text();
@@ -160,14 +157,7 @@ describe("budgets: the contract", () => {
     });
     stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price: "-0.0079", price_unit: "USD" } });
     try {
-      const res = await fetch(`${stack.url}/twilio${TWILIO_MESSAGES}`, {
-        method: "POST",
-        headers: {
-          authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${sms.vault_key}`).toString("base64")}`,
-          "content-type": "application/x-www-form-urlencoded",
-        },
-        body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
-      });
+      const res = await postTwilioMessage(stack.url, sms.vault_key);
       assert.equal(res.status, 201);
     } finally {
       stack.vendors.twilio.respond = undefined;

@@ -1,3 +1,6 @@
+// `keybrake audit` and `keybrake spend` on AWS: the real CloudWatchLogsClient, pointed by the standard
+// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at a fake Logs Insights that checks what it is asked (log groups, the exact query,
+// the time range, a SigV4 signature) and answers Running, then Complete in the API's shape.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,11 +18,6 @@ import {
   startFakeCloudWatchLogs,
 } from "../support/fake-cloudwatch-logs";
 
-/**
- * `keybrake audit` and `keybrake spend` on AWS: the real CloudWatchLogsClient, pointed by the standard
- * AWS_ENDPOINT_URL_CLOUDWATCH_LOGS at a fake Logs Insights that checks what it is asked (log groups, the
- * exact query, the time range, a SigV4 signature) and answers Running, then Complete in the API's shape.
- */
 const DEFAULT_GROUPS = ["/keybrake/keybrake/proxy", "/keybrake/keybrake/sweep", "/keybrake/keybrake/issuer"];
 const RUN = "modal-billing/2026-11-22/*";
 const RUN_REGEX = "like /^modal-billing\\/2026-11-22\\/.*$/";
@@ -77,70 +75,38 @@ const RECORDS = [
   }),
 ];
 
+/** A `stats` row of the 2026-11-22 run for one customer (by vendor when `vendor` is given), last_at that day. */
+const sums = (
+  customer: string,
+  calls: number,
+  refused: number,
+  spent_usd: number | string,
+  unsettled_usd: number,
+  time: string,
+  vendor?: string,
+) =>
+  row({
+    ...(vendor ? { "audit.vendor": vendor } : {}),
+    "audit.agent_run_label": `modal-billing/2026-11-22/${customer}`,
+    calls,
+    refused,
+    spent_usd,
+    unsettled_usd,
+    last_at: `2026-11-22 ${time}`,
+  });
+
 const TOTALS = [
-  row({
-    "audit.agent_run_label": "modal-billing/2026-11-22/cus_123",
-    calls: 1,
-    refused: 0,
-    spent_usd: 29.99,
-    unsettled_usd: 0,
-    last_at: "2026-11-22 10:15:03.120",
-  }),
-  row({
-    "audit.agent_run_label": "modal-billing/2026-11-22/cus_789",
-    calls: 0,
-    refused: 0,
-    spent_usd: 12.5,
-    unsettled_usd: 12.5,
-    last_at: "2026-11-22 10:14:59.001",
-  }),
+  sums("cus_123", 1, 0, 29.99, 0, "10:15:03.120"),
+  sums("cus_789", 0, 0, 12.5, 12.5, "10:14:59.001"),
   // Logs Insights sums in floating point: 0.1 + 0.2 comes back as 0.30000000000000004.
-  row({
-    "audit.agent_run_label": "modal-billing/2026-11-22/cus_999",
-    calls: 2,
-    refused: 0,
-    spent_usd: "0.30000000000000004",
-    unsettled_usd: 0,
-    last_at: "2026-11-22 09:02:11.000",
-  }),
-  row({
-    "audit.agent_run_label": "modal-billing/2026-11-22/cus_456",
-    calls: 1,
-    refused: 1,
-    spent_usd: 0,
-    unsettled_usd: 0,
-    last_at: "2026-11-22 10:15:07.412",
-  }),
+  sums("cus_999", 2, 0, "0.30000000000000004", 0, "09:02:11.000"),
+  sums("cus_456", 1, 1, 0, 0, "10:15:07.412"),
 ];
 
 const SPEND = [
-  row({
-    "audit.vendor": "stripe",
-    "audit.agent_run_label": "modal-billing/2026-11-22/cus_123",
-    calls: 1,
-    refused: 0,
-    spent_usd: 29.99,
-    unsettled_usd: 0,
-    last_at: "2026-11-22 10:15:03.120",
-  }),
-  row({
-    "audit.vendor": "stripe",
-    "audit.agent_run_label": "modal-billing/2026-11-22/cus_789",
-    calls: 0,
-    refused: 0,
-    spent_usd: 12.5,
-    unsettled_usd: 12.5,
-    last_at: "2026-11-22 10:14:59.001",
-  }),
-  row({
-    "audit.vendor": "twilio",
-    "audit.agent_run_label": "modal-billing/2026-11-22/cus_123",
-    calls: 3,
-    refused: 1,
-    spent_usd: 0.0498,
-    unsettled_usd: 0,
-    last_at: "2026-11-22 10:16:40.500",
-  }),
+  sums("cus_123", 1, 0, 29.99, 0, "10:15:03.120", "stripe"),
+  sums("cus_789", 0, 0, 12.5, 12.5, "10:14:59.001", "stripe"),
+  sums("cus_123", 3, 1, 0.0498, 0, "10:16:40.500", "twilio"),
 ];
 
 describe("keybrake audit and spend on AWS (CloudWatch Logs Insights)", () => {

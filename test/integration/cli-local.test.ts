@@ -1,3 +1,6 @@
+// The `keybrake` CLI as a user runs it, a separate process, against the real local-mode server: keys issued with
+// the CLI, Stripe called through the proxy with stripe-node, then `audit` and `spend` reading the very audit file
+// local mode wrote, revocation, and the exit codes scripts rely on.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -10,13 +13,9 @@ import { fileSink } from "../../lambda/audit/sink";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { type CliRun, runCli } from "../support/cli";
 import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
-import { dynamoEndpoint, ISSUER_TOKEN, stripeVia } from "../support/stack";
+import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
+import { stripeVia } from "../support/vendor-calls";
 
-/**
- * The `keybrake` CLI as a user runs it, a separate process, against the real local-mode server: keys issued
- * with the CLI, Stripe called through the proxy with stripe-node, then `audit` and `spend` reading the very
- * audit file local mode wrote, revocation, and the exit codes scripts rely on.
- */
 describe("keybrake CLI against local mode", () => {
   let vendors: FakeVendors;
   let server: LocalServer;
@@ -56,24 +55,25 @@ describe("keybrake CLI against local mode", () => {
     await server.idle();
     await new Promise((r) => setTimeout(r, 300));
   }
-  const issueArgs = (label: string, cap: string, ...more: string[]) => [
+  const ISSUE_DEFAULTS: Record<string, string> = {
+    "--vendor": "stripe",
+    "--cap": "5",
+    "--endpoint": "POST /v1/payment_intents",
+    "--expires-in": "5m",
+    "--label": "x",
+  };
+  /** `keys issue` with a valid default for each flag but those in `flags` (`null` leaves the flag out), then `more`. */
+  const issueArgs = (flags: Record<string, string | null>, ...more: string[]) => [
     "keys",
     "issue",
-    "--vendor",
-    "stripe",
-    "--cap",
-    cap,
-    "--endpoint",
-    "POST /v1/payment_intents",
-    "--expires-in",
-    "5m",
-    "--label",
-    label,
+    ...Object.entries({ ...ISSUE_DEFAULTS, ...flags }).flatMap(([flag, value]) =>
+      value === null ? [] : [flag, value],
+    ),
     ...more,
   ];
 
   it("keys issue: --json prints keybrake's answer, the default output names each field", async () => {
-    const json = await cli(issueArgs("modal-billing/cus_1", "50", "--json"));
+    const json = await cli(issueArgs({ "--label": "modal-billing/cus_1", "--cap": "50" }, "--json"));
     assert.equal(json.code, 0, json.stderr);
     const issued = JSON.parse(json.stdout);
     assert.match(issued.vault_key, /^vk_[0-9a-f]{16}_/);
@@ -85,7 +85,7 @@ describe("keybrake CLI against local mode", () => {
     assert.ok(lifetime > 200_000 && lifetime <= 300_000, `expires in 5 minutes: ${issued.expires_at}`);
     key1 = issued;
 
-    const human = await cli(issueArgs("modal-billing/cus_2", "20", "--max-request", "10"));
+    const human = await cli(issueArgs({ "--label": "modal-billing/cus_2", "--cap": "20" }, "--max-request", "10"));
     assert.equal(human.code, 0, human.stderr);
     const field = (name: string) => new RegExp(`^${name} +(.+)$`, "m").exec(human.stdout)?.[1];
     key2 = { key_id: field("key_id")!, vault_key: field("vault_key")! };
@@ -97,7 +97,7 @@ describe("keybrake CLI against local mode", () => {
     assert.equal(field("endpoints"), "POST /v1/payment_intents");
     assert.ok(!Number.isNaN(Date.parse(field("expires_at")!)));
 
-    key3 = JSON.parse((await cli(issueArgs("nightly/report", "5", "--json"))).stdout);
+    key3 = JSON.parse((await cli(issueArgs({ "--label": "nightly/report" }, "--json"))).stdout);
   });
 
   it("the keys pay through the proxy with stripe-node; one charge is refused for the cap", async () => {
@@ -332,94 +332,14 @@ describe("keybrake CLI against local mode", () => {
 
     it("2 for a bad flag value, naming the flag", async () => {
       for (const [args, flag] of [
-        [issueArgs("x", "-1"), "--cap"],
-        [issueArgs("x", "1.0000001"), "--cap"],
-        [[...issueArgs("x", "5"), "--max-request", "0"], "--max-request"],
-        [
-          [
-            "keys",
-            "issue",
-            "--vendor",
-            "paypal",
-            "--cap",
-            "5",
-            "--endpoint",
-            "POST /v1/x",
-            "--expires-in",
-            "5m",
-            "--label",
-            "x",
-          ],
-          "--vendor",
-        ],
-        [
-          [
-            "keys",
-            "issue",
-            "--vendor",
-            "stripe",
-            "--cap",
-            "5",
-            "--endpoint",
-            "POST /v1/x",
-            "--expires-in",
-            "soon",
-            "--label",
-            "x",
-          ],
-          "--expires-in",
-        ],
-        [
-          [
-            "keys",
-            "issue",
-            "--vendor",
-            "stripe",
-            "--cap",
-            "5",
-            "--endpoint",
-            "/v1/x",
-            "--expires-in",
-            "5m",
-            "--label",
-            "x",
-          ],
-          "--endpoint",
-        ],
-        [
-          [
-            "keys",
-            "issue",
-            "--vendor",
-            "stripe",
-            "--cap",
-            "5",
-            "--endpoint",
-            "post /v1/x",
-            "--expires-in",
-            "5m",
-            "--label",
-            "x",
-          ],
-          "--endpoint",
-        ],
-        [
-          [
-            "keys",
-            "issue",
-            "--vendor",
-            "stripe",
-            "--cap",
-            "5",
-            "--endpoint",
-            "GET /v1/../x",
-            "--expires-in",
-            "5m",
-            "--label",
-            "x",
-          ],
-          "--endpoint",
-        ],
+        [issueArgs({ "--cap": "-1" }), "--cap"],
+        [issueArgs({ "--cap": "1.0000001" }), "--cap"],
+        [issueArgs({}, "--max-request", "0"), "--max-request"],
+        [issueArgs({ "--vendor": "paypal" }), "--vendor"],
+        [issueArgs({ "--expires-in": "soon" }), "--expires-in"],
+        [issueArgs({ "--endpoint": "/v1/x" }), "--endpoint"],
+        [issueArgs({ "--endpoint": "post /v1/x" }), "--endpoint"],
+        [issueArgs({ "--endpoint": "GET /v1/../x" }), "--endpoint"],
         [["audit", "--since", "yesterday"], "--since"],
         [["spend", "--since", "-5m"], "--since"],
         [["audit", "--limit", "0"], "--limit"],
@@ -433,36 +353,12 @@ describe("keybrake CLI against local mode", () => {
     });
 
     it("2 for a missing flag, naming it", async () => {
-      const noEndpoint = await cli([
-        "keys",
-        "issue",
-        "--vendor",
-        "stripe",
-        "--cap",
-        "5",
-        "--expires-in",
-        "5m",
-        "--label",
-        "x",
-      ]);
-      assert.equal(noEndpoint.code, 2);
-      assert.match(noEndpoint.stderr, /--endpoint/);
-      oneLine(noEndpoint);
-      const noLabel = await cli([
-        "keys",
-        "issue",
-        "--vendor",
-        "stripe",
-        "--cap",
-        "5",
-        "--endpoint",
-        "POST /v1/x",
-        "--expires-in",
-        "5m",
-      ]);
-      assert.equal(noLabel.code, 2);
-      assert.match(noLabel.stderr, /--label/);
-      oneLine(noLabel);
+      for (const flag of ["--endpoint", "--label"]) {
+        const run = await cli(issueArgs({ [flag]: null }));
+        assert.equal(run.code, 2);
+        assert.match(run.stderr, new RegExp(flag));
+        oneLine(run);
+      }
     });
 
     it("2 without KEYBRAKE_API_KEY or KEYBRAKE_URL, naming the variable", async () => {

@@ -1,20 +1,18 @@
+// The closed world (docs/guarantees.md#8-closed-world), end to end: every row of every route table through the real
+// local-mode server with keys whose allowlists grant exactly that route. Refused and unclassified operations answer 400
+// before the ledger (no DynamoDB call at all once the key is cached) and reach no vendor; free ones reach it as they
+// are and reserve nothing. Priced rows are exercised by the vendor tests and by
+// test/integration/pricing-hazards.test.ts.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { CallRecord } from "../../lambda/audit/record";
 import type { Vendor } from "../../lambda/core/vendors";
-import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { vendorRoutes } from "../../lambda/vendors/operations";
 import { isParameter, type RouteRow, templateSegments } from "../../lambda/vendors/operations/routes";
 import { SECRETS } from "../support/fake-vendors";
 import { rawRequest } from "../support/raw-http";
-import { dynamoEndpoint, type Stack, startStack } from "../support/stack";
+import { recordingDb, type Stack, startStack } from "../support/stack";
 
-/**
- * Guarantee 8, closed world, end to end: every row of every route table through the real local-mode server with
- * keys whose allowlists grant exactly that route. Refused and unclassified operations answer 400 before the
- * ledger (no DynamoDB call at all once the key is cached) and reach no vendor; free ones reach it as they are and
- * reserve nothing. Priced rows are exercised by the vendor tests and by test/integration/pricing-hazards.test.ts.
- */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
 const VENDOR_LIST: Vendor[] = ["stripe", "twilio", "resend"];
 
@@ -93,17 +91,11 @@ async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>
 
 describe("closed world: every classified operation through local mode", () => {
   let stack: Stack;
-  let commands: string[] = [];
+  let commands: string[];
   before(async () => {
-    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
-    db.middlewareStack.add(
-      (next, context) => (args) => {
-        commands.push(context.commandName!);
-        return next(args);
-      },
-      { step: "initialize" },
-    );
-    stack = await startStack({ db });
+    const recording = await recordingDb();
+    commands = recording.commands;
+    stack = await startStack({ db: recording.db });
   });
   after(() => stack.close());
 
@@ -152,7 +144,7 @@ describe("closed world: every classified operation through local mode", () => {
       await (await send(probe, key)).arrayBuffer();
     }
     await stack.server.idle();
-    commands = [];
+    commands.length = 0;
     const wrong: string[] = [];
     await pool(list, 8, async (probe) => {
       const res = await send(probe, keys.get(probe)!);

@@ -1,14 +1,11 @@
+// The hard cap under load (docs/guarantees.md#1-hard-cap): a key whose cap fits exactly N calls gets exactly N through,
+// however many arrive at once and however many proxy instances share the ledger.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
-import { type LocalProcess, spawnLocal } from "../support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { type LocalProcess, localEnv, spawnInstances, spawnLocal } from "../support/processes";
+import { issuerAt, STRIPE_KEY_REQUEST, type Stack, startStack, tally } from "../support/stack";
 
-/**
- * The hard cap under load (docs/guarantees.md#1-hard-cap): a key whose cap fits exactly N calls gets exactly N
- * through, however many arrive at once and however many proxy instances share the ledger.
- */
 const CALLS = 300;
 const FITS = 37;
 const PRICE_CENTS = 125; // 1.25 USD; the cap is FITS x 1.25 USD
@@ -26,12 +23,6 @@ function charge(baseUrl: string, vaultKey: string, n: number): Promise<number> {
     await res.arrayBuffer();
     return res.status;
   });
-}
-
-function tally(statuses: number[]): Record<number, number> {
-  const counts: Record<number, number> = {};
-  for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
-  return counts;
 }
 
 const keyRequest = { ...STRIPE_KEY_REQUEST, daily_usd_cap: (FITS * PRICE_CENTS) / 100 };
@@ -60,15 +51,9 @@ describe("hard cap across several proxy processes sharing one table", () => {
   let instances: LocalProcess[];
   before(async () => {
     vendors = await startFakeVendors();
-    const env = {
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
-      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-concurrency-${process.pid}.jsonl`,
-    };
-    instances = [await spawnLocal(env)]; // the first creates the table
-    instances.push(...(await Promise.all([spawnLocal(env), spawnLocal(env)])));
+    instances = await spawnInstances(
+      await localEnv(vendors, { KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-concurrency-${process.pid}.jsonl` }),
+    );
   });
   after(async () => {
     await Promise.all(instances.map((i) => i.stop()));
@@ -76,23 +61,15 @@ describe("hard cap across several proxy processes sharing one table", () => {
   });
 
   it(`lets exactly ${FITS} of ${CALLS} calls through, spread over 3 instances`, async () => {
-    const issued = await fetch(`${instances[0]!.url}/vault/keys`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify(keyRequest),
-    });
+    const issued = await issuerAt(instances[0]!.url)("POST", "/vault/keys", keyRequest);
     assert.equal(issued.status, 201);
-    const key = (await issued.json()) as { vault_key: string; key_id: string };
+    const key = issued.body as { vault_key: string; key_id: string };
     const statuses = await Promise.all(
       Array.from({ length: CALLS }, (_, n) => charge(instances[n % instances.length]!.url, key.vault_key, n)),
     );
     assert.deepEqual(tally(statuses), { 200: FITS, 429: CALLS - FITS });
     assert.equal(vendors.stripe.received.length, FITS);
-    const state = (await (
-      await fetch(`${instances[1]!.url}/vault/keys/${key.key_id}`, {
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-      })
-    ).json()) as { spent_today_usd: number; remaining_today_usd: number };
+    const state = (await issuerAt(instances[1]!.url)("GET", `/vault/keys/${key.key_id}`)).body;
     assert.equal(state.spent_today_usd, (FITS * PRICE_CENTS) / 100);
     assert.equal(state.remaining_today_usd, 0);
   });
@@ -101,13 +78,7 @@ describe("hard cap across several proxy processes sharing one table", () => {
 describe("two first starts at once on a fresh table", () => {
   it("both come up and serve the same ledger", async () => {
     const vendors = await startFakeVendors();
-    const env = {
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
-      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-first-start-${process.pid}.jsonl`,
-    };
+    const env = await localEnv(vendors, { KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-first-start-${process.pid}.jsonl` });
     const started = await Promise.allSettled([spawnLocal(env), spawnLocal(env)]);
     const up = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     try {
@@ -115,15 +86,8 @@ describe("two first starts at once on a fresh table", () => {
         started.map((s) => (s.status === "rejected" ? String(s.reason) : "up")),
         ["up", "up"],
       );
-      const issued = await fetch(`${up[0]!.url}/vault/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-        body: JSON.stringify(STRIPE_KEY_REQUEST),
-      });
-      const key = (await issued.json()) as { key_id: string };
-      const shown = await fetch(`${up[1]!.url}/vault/keys/${key.key_id}`, {
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-      });
+      const key = (await issuerAt(up[0]!.url)("POST", "/vault/keys", STRIPE_KEY_REQUEST)).body as { key_id: string };
+      const shown = await issuerAt(up[1]!.url)("GET", `/vault/keys/${key.key_id}`);
       assert.equal(shown.status, 200);
     } finally {
       await Promise.all(up.map((p) => p.stop()));

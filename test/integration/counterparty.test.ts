@@ -1,3 +1,7 @@
+// The counterparty lock (issue #15), end to end through local mode with each vendor's official SDK and the recording
+// fake vendors: a key locked to one customer, number prefix or recipient domain acts on it, and every other call is
+// refused 403 `counterparty_not_allowed` before the ledger, the vendor receiving nothing (or, for a call priced from a
+// Stripe object, only the read of that object).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -14,16 +18,10 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { ensureLedgerTable } from "../../lambda/ledger/table";
 import { SECRETS } from "../support/fake-vendors";
 import { shapeMatches, snippet } from "../support/markdown";
-import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "../support/stack";
+import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postTwilioMessage, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The counterparty lock (issue #15), end to end through local mode with each vendor's official SDK and the
- * recording fake vendors: a key locked to one customer, number prefix or recipient domain acts on it, and every
- * other call is refused 403 `counterparty_not_allowed` before the ledger, the vendor receiving nothing (or, for a
- * call priced from a Stripe object, only the read of that object).
- */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
-const MESSAGES = `/2010-04-01/Accounts/${SID}/Messages.json`;
 
 const callsOf = (stack: Stack, keyId: string) =>
   stack.audit.filter((r): r is CallRecord => r.event === "call" && r.key_id === keyId);
@@ -272,7 +270,7 @@ describe("Twilio: a key locked to number prefixes", () => {
     const key = await stack.issue({
       vendor: "twilio",
       daily_usd_cap: 5,
-      allowed_endpoints: [`POST ${MESSAGES}`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
       expires_in: "1h",
       agent_run_label: "notify/locked",
       counterparty: { to_prefixes: ["+1415"] },
@@ -311,14 +309,7 @@ describe("Twilio: a key locked to number prefixes", () => {
       ["to=%2B14165550100&From=%2B15005550001&Body=hi", "+1416"],
       ["From=%2B15005550001&Body=hi", null],
     ] as const) {
-      const res = await fetch(`${stack.url}/twilio${MESSAGES}`, {
-        method: "POST",
-        headers: {
-          authorization: `Basic ${Buffer.from(`${SID}:${key.vault_key}`).toString("base64")}`,
-          "content-type": "application/x-www-form-urlencoded",
-        },
-        body,
-      });
+      const res = await postTwilioMessage(stack.url, key.vault_key, body);
       assert.equal(res.status, 403, body);
       assertRefusedRecord(stack, key.key_id, { field: "to_prefixes", attempted, allowed: ["+1415"] });
     }

@@ -1,23 +1,23 @@
+// Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { METRIC, metricsFor } from "../../lambda/audit/metrics";
 import type { AuditRecord, CallRecord } from "../../lambda/audit/record";
 import { memorySink } from "../../lambda/audit/sink";
+import type { IssuedKeyBody } from "../../lambda/issuer/service";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
-import { SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { startFakeVendors } from "../support/fake-vendors";
+import { dynamoEndpoint, ISSUER_TOKEN, issuerAt, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 import {
-  dynamoEndpoint,
-  ISSUER_TOKEN,
   postPaymentIntent,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
+  postPermissiveResendBatch,
+  postTwilioMessage,
   stripeVia,
-} from "../support/stack";
+  TWILIO_MESSAGES,
+} from "../support/vendor-calls";
 
-/** Fail closed, lose nothing: vendor timeouts, vendor errors, an unreachable vendor, a ledger outage. */
 const state = (stack: Stack, keyId: string) => stack.keyState(keyId);
 const post = postPaymentIntent;
 
@@ -74,18 +74,12 @@ describe("vendor failures", () => {
       audit: memorySink(audit),
     });
     try {
-      const issued = await fetch(`${server.url}/vault/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-        body: JSON.stringify(STRIPE_KEY_REQUEST),
-      });
-      const key = (await issued.json()) as { vault_key: string; key_id: string };
+      const issuer = issuerAt(server.url);
+      const key = (await issuer("POST", "/vault/keys", STRIPE_KEY_REQUEST)).body as IssuedKeyBody;
       const res = await post(server.url, key.vault_key, "amount=1000&currency=usd");
       assert.equal(res.status, 502);
       await server.idle();
-      const s = (await (
-        await fetch(`${server.url}/vault/keys/${key.key_id}`, { headers: { authorization: `Bearer ${ISSUER_TOKEN}` } })
-      ).json()) as any;
+      const s = (await issuer("GET", `/vault/keys/${key.key_id}`)).body;
       assert.equal(s.spent_today_usd, 0);
       const record = audit.find((r) => r.event === "call" && r.key_id === key.key_id);
       assert.deepEqual(
@@ -142,12 +136,8 @@ describe("ledger outage", () => {
       audit: memorySink(audit),
     });
     try {
-      const issued = await fetch(`${server.url}/vault/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-        body: JSON.stringify(STRIPE_KEY_REQUEST),
-      });
-      const key = (await issued.json()) as { vault_key: string };
+      const issuer = issuerAt(server.url);
+      const key = (await issuer("POST", "/vault/keys", STRIPE_KEY_REQUEST)).body as IssuedKeyBody;
       assert.equal((await post(server.url, key.vault_key, "amount=100&currency=usd")).status, 200);
       await ddb.stop();
 
@@ -171,12 +161,7 @@ describe("ledger outage", () => {
         metricsFor(record)[0]!.metrics.some((m) => m.name === METRIC.ledgerErrors),
         "counted as a ledger error",
       );
-      const issue = await fetch(`${server.url}/vault/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-        body: JSON.stringify(STRIPE_KEY_REQUEST),
-      });
-      assert.equal(issue.status, 503);
+      assert.equal((await issuer("POST", "/vault/keys", STRIPE_KEY_REQUEST)).status, 503);
     } finally {
       await server.close();
       await vendors.close();
@@ -256,17 +241,10 @@ describe("vendor answers of the wrong shape", () => {
     const sms = await stack.issue({
       ...STRIPE_KEY_REQUEST,
       vendor: "twilio",
-      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
     });
     stack.vendors.twilio.respond = () => ({ status: 201, raw: '{"sid": 7, "price": {"x": 1}, "price_unit": "USD"}' });
-    const smsRes = await fetch(`${stack.url}/twilio/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${sms.vault_key}`).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded",
-      },
-      body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
-    });
+    const smsRes = await postTwilioMessage(stack.url, sms.vault_key);
     assert.equal(smsRes.status, 201);
     stack.vendors.twilio.respond = undefined;
 
@@ -277,17 +255,9 @@ describe("vendor answers of the wrong shape", () => {
       allowed_endpoints: ["POST /emails/batch"],
     });
     stack.vendors.resend.respond = () => ({ status: 200, body: { data: "nope", errors: 5 } });
-    const mailRes = await fetch(`${stack.url}/resend/emails/batch`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${mail.vault_key}`,
-        "content-type": "application/json",
-        "x-batch-validation": "permissive",
-      },
-      body: JSON.stringify([
-        { from: "a@example.com", to: ["b@example.com", "c@example.com"], subject: "s", text: "t" },
-      ]),
-    });
+    const mailRes = await postPermissiveResendBatch(stack.url, mail.vault_key, [
+      { from: "a@example.com", to: ["b@example.com", "c@example.com"], subject: "s", text: "t" },
+    ]);
     assert.equal(mailRes.status, 200);
     stack.vendors.resend.respond = undefined;
 

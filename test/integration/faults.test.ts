@@ -1,3 +1,9 @@
+// The faults a deployment meets, from outside, on real processes (docs/guarantees.md): local mode proxies killed
+// mid-flight under load, DynamoDB Local stopped (SIGSTOP) and killed (SIGKILL, then restarted on its data), vendors
+// that hang, reset, trickle, answer 5xx, answer garbage and price above the estimate. Then the sweep, and six figures
+// over every key: overshoot, calls forwarded while the ledger was unavailable, phantom spend (kept for calls never
+// forwarded), reservations still open after the sweep, keys whose audit trail does not add up to the ledger, and
+// proxies that crashed by themselves. All must be 0.
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,23 +20,15 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { type KeyState, unmarshalKey } from "../../lambda/ledger/key-record";
 import { runSweep } from "../../lambda/sweep/run";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../scripts/dynamodb-local";
-import { defaultAnswer, type FakeVendors, type Responder, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { defaultAnswer, type FakeVendors, type Responder, startFakeVendors } from "../support/fake-vendors";
 import { snippet } from "../support/markdown";
 import { type LocalProcess, spawnLocal } from "../support/processes";
 import { ISSUER_TOKEN } from "../support/stack";
+import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The faults a deployment meets, from outside, on real processes (docs/guarantees.md): local mode proxies
- * killed mid-flight under load, DynamoDB Local stopped (SIGSTOP) and killed (SIGKILL, then restarted on its
- * data), vendors that hang, reset, trickle, answer 5xx, answer garbage and price above the estimate. Then the
- * sweep, and six figures over every key: overshoot, calls forwarded while the ledger was unavailable, phantom
- * spend (kept for calls never forwarded), reservations still open after the sweep, keys whose audit trail does
- * not add up to the ledger, and proxies that crashed by themselves. All must be 0.
- */
 const DEADLINE_MS = 1_500; // KEYBRAKE_UPSTREAM_TIMEOUT_MS: every call's pricing reads and forward together
 const GRACE_MS = 500; // KEYBRAKE_PENDING_GRACE_MS
 const WORKERS = 8;
-const MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
 
 type Vendor = "stripe" | "twilio" | "resend";
 interface Key {
@@ -95,7 +93,9 @@ describe("faults", () => {
   });
 
   async function issue(vendor: Vendor, scenario: string, cap: number, budgetId?: string): Promise<Key> {
-    const allowed = { stripe: "POST /v1/payment_intents", twilio: `POST ${MESSAGES}`, resend: "POST /emails" }[vendor];
+    const allowed = { stripe: "POST /v1/payment_intents", twilio: `POST ${TWILIO_MESSAGES}`, resend: "POST /emails" }[
+      vendor
+    ];
     const send = () =>
       fetch(`${live()[0]!.url}/vault/keys`, {
         method: "POST",
@@ -160,15 +160,12 @@ describe("faults", () => {
           signal: AbortSignal.timeout(20_000),
         });
       } else if (key.vendor === "twilio") {
-        res = await fetch(`${url}/twilio${MESSAGES}`, {
-          method: "POST",
-          headers: {
-            authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${key.vault_key}`).toString("base64")}`,
-            "content-type": "application/x-www-form-urlencoded",
-          },
-          body: `To=%2B15005550006&From=%2B15005550001&Body=${nonce}`,
-          signal: AbortSignal.timeout(20_000),
-        });
+        res = await postTwilioMessage(
+          url,
+          key.vault_key,
+          `To=%2B15005550006&From=%2B15005550001&Body=${nonce}`,
+          AbortSignal.timeout(20_000),
+        );
       } else {
         res = await fetch(`${url}/resend/emails`, {
           method: "POST",
@@ -441,7 +438,7 @@ describe("faults", () => {
       const crashes = proxies.filter((p) => {
         if (killed.has(p)) return false;
         const exit = p.exit();
-        return !exit || exit.code !== 0 || /unhandled|uncaught|TypeError/i.test(p.output());
+        return exit?.code !== 0 || /unhandled|uncaught|TypeError/i.test(p.output());
       }).length;
       const figures =
         `faults: overshoot ${microToUsd(overshootMicro)}, forwarded-while-down ${forwardedWhileDown}, ` +

@@ -1,18 +1,15 @@
+// Idempotent retries ride free only where the vendor deduplicates
+// (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice): Stripe and Resend honour `Idempotency-Key` for 24
+// hours and per account, Twilio not at all. A retry is free only within the window and only when everything that
+// selects the target is the same; anything else reserves again. Each case through the vendor's own SDK.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Resend } from "resend";
 import twilio from "twilio";
 import type { CallRecord } from "../../lambda/audit/record";
 import { SECRETS } from "../support/fake-vendors";
-import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "../support/stack";
-
-/**
- * Idempotent retries ride free only where the vendor deduplicates (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice):
- * Stripe and Resend honour `Idempotency-Key` for 24 hours and per account, Twilio not at all. A retry is free only
- * within the window and only when everything that selects the target is the same; anything else reserves again.
- * Each case through the vendor's own SDK.
- */
-const MESSAGES = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
+import { STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
 describe("idempotent retries", () => {
   let stack: Stack;
@@ -70,14 +67,14 @@ describe("idempotent retries", () => {
     const key = await stack.issue({
       ...STRIPE_KEY_REQUEST,
       vendor: "twilio",
-      allowed_endpoints: [`POST ${MESSAGES}`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
       agent_run_label: "idem/twilio",
     });
     const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
     const send = () =>
       client.request({
         method: "post",
-        uri: `${stack.url}/twilio${MESSAGES}`,
+        uri: `${stack.url}/twilio${TWILIO_MESSAGES}`,
         headers: { "Idempotency-Key": "sms-1", "Content-Type": "application/x-www-form-urlencoded" },
         data: { To: "+15005550006", From: "+15005550001", Body: "hello" },
       });

@@ -1,3 +1,7 @@
+// The handler bundles as Lambda's nodejs22.x runs them: each alone in its own folder as `index.js`, nothing beside it
+// (no node_modules, no NODE_PATH: the AWS SDK is inside the bundle), required by a Node 22 binary with Lambda's flags
+// and invoked with API Gateway events, its AWS calls going to DynamoDB Local and a fake Secrets Manager through the
+// standard endpoint variables and its credentials coming from the environment, as Lambda gives them.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,15 +17,10 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { ensureLedgerTable } from "../../lambda/ledger/table";
 import { type FakeSecretsManager, startFakeSecretsManager } from "../support/fake-secrets-manager";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { apiGatewayEvent } from "../support/lambda-events";
 import { ensureNode22, LAMBDA_NODE_FLAGS } from "../support/node22";
 import { dynamoEndpoint } from "../support/stack";
 
-/**
- * The handler bundles as Lambda's nodejs22.x runs them: each alone in its own folder as `index.js`, nothing beside
- * it (no node_modules, no NODE_PATH: the AWS SDK is inside the bundle), required by a Node 22 binary with Lambda's
- * flags and invoked with API Gateway events, its AWS calls going to DynamoDB Local and a fake Secrets Manager
- * through the standard endpoint variables and its credentials coming from the environment, as Lambda gives them.
- */
 const run = promisify(execFile);
 const ISSUER_TOKEN = "kbt_bundles_0123456789abcdef";
 const STRIPE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keybrake-stripe";
@@ -39,29 +38,6 @@ const { handler } = require(bundle);
   require("node:fs").writeFileSync(out, JSON.stringify(results));
 })().catch((error) => { console.error(error); process.exit(1); });
 `;
-
-function event(method: string, path: string, headers: Record<string, string>, body?: string) {
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: { host: "abc123.execute-api.us-east-1.amazonaws.com", ...headers },
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "abc123",
-      domainName: "abc123.execute-api.us-east-1.amazonaws.com",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "test" },
-      requestId: randomBytes(8).toString("hex"),
-      routeKey: "$default",
-      stage: "$default",
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-    body,
-    isBase64Encoded: false,
-  };
-}
 
 interface Result {
   statusCode: number;
@@ -156,7 +132,7 @@ describe("handler bundles run alone under Node 22, as Lambda runs them", () => {
 
   it("issues a key, forwards a priced call with the real secret read from Secrets Manager, and refuses over the cap", async () => {
     const [issued] = await invoke("issuer", [
-      event(
+      apiGatewayEvent(
         "POST",
         "/vault/keys",
         { authorization: `Bearer ${ISSUER_TOKEN}`, "content-type": "application/json" },
@@ -172,7 +148,7 @@ describe("handler bundles run alone under Node 22, as Lambda runs them", () => {
     assert.equal(issued!.statusCode, 201, issued!.body);
     const vaultKey = (JSON.parse(issued!.body!) as { vault_key: string }).vault_key;
     const charge = (amount: number) =>
-      event(
+      apiGatewayEvent(
         "POST",
         "/stripe/v1/payment_intents",
         { authorization: `Bearer ${vaultKey}`, "content-type": "application/x-www-form-urlencoded" },

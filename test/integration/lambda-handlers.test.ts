@@ -1,3 +1,6 @@
+// The Lambda entry points themselves (`lambda/issuer.ts`, `lambda/proxy.ts`, `lambda/sweep.ts`), configured only by the
+// environment the Pulumi component sets, invoked with API Gateway HTTP API (v2) events. The AWS SDK reaches DynamoDB
+// Local and a fake Secrets Manager through its standard endpoint variables.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -7,61 +10,16 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { ensureLedgerTable } from "../../lambda/ledger/table";
 import { type FakeEventBridge, startFakeEventBridge } from "../support/fake-eventbridge";
 import { type FakeSecretsManager, startFakeSecretsManager } from "../support/fake-secrets-manager";
-import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
-import { dynamoEndpoint } from "../support/stack";
+import { type FakeVendors, type Responder, SECRETS, startFakeVendors } from "../support/fake-vendors";
+import { apiGatewayEvent, captureStdout, logLines } from "../support/lambda-events";
+import { dynamoEndpoint, freshTable } from "../support/stack";
 
-/**
- * The Lambda entry points themselves (`lambda/issuer.ts`, `lambda/proxy.ts`, `lambda/sweep.ts`), configured
- * only by the environment the Pulumi component sets, invoked with API Gateway HTTP API (v2) events. The AWS
- * SDK reaches DynamoDB Local and a fake Secrets Manager through its standard endpoint variables.
- */
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const BILLING_TOKEN = "kbt_billing_0123456789abcdef";
 const STRIPE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keybrake-stripe";
 
-function event(method: string, path: string, headers: Record<string, string>, body?: string): APIGatewayProxyEventV2 {
-  const [rawPath, rawQueryString = ""] = path.split("?");
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: rawPath!,
-    rawQueryString,
-    headers: { host: "abc123.execute-api.us-east-1.amazonaws.com", ...headers },
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "abc123",
-      domainName: "abc123.execute-api.us-east-1.amazonaws.com",
-      domainPrefix: "abc123",
-      http: { method, path: rawPath!, protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "test" },
-      requestId: randomBytes(8).toString("hex"),
-      routeKey: "$default",
-      stage: "$default",
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-    body,
-    isBase64Encoded: false,
-  };
-}
-
 const context = {} as Context;
-
-/** Everything written to stdout while `work` runs: what a Lambda's CloudWatch log stream would receive. */
-async function captureStdout(work: () => Promise<void>): Promise<string> {
-  const write = process.stdout.write;
-  let captured = "";
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    captured += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await work();
-  } finally {
-    process.stdout.write = write;
-  }
-  return captured;
-}
 
 describe("Lambda handlers behind API Gateway", () => {
   let vendors: FakeVendors;
@@ -76,7 +34,7 @@ describe("Lambda handlers behind API Gateway", () => {
     secretsManager = await startFakeSecretsManager({ [STRIPE_ARN]: SECRETS.STRIPE_SECRET_KEY });
     eventBridge = await startFakeEventBridge();
     const endpoint = await dynamoEndpoint();
-    const table = `t_${randomBytes(6).toString("hex")}`;
+    const table = freshTable();
     const db = createDynamoClient(localDynamoConfig(endpoint));
     await ensureLedgerTable(db, table);
     db.destroy();
@@ -123,9 +81,16 @@ describe("Lambda handlers behind API Gateway", () => {
     expires_in: "5m",
     agent_run_label: "modal-billing/cus_9",
   };
+  const formHeaders = (vaultKey: string) => ({
+    authorization: `Bearer ${vaultKey}`,
+    "content-type": "application/x-www-form-urlencoded",
+  });
+  /** A PaymentIntent of `cents` USD cents on the bare path, as an SDK sends it through API Gateway. */
+  const chargeEvent = (vaultKey: string, cents: number) =>
+    apiGatewayEvent("POST", "/v1/payment_intents", formHeaders(vaultKey), `amount=${cents}&currency=usd`);
   const issue = (body: object) =>
     issuer(
-      event(
+      apiGatewayEvent(
         "POST",
         "/vault/keys",
         { authorization: `Bearer ${BILLING_TOKEN}`, "content-type": "application/json" },
@@ -151,7 +116,7 @@ describe("Lambda handlers behind API Gateway", () => {
     const vendor = await issue({ ...keyRequest, vendor: "twilio" });
     assert.equal(vendor.statusCode, 400, "twilio has no secret in this deployment");
     const stranger = await issuer(
-      event("POST", "/vault/keys", { authorization: "Bearer kbt_nobody" }, JSON.stringify(keyRequest)),
+      apiGatewayEvent("POST", "/vault/keys", { authorization: "Bearer kbt_nobody" }, JSON.stringify(keyRequest)),
       context,
     );
     assert.equal(stranger.statusCode, 401);
@@ -159,16 +124,7 @@ describe("Lambda handlers behind API Gateway", () => {
 
   it("proxies a bare Stripe path with the secret from Secrets Manager, read once", async () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
-    const call = () =>
-      proxy(
-        event(
-          "POST",
-          "/v1/payment_intents",
-          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-          "amount=1500&currency=usd",
-        ),
-        context,
-      );
+    const call = () => proxy(chargeEvent(key.vault_key, 1500), context);
     const first = await call();
     assert.equal(first.statusCode, 200);
     assert.match(JSON.parse(first.body!).id, /^pi_/);
@@ -178,19 +134,11 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.deepEqual(secretsManager.requests, [STRIPE_ARN], "the secret is cached across invocations");
 
     const shown = await issuer(
-      event("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
+      apiGatewayEvent("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
       context,
     );
     assert.equal(JSON.parse(shown.body!).spent_today_usd, 30);
-    const over = await proxy(
-      event(
-        "POST",
-        "/v1/payment_intents",
-        { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-        "amount=2001&currency=usd",
-      ),
-      context,
-    );
+    const over = await proxy(chargeEvent(key.vault_key, 2001), context);
     assert.equal(over.statusCode, 429);
     assert.equal(over.headers!["stripe-should-retry"], "false");
     assert.equal(vendors.stripe.received.length, 2);
@@ -198,24 +146,12 @@ describe("Lambda handlers behind API Gateway", () => {
 
   it("logs each call's audit record and its EMF metrics on stdout, for CloudWatch", async () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
-    const charge = (amount: number) =>
-      proxy(
-        event(
-          "POST",
-          "/v1/payment_intents",
-          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-          `amount=${amount}&currency=usd`,
-        ),
-        context,
-      );
+    const charge = (cents: number) => proxy(chargeEvent(key.vault_key, cents), context);
     const stdout = await captureStdout(async () => {
       assert.equal((await charge(1500)).statusCode, 200);
       assert.equal((await charge(6000)).statusCode, 429);
     });
-    const lines = stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Record<string, any>);
+    const lines = logLines(stdout);
 
     const audits = lines.filter((l) => l.message === "keybrake.call");
     assert.deepEqual(
@@ -288,10 +224,6 @@ describe("Lambda handlers behind API Gateway", () => {
   });
 
   const lambdaContext = { getRemainingTimeInMillis: () => 30_000 } as Context;
-  const formHeaders = (vaultKey: string) => ({
-    authorization: `Bearer ${vaultKey}`,
-    "content-type": "application/x-www-form-urlencoded",
-  });
 
   /** A private REST API (payload 1.0) event, as API Gateway builds it for `/{proxy+}` with binary media types. */
   /** A private REST API (1.0) event; `query` as API Gateway hands it over, decoded and grouped by name. */
@@ -385,10 +317,7 @@ describe("Lambda handlers behind API Gateway", () => {
       headers: { "set-cookie": ["a=1; Path=/", "b=2; Path=/"] } as unknown as Record<string, string>,
     });
     try {
-      const v2 = await proxy(
-        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
-        lambdaContext,
-      );
+      const v2 = await proxy(chargeEvent(key.vault_key, 100), lambdaContext);
       assert.deepEqual(v2.cookies, ["a=1; Path=/", "b=2; Path=/"]);
       const v1 = (await proxy(
         restEvent("/v1/payment_intents", "v1/payment_intents", formHeaders(key.vault_key), "amount=100&currency=usd"),
@@ -401,31 +330,34 @@ describe("Lambda handlers behind API Gateway", () => {
     }
   });
 
-  it("a vendor answer over Lambda's response limit: a clear 502, kept as spent and unsettled, audited", async () => {
-    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
-    vendors.stripe.respond = () => ({ status: 200, body: { id: "pi_big", padding: "x".repeat(6_400_000) } });
+  /** A PaymentIntent of `cents` through the proxy handler while Stripe answers as `respond` says, and its audit record. */
+  async function chargeLogged(vaultKey: string, cents: number, respond: Responder, lambda: Context) {
+    vendors.stripe.respond = respond;
     let res: APIGatewayProxyStructuredResultV2 | undefined;
     const stdout = await captureStdout(async () => {
-      res = await proxy(
-        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=700&currency=usd"),
-        lambdaContext,
-      );
+      res = await proxy(chargeEvent(vaultKey, cents), lambda);
     }).finally(() => {
       vendors.stripe.respond = undefined;
     });
-    assert.equal(res!.statusCode, 502);
-    assert.equal(JSON.parse(res!.body!).error.code, "keybrake_upstream_response_too_large");
-    const record = stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as { message?: string; audit?: Record<string, unknown> })
-      .find((l) => l.message === "keybrake.call")!.audit!;
+    return { res: res!, record: logLines(stdout).find((l) => l.message === "keybrake.call")!.audit };
+  }
+
+  it("a vendor answer over Lambda's response limit: a clear 502, kept as spent and unsettled, audited", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    const { res, record } = await chargeLogged(
+      key.vault_key,
+      700,
+      () => ({ status: 200, body: { id: "pi_big", padding: "x".repeat(6_400_000) } }),
+      lambdaContext,
+    );
+    assert.equal(res.statusCode, 502);
+    assert.equal(JSON.parse(res.body!).error.code, "keybrake_upstream_response_too_large");
     assert.deepEqual(
       [record.upstream_status, record.upstream_error, record.settlement, record.unsettled_usd, record.spent_usd],
       [200, "response_too_large", "unsettled", 7, 7],
     );
     const shown = await issuer(
-      event("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
+      apiGatewayEvent("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
       context,
     );
     assert.deepEqual(
@@ -439,22 +371,13 @@ describe("Lambda handlers behind API Gateway", () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
     // 4.6 s left: 0.6 s for the vendor once 4 s are kept back; the vendor answers after 3 s.
     const short = { getRemainingTimeInMillis: () => 4_600 } as Context;
-    vendors.stripe.respond = () => ({ status: 200, body: { id: "pi_late", amount: 900 }, delayMs: 3_000 });
-    let res: APIGatewayProxyStructuredResultV2 | undefined;
-    const stdout = await captureStdout(async () => {
-      res = await proxy(
-        event("POST", "/v1/payment_intents", formHeaders(key.vault_key), "amount=900&currency=usd"),
-        short,
-      );
-    }).finally(() => {
-      vendors.stripe.respond = undefined;
-    });
-    assert.equal(res!.statusCode, 504);
-    const record = stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as { message?: string; audit?: Record<string, unknown> })
-      .find((l) => l.message === "keybrake.call")!.audit!;
+    const { res, record } = await chargeLogged(
+      key.vault_key,
+      900,
+      () => ({ status: 200, body: { id: "pi_late", amount: 900 }, delayMs: 3_000 }),
+      short,
+    );
+    assert.equal(res.statusCode, 504);
     assert.deepEqual(
       [record.upstream_error, record.settlement, record.unsettled_usd],
       ["upstream_timeout", "unsettled", 9],
@@ -468,7 +391,7 @@ describe("Lambda handlers behind API Gateway", () => {
 
   it("puts a budget's 80 % warning on the deployment's bus once, before the invocation returns", async () => {
     const created = await issuer(
-      event(
+      apiGatewayEvent(
         "POST",
         "/vault/budgets",
         { authorization: `Bearer ${BILLING_TOKEN}`, "content-type": "application/json" },
@@ -479,16 +402,7 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.equal(created.statusCode, 201);
     const budgetId = (JSON.parse(created.body!) as { budget_id: string }).budget_id;
     const key = JSON.parse((await issue({ ...keyRequest, budget_id: budgetId })).body!) as { vault_key: string };
-    const charge = (amount: number) =>
-      proxy(
-        event(
-          "POST",
-          "/v1/payment_intents",
-          { authorization: `Bearer ${key.vault_key}`, "content-type": "application/x-www-form-urlencoded" },
-          `amount=${amount}&currency=usd`,
-        ),
-        context,
-      );
+    const charge = (cents: number) => proxy(chargeEvent(key.vault_key, cents), context);
     const mine = () => eventBridge.entries.filter((e) => JSON.parse(e.Detail!).budget_id === budgetId);
     const first = await charge(1500);
     assert.equal(first.statusCode, 200);

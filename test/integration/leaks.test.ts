@@ -1,18 +1,16 @@
+// Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left running, every
+// reservation ended settled, released or unsettled (no open pending marker remains), each key's item keeps at most one
+// exact call's marker (the others were removed in passing by the next reservation), and the sweep closes every marker
+// once they expire.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { unmarshalKey } from "../../lambda/ledger/key-record";
 import { sweep } from "../../lambda/ledger/sweep";
-import { SECRETS } from "../support/fake-vendors";
 import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * Thousands of calls leave nothing behind: the key cache stays within its bound, no settlement is left
- * running, every reservation ended settled, released or unsettled (no open pending marker remains), each key's
- * item keeps at most one exact call's marker (the others were removed in passing by the next reservation), and
- * the sweep closes every marker once they expire.
- */
 const KEYS = 150;
 const CALLS_PER_KEY = 10;
 const CACHE = 40;
@@ -27,8 +25,7 @@ describe("no leaks under many calls", () => {
   it(`${KEYS * CALLS_PER_KEY} calls over ${KEYS} keys keep every map bounded and end every reservation`, async () => {
     const keys = [];
     // Every third key is Twilio's: its reservations carry pending markers that settlement must close.
-    const messages = `/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`;
-    const twilioKey = { ...STRIPE_KEY_REQUEST, vendor: "twilio", allowed_endpoints: [`POST ${messages}`] };
+    const twilioKey = { ...STRIPE_KEY_REQUEST, vendor: "twilio", allowed_endpoints: [`POST ${TWILIO_MESSAGES}`] };
     for (let i = 0; i < KEYS; i++)
       keys.push(await stack.issue({ ...(i % 3 ? STRIPE_KEY_REQUEST : twilioKey), agent_run_label: `leak/${i}` }));
     // Some calls the vendor refuses (released), some time out... every ending is exercised.
@@ -57,14 +54,11 @@ describe("no leaks under many calls", () => {
                   },
                   body: `amount=${100 + ((i + round) % 30)}&currency=usd`,
                 })
-              : await fetch(`${stack.url}/twilio${messages}`, {
-                  method: "POST",
-                  headers: {
-                    authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${key.vault_key}`).toString("base64")}`,
-                    "content-type": "application/x-www-form-urlencoded",
-                  },
-                  body: `To=%2B15005550006&From=%2B15005550001&Body=${"x".repeat(1 + ((i + round) % 9))}`,
-                });
+              : await postTwilioMessage(
+                  stack.url,
+                  key.vault_key,
+                  `To=%2B15005550006&From=%2B15005550001&Body=${"x".repeat(1 + ((i + round) % 9))}`,
+                );
           await res.arrayBuffer();
           statuses.push(res.status);
           maxCache = Math.max(maxCache, stack.server.keys.size);

@@ -1,3 +1,7 @@
+// Ledger writes under faults, one at a time (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice): a write
+// DynamoDB applied whose answer was lost, one that never got through, one the SDK retried after it was applied. Faults
+// are injected around the real client's sends (or inside its retries); the ledger is DynamoDB Local. After each, the
+// ledger and the audit trail must agree, and nothing unreserved may reach the vendor.
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
@@ -14,22 +18,9 @@ import { SecretUnavailableError } from "../../lambda/core/errors";
 import { secretsManagerSource } from "../../lambda/core/secrets";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { getKey } from "../../lambda/ledger/keys";
-import { SECRETS } from "../support/fake-vendors";
-import {
-  dynamoEndpoint,
-  postPaymentIntent,
-  STRIPE_KEY_REQUEST,
-  type Stack,
-  startStack,
-  stripeVia,
-} from "../support/stack";
+import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postPaymentIntent, postTwilioMessage, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * Ledger writes under faults, one at a time (docs/guarantees.md#4-nothing-leaks-nothing-is-counted-twice): a
- * write DynamoDB applied whose answer was lost, one that never got through, one the SDK retried after it was
- * applied. Faults are injected around the real client's sends (or inside its retries); the ledger is DynamoDB
- * Local. After each, the ledger and the audit trail must agree, and nothing unreserved may reach the vendor.
- */
 type Mode = "lost_answer" | "never_applied" | "retried_by_sdk";
 type Write = "reserve" | "settle" | "compensate";
 const WRITE_OF: Array<[Write, string]> = [
@@ -128,17 +119,32 @@ describe("ledger writes under faults", () => {
     stack.issue({
       ...STRIPE_KEY_REQUEST,
       vendor: "twilio",
-      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
     });
-  const sms = (vaultKey: string) =>
-    fetch(`${stack.url}/twilio/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`, {
-      method: "POST",
-      headers: {
-        authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${vaultKey}`).toString("base64")}`,
-        "content-type": "application/x-www-form-urlencoded",
-      },
-      body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
-    });
+  const sms = (vaultKey: string) => postTwilioMessage(stack.url, vaultKey);
+  /** A 9 USD PaymentIntent that Stripe declines (402), with `mode` injected on the write that releases it. */
+  async function declinedWithSettleFault(vaultKey: string, mode: Mode) {
+    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error" } } });
+    faults.set("settle", mode);
+    try {
+      assert.equal((await postPaymentIntent(stack.url, vaultKey, "amount=900&currency=usd")).status, 402);
+    } finally {
+      stack.vendors.stripe.respond = undefined;
+    }
+  }
+  /** One SMS on a fresh Twilio key, priced 0.0079 USD by Twilio, with `mode` injected on its settlement write. */
+  async function smsWithSettleFault(mode: Mode, sid: string) {
+    const key = await twilioKey();
+    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid, price: "-0.00790", price_unit: "USD" } });
+    faults.set("settle", mode);
+    try {
+      assert.equal((await sms(key.vault_key)).status, 201);
+    } finally {
+      stack.vendors.twilio.respond = undefined;
+    }
+    await stack.server.idle();
+    return key;
+  }
 
   it("an SDK retry of an applied reservation finds its own marker: reserved once, forwarded once", async () => {
     const key = await stack.issue();
@@ -228,15 +234,7 @@ describe("ledger writes under faults", () => {
   });
 
   it("a settlement whose answer was lost: the record carries nothing, the sweep records what the ledger kept", async () => {
-    const key = await twilioKey();
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price: "-0.00790", price_unit: "USD" } });
-    faults.set("settle", "lost_answer");
-    try {
-      assert.equal((await sms(key.vault_key)).status, 201);
-    } finally {
-      stack.vendors.twilio.respond = undefined;
-    }
-    await stack.server.idle();
+    const key = await smsWithSettleFault("lost_answer", "SM1");
     const [record] = calls(key.key_id);
     assert.deepEqual(
       [record!.settlement, record!.spent_usd, record!.ledger_error],
@@ -248,15 +246,7 @@ describe("ledger writes under faults", () => {
   });
 
   it("a settlement that never applied: the sweep keeps the estimate as unsettled, and the books balance", async () => {
-    const key = await twilioKey();
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM2", price: "-0.00790", price_unit: "USD" } });
-    faults.set("settle", "never_applied");
-    try {
-      assert.equal((await sms(key.vault_key)).status, 201);
-    } finally {
-      stack.vendors.twilio.respond = undefined;
-    }
-    await stack.server.idle();
+    const key = await smsWithSettleFault("never_applied", "SM2");
     assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0.02, "the estimate stays reserved");
     // Until the marker expires the record (0) lags the ledger; the sweep's record then carries the amount.
     await sweepLater();
@@ -266,15 +256,7 @@ describe("ledger writes under faults", () => {
   });
 
   it("a settlement the SDK sent again after it applied is counted once", async () => {
-    const key = await twilioKey();
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM3", price: "-0.00790", price_unit: "USD" } });
-    faults.set("settle", "retried_by_sdk");
-    try {
-      assert.equal((await sms(key.vault_key)).status, 201);
-    } finally {
-      stack.vendors.twilio.respond = undefined;
-    }
-    await stack.server.idle();
+    const key = await smsWithSettleFault("retried_by_sdk", "SM3");
     assert.deepEqual(
       calls(key.key_id).map((r) => [r.settlement, r.settled_usd]),
       [["settled", 0.0079]],
@@ -284,13 +266,7 @@ describe("ledger writes under faults", () => {
 
   it("a release whose answer was lost: released in the ledger, nothing in the record, nothing for the sweep", async () => {
     const key = await stack.issue();
-    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error" } } });
-    faults.set("settle", "lost_answer");
-    try {
-      assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=900&currency=usd")).status, 402);
-    } finally {
-      stack.vendors.stripe.respond = undefined;
-    }
+    await declinedWithSettleFault(key.vault_key, "lost_answer");
     await stack.server.idle();
     assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0);
     await sweepLater();
@@ -339,13 +315,7 @@ describe("ledger writes under faults", () => {
   it("a budget release whose answer was lost, then retried: given back once on the key and the budget", async () => {
     const { key, spent } = await budgetKey();
     assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=700&currency=usd")).status, 200);
-    stack.vendors.stripe.respond = () => ({ status: 402, body: { error: { type: "card_error" } } });
-    faults.set("settle", "retried_by_sdk");
-    try {
-      assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=900&currency=usd")).status, 402);
-    } finally {
-      stack.vendors.stripe.respond = undefined;
-    }
+    await declinedWithSettleFault(key.vault_key, "retried_by_sdk");
     assert.deepEqual([(await stack.keyState(key.key_id)).spent_today_usd, await spent()], [7, 7]);
     await sweepLater();
     await assertBooksBalance(key.key_id);

@@ -1,10 +1,11 @@
+// Key lifecycle: revocation (one key, a run label prefix, under load), expiry and the UTC-day window.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
 import { DAY_MS } from "../../lambda/core/clock";
-import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "../support/stack";
+import { STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { stripeVia } from "../support/vendor-calls";
 
-/** Key lifecycle: revocation (one key, a run label prefix, under load), expiry and the UTC-day window. */
 const stripeFor = (stack: Stack, vaultKey: string) => stripeVia(stack.url, vaultKey, { maxNetworkRetries: 0 });
 const state = (stack: Stack, keyId: string) => stack.keyState(keyId);
 

@@ -1,3 +1,6 @@
+// `npm start` as real processes: what it prints, how it stops (SIGTERM to npm itself, which npm's `sh -c` does not pass
+// on; SIGTERM to the server), and the one line it prints for each way it cannot start. The README's quick start test
+// covers Ctrl-C.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
@@ -11,11 +14,6 @@ import { ROOT } from "../support/markdown";
 import { background, cleanEnv, killBackgrounds, portClosed } from "../support/sessions";
 import { dynamoEndpoint } from "../support/stack";
 
-/**
- * `npm start` as real processes: what it prints, how it stops (SIGTERM to npm itself, which npm's `sh -c` does not
- * pass on; SIGTERM to the server), and the one line it prints for each way it cannot start. The README's quick
- * start test covers Ctrl-C.
- */
 const START = [join(ROOT, "scripts", "start.ts")];
 const node = (env: Record<string, string>) =>
   background(process.execPath, ["--import", "tsx", ...START], {

@@ -1,3 +1,8 @@
+// The package is the product: this checkout packed as docs/cli.md says (`npm pack` builds first), installed into a
+// fresh project outside the repository the way the docs say, first alone (the CLI and `keybrake local`, no dev
+// dependency, no Pulumi), then with its peer dependencies (docs/deploy.md's component snippet, type-checked with the
+// project's TypeScript and loaded as `pulumi up` loads a program). The npm cache is warm after `npm ci`; the Pulumi
+// packages are pinned to this checkout's versions so the install stays offline-fast.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -11,13 +16,6 @@ import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-ven
 import { ROOT, shellSteps, snippet } from "../support/markdown";
 import { background, cleanEnv, killBackgrounds, portClosed, runSession } from "../support/sessions";
 
-/**
- * The package is the product: this checkout packed as docs/cli.md says (`npm pack` builds first), installed into a
- * fresh project outside the repository the way the docs say, first alone (the CLI and `keybrake local`, no dev
- * dependency, no Pulumi), then with its peer dependencies (docs/deploy.md's component snippet, type-checked with
- * the project's TypeScript and loaded as `pulumi up` loads a program). The npm cache is warm after `npm ci`; the
- * Pulumi packages are pinned to this checkout's versions so the install stays offline-fast.
- */
 const run = promisify(execFile);
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   version: string;

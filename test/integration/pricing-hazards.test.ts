@@ -1,3 +1,6 @@
+// The pricing hazards of issue #10, end to end through local mode with the fake vendors: bodies read exactly as the
+// vendor reads them (point 4), the priced-from-a-read calls that a free call cannot undercut, the headers a pricing
+// read must share with the call, and a Twilio price above the reservation (point 5).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -5,15 +8,10 @@ import twilio from "twilio";
 import type { CallRecord } from "../../lambda/audit/record";
 import { SECRETS } from "../support/fake-vendors";
 import { rawRequest } from "../support/raw-http";
-import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "../support/stack";
+import { STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postPermissiveResendBatch, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * The pricing hazards of issue #10, end to end through local mode with the fake vendors: bodies read exactly as
- * the vendor reads them (point 4), the priced-from-a-read calls that a free call cannot undercut, the headers a
- * pricing read must share with the call, and a Twilio price above the reservation (point 5).
- */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
-const MESSAGES = `/2010-04-01/Accounts/${SID}/Messages.json`;
 const FORM = "application/x-www-form-urlencoded";
 
 const lastCall = (stack: Stack, label: string) =>
@@ -26,23 +24,29 @@ describe("a Twilio price above the reservation", () => {
   });
   after(() => stack.close());
 
-  it("is kept as charged, stops the key, and is loud: overage_usd in the audit record", async () => {
+  /** One SMS through twilio-node on a fresh $1 key while Twilio reports `price` for it; the key and the client. */
+  async function smsPricedAt(label: string, price: string) {
     const key = await stack.issue({
       vendor: "twilio",
       daily_usd_cap: 1,
-      allowed_endpoints: [`POST ${MESSAGES}`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
       expires_in: "1h",
-      agent_run_label: "overage/sms",
+      agent_run_label: label,
     });
     const client = twilio(SID, key.vault_key);
     client.api.baseUrl = `${stack.url}/twilio`;
-    // Reserved: one GSM-7 segment to a US number, 0.02 USD. Twilio reports 1.20 USD (a price the estimate missed).
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price: "-1.20000", price_unit: "USD" } });
+    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price, price_unit: "USD" } });
     try {
       await client.messages.create({ to: "+14155550100", from: "+14155550199", body: "hi" });
     } finally {
       stack.vendors.twilio.respond = undefined;
     }
+    return { key, client };
+  }
+
+  it("is kept as charged, stops the key, and is loud: overage_usd in the audit record", async () => {
+    // Reserved: one GSM-7 segment to a US number, 0.02 USD. Twilio reports 1.20 USD (a price the estimate missed).
+    const { key, client } = await smsPricedAt("overage/sms", "-1.20000");
     const state = await stack.keyState(key.key_id);
     assert.deepEqual([state.spent_today_usd, state.remaining_today_usd], [1.2, 0], "the real spend, over the cap");
     const record = lastCall(stack, "overage/sms");
@@ -61,21 +65,7 @@ describe("a Twilio price above the reservation", () => {
   });
 
   it("a price at or below the reservation carries no overage_usd", async () => {
-    const key = await stack.issue({
-      vendor: "twilio",
-      daily_usd_cap: 1,
-      allowed_endpoints: [`POST ${MESSAGES}`],
-      expires_in: "1h",
-      agent_run_label: "overage/none",
-    });
-    const client = twilio(SID, key.vault_key);
-    client.api.baseUrl = `${stack.url}/twilio`;
-    stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM2", price: "-0.02", price_unit: "USD" } });
-    try {
-      await client.messages.create({ to: "+14155550100", from: "+14155550199", body: "hi" });
-    } finally {
-      stack.vendors.twilio.respond = undefined;
-    }
+    await smsPricedAt("overage/none", "-0.02");
     await stack.server.idle();
     const record = lastCall(stack, "overage/none");
     assert.equal(record.settled_usd, 0.02);
@@ -201,18 +191,10 @@ describe("bodies are read exactly as the vendor reads them", () => {
       body: { data: [{ id: "em_1" }], errors: [{ index: 1, message: "x" }] },
     });
     try {
-      const res = await fetch(`${stack.url}/resend/emails/batch`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${key.vault_key}`,
-          "content-type": "application/json",
-          "x-batch-validation": "permissive",
-        },
-        body: JSON.stringify([
-          { from: "a@x.io", to: ["Ann <b@x.io>", "c@x.io"], subject: "s", text: "t" },
-          { from: "a@x.io", to: "d@x.io", bcc: ["e@x.io", "f@x.io"], subject: "s", text: "t" },
-        ]),
-      });
+      const res = await postPermissiveResendBatch(stack.url, key.vault_key, [
+        { from: "a@x.io", to: ["Ann <b@x.io>", "c@x.io"], subject: "s", text: "t" },
+        { from: "a@x.io", to: "d@x.io", bcc: ["e@x.io", "f@x.io"], subject: "s", text: "t" },
+      ]);
       assert.equal(res.status, 200);
     } finally {
       stack.vendors.resend.respond = undefined;

@@ -1,3 +1,7 @@
+// `pulumi up` from a checkout: the root program (Pulumi.yaml → deploy/index.ts) loaded the way Pulumi's Node.js
+// language host loads it, through its vendored ts-node with type checking on (test/support/pulumi-host.cjs, plain node,
+// no tsx), under runtime mocks, with Pulumi.example.yaml as the stack's config plus every other key. A type error
+// anywhere in the program's files, or a misspelled stack config key, fails here as it would fail `pulumi preview`.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -7,13 +11,6 @@ import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { snippet } from "../support/markdown";
 
-/**
- * `pulumi up` from a checkout: the root program (Pulumi.yaml → deploy/index.ts) loaded the way Pulumi's Node.js
- * language host loads it, through its vendored ts-node with type checking on (test/support/pulumi-host.cjs, plain
- * node, no tsx), under runtime mocks, with Pulumi.example.yaml as the stack's config plus every other key. A type
- * error anywhere in the program's files, or a misspelled stack config key, fails here as it would fail
- * `pulumi preview`.
- */
 const ROOT = join(__dirname, "..", "..");
 const WORK = join(ROOT, ".cache", "pulumi-host"); // ignored by git, Biome and tsc, and inside the project
 const SECRETS = ["keybrake:stripeSecretKey", "keybrake:twilioAccountSid", "keybrake:twilioAuthToken"];

@@ -1,3 +1,5 @@
+// The README's Python example (the Modal billing agent rewritten against keybrake), run for real with Debian's
+// python3-stripe and python3-httpx against local mode.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -9,10 +11,6 @@ import { SECRETS } from "../support/fake-vendors";
 import { snippet } from "../support/markdown";
 import { ISSUER_TOKEN, type Stack, startStack } from "../support/stack";
 
-/**
- * The README's Python example (the Modal billing agent rewritten against keybrake), run for real with
- * Debian's python3-stripe and python3-httpx against local mode.
- */
 const ROOT = join(__dirname, "..", "..");
 const EXAMPLE = join(ROOT, "examples", "modal_billing.py");
 const PYTHON = "/usr/bin/python3";

@@ -1,3 +1,8 @@
+// The README's quick start as a reader runs it: its `npm start` block in a shell of its own, its curl and CLI blocks in
+// another (jq included), docs/cli.md's local session after them, and the answers docs/http-api.md shows, each command's
+// output compared with what the docs print under it (ids and times aside). The only changes are the port (a free one
+// instead of 8787) and where Stripe is (a fake). Then Ctrl-C must stop all of it, Java included. The SDK table's rows
+// run against local mode with each official SDK configured as the row says.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -21,13 +26,6 @@ import {
 } from "../support/sessions";
 import { type Stack, startStack } from "../support/stack";
 
-/**
- * The README's quick start as a reader runs it: its `npm start` block in a shell of its own, its curl and CLI
- * blocks in another (jq included), docs/cli.md's local session after them, and the answers docs/http-api.md shows,
- * each command's output compared with what the docs print under it (ids and times aside). The only changes are the
- * port (a free one instead of 8787) and where Stripe is (a fake). Then Ctrl-C must stop all of it, Java included.
- * The SDK table's rows run against local mode with each official SDK configured as the row says.
- */
 const DOCUMENTED_URL = "http://127.0.0.1:8787";
 
 function assertSteps(ran: RanStep[], where: string): void {

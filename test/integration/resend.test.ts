@@ -1,10 +1,10 @@
+// resend-node pointed at the proxy with RESEND_BASE_URL, the vault key as its API key.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Resend } from "resend";
 import { SECRETS } from "../support/fake-vendors";
 import { type Stack, startStack } from "../support/stack";
 
-/** resend-node pointed at the proxy with RESEND_BASE_URL, the vault key as its API key. */
 const EMAIL_KEY = {
   vendor: "resend",
   daily_usd_cap: 0.01,

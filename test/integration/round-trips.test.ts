@@ -1,38 +1,27 @@
+// Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client. These are the
+// numbers the README's Performance section states.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
-import { SECRETS } from "../support/fake-vendors";
-import { dynamoEndpoint, postPaymentIntent, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { recordingDb, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { postPaymentIntent, postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * Ledger round trips per call on each path, counted by a middleware on the proxy's own DynamoDB client.
- * These are the numbers the README's Performance section states.
- */
 describe("ledger round trips per call", () => {
   let stack: Stack;
-  let calls: string[] = [];
+  let calls: string[];
   before(async () => {
-    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
-    db.middlewareStack.add(
-      (next, context) => (args) => {
-        calls.push(context.commandName!);
-        return next(args);
-      },
-      {
-        step: "initialize",
-      },
-    );
-    stack = await startStack({ db });
+    const recording = await recordingDb();
+    calls = recording.commands;
+    stack = await startStack({ db: recording.db });
   });
   after(() => stack.close());
 
   async function count(call: () => Promise<Response>): Promise<string[]> {
     await stack.server.idle();
-    calls = [];
+    calls.length = 0;
     const res = await call();
     await res.arrayBuffer();
     await stack.server.idle();
-    return calls;
+    return [...calls];
   }
   const stripe = (vaultKey: string, body: string, idempotencyKey?: string) => () =>
     postPaymentIntent(stack.url, vaultKey, body, idempotencyKey);
@@ -114,17 +103,9 @@ describe("ledger round trips per call", () => {
     const key = await stack.issue({
       ...STRIPE_KEY_REQUEST,
       vendor: "twilio",
-      allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
     });
-    const sms = () =>
-      fetch(`${stack.url}/twilio/2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`, {
-        method: "POST",
-        headers: {
-          authorization: `Basic ${Buffer.from(`${SECRETS.TWILIO_ACCOUNT_SID}:${key.vault_key}`).toString("base64")}`,
-          "content-type": "application/x-www-form-urlencoded",
-        },
-        body: "To=%2B15005550006&From=%2B15005550001&Body=hi",
-      });
+    const sms = () => postTwilioMessage(stack.url, key.vault_key);
     await count(sms);
     stack.vendors.twilio.respond = () => ({ status: 201, body: { sid: "SM1", price: "-0.0079", price_unit: "USD" } });
     try {

@@ -1,3 +1,6 @@
+// docs/guarantees.md#5-secrets-stay-put: vendor secrets never appear in a response, a log line or an audit record, and
+// vault keys never appear in either. Local mode runs as `npm start` would; everything it prints and writes, and every
+// answer it gives, is searched.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -11,11 +14,6 @@ import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-ven
 import { type LocalProcess, spawnLocal } from "../support/processes";
 import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
 
-/**
- * docs/guarantees.md#5-secrets-stay-put: vendor secrets never appear in a response, a log line or an audit
- * record, and vault keys never appear in either. Local mode runs as `npm start` would; everything it prints and writes, and
- * every answer it gives, is searched.
- */
 describe("secrets stay put", () => {
   let vendors: FakeVendors;
   let local: LocalProcess;

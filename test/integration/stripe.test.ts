@@ -1,10 +1,11 @@
+// stripe-node against the proxy, changing nothing but host/port/protocol and the key (bare vendor paths).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Stripe from "stripe";
 import { SECRETS } from "../support/fake-vendors";
-import { STRIPE_KEY_REQUEST, type Stack, startStack, stripeVia } from "../support/stack";
+import { STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { stripeVia } from "../support/vendor-calls";
 
-/** stripe-node against the proxy, changing nothing but host/port/protocol and the key (bare vendor paths). */
 const stripeClient = (stack: Stack, vaultKey: string) => stripeVia(stack.url, vaultKey);
 const spent = (stack: Stack, keyId: string) => stack.keyState(keyId);
 

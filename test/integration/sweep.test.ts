@@ -1,34 +1,49 @@
+// A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires and the sweep
+// ends it conservatively (kept as spent, counted unsettled), exactly once.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import twilio from "twilio";
+import type { IssuedKeyBody } from "../../lambda/issuer/service";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { getKey, putKey } from "../../lambda/ledger/keys";
 import { sweep } from "../../lambda/ledger/sweep";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
-import { type LocalProcess, spawnLocal } from "../support/processes";
-import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
+import { type LocalProcess, localEnv, spawnLocal } from "../support/processes";
+import { dynamoEndpoint, freshTable, issuerAt } from "../support/stack";
+import { TWILIO_MESSAGES } from "../support/vendor-calls";
 
-/**
- * A proxy that dies between reserve and settle leaves no dangling reservation: the pending marker expires
- * and the sweep ends it conservatively (kept as spent, counted unsettled), exactly once.
- */
+/** A $1 Twilio key issued by `local`, a twilio-node client on it, and the fake Twilio set to never answer. */
+async function smsKeyWithTwilioHanging(local: LocalProcess, vendors: FakeVendors, label: string) {
+  const key = (
+    await issuerAt(local.url)("POST", "/vault/keys", {
+      vendor: "twilio",
+      daily_usd_cap: 1,
+      allowed_endpoints: [`POST ${TWILIO_MESSAGES}`],
+      expires_in: "1h",
+      agent_run_label: label,
+    })
+  ).body as IssuedKeyBody;
+  vendors.twilio.respond = () => "hang";
+  const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
+  client.api.baseUrl = `${local.url}/twilio`;
+  return { key, client };
+}
+
 describe("orphaned reservations", () => {
   let vendors: FakeVendors;
   let local: LocalProcess;
-  const table = `t_${randomBytes(6).toString("hex")}`;
+  const table = freshTable();
 
   before(async () => {
     vendors = await startFakeVendors();
-    local = await spawnLocal({
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: table,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
-      KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-sweep-${process.pid}.jsonl`,
-    });
+    local = await spawnLocal(
+      await localEnv(vendors, {
+        KEYBRAKE_TABLE: table,
+        KEYBRAKE_AUDIT_FILE: `/tmp/keybrake-sweep-${process.pid}.jsonl`,
+      }),
+    );
   });
   after(async () => {
     await local.stop();
@@ -36,21 +51,7 @@ describe("orphaned reservations", () => {
   });
 
   it("are swept as unsettled after their expiry when the proxy crashed mid-call", async () => {
-    const issued = await fetch(`${local.url}/vault/keys`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-      body: JSON.stringify({
-        vendor: "twilio",
-        daily_usd_cap: 1,
-        allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
-        expires_in: "1h",
-        agent_run_label: "crash/1",
-      }),
-    });
-    const key = (await issued.json()) as { vault_key: string; key_id: string };
-    vendors.twilio.respond = () => "hang";
-    const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
-    client.api.baseUrl = `${local.url}/twilio`;
+    const { key, client } = await smsKeyWithTwilioHanging(local, vendors, "crash/1");
     const call = client.messages.create({ to: "+15005550006", from: "+15005550001", body: "hello" }).catch((e) => e);
     while (vendors.twilio.received.length === 0) await new Promise((r) => setTimeout(r, 20));
     await local.stop("SIGKILL"); // a crash mid-call: the settlement never runs
@@ -139,31 +140,14 @@ describe("local mode's timings from its environment", () => {
     const vendors = await startFakeVendors();
     const auditFile = `/tmp/keybrake-timings-${process.pid}.jsonl`;
     const local = await spawnLocal({
-      ...vendors.env,
-      KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-      KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-      KEYBRAKE_API_KEY: ISSUER_TOKEN,
+      ...(await localEnv(vendors)),
       KEYBRAKE_AUDIT_FILE: auditFile,
       KEYBRAKE_UPSTREAM_TIMEOUT_MS: "300",
       KEYBRAKE_PENDING_GRACE_MS: "200",
       KEYBRAKE_SWEEP_INTERVAL_MS: "250",
     });
     try {
-      const issued = await fetch(`${local.url}/vault/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ISSUER_TOKEN}` },
-        body: JSON.stringify({
-          vendor: "twilio",
-          daily_usd_cap: 1,
-          allowed_endpoints: [`POST /2010-04-01/Accounts/${SECRETS.TWILIO_ACCOUNT_SID}/Messages.json`],
-          expires_in: "1h",
-          agent_run_label: "timings/1",
-        }),
-      });
-      const key = (await issued.json()) as { vault_key: string; key_id: string };
-      vendors.twilio.respond = () => "hang";
-      const client = twilio(SECRETS.TWILIO_ACCOUNT_SID, key.vault_key);
-      client.api.baseUrl = `${local.url}/twilio`;
+      const { key, client } = await smsKeyWithTwilioHanging(local, vendors, "timings/1");
       const error = (await client.messages
         .create({ to: "+15005550006", from: "+15005550001", body: "hi" })
         .catch((e: unknown) => e)) as { status?: number };
@@ -192,12 +176,7 @@ describe("local mode's timings from its environment", () => {
 
   it("refuses a timing that is not a whole number of milliseconds, in one line", async () => {
     await assert.rejects(
-      spawnLocal({
-        KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
-        KEYBRAKE_TABLE: `t_${randomBytes(6).toString("hex")}`,
-        KEYBRAKE_API_KEY: ISSUER_TOKEN,
-        KEYBRAKE_SWEEP_INTERVAL_MS: "soon",
-      }),
+      spawnLocal(await localEnv(undefined, { KEYBRAKE_SWEEP_INTERVAL_MS: "soon" })),
       /keybrake: KEYBRAKE_SWEEP_INTERVAL_MS must be a whole number of milliseconds above 0, got "soon"/,
     );
   });

@@ -1,3 +1,8 @@
+// A hot budget under DynamoDB's per-item write limit (docs/performance.md#a-hot-budget), simulated by a client
+// middleware that refuses writes above the limit on any one item as DynamoDB does. What must hold while parts are
+// throttled: the cap stays exact (a 429 only when the budget's total truly does not fit, never because a part was
+// busy), a call the ledger could not decide in time is answered 503 and reaches nobody, and the audit trail, the key
+// items and the budget's parts agree.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { reservationTotals } from "../../lambda/audit/accounting";
@@ -6,13 +11,6 @@ import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynam
 import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 import { type Throttle, throttleWrites } from "../support/throttle";
 
-/**
- * A hot budget under DynamoDB's per-item write limit (docs/performance.md#a-hot-budget), simulated by a client
- * middleware that refuses writes above the limit on any one item as DynamoDB does. What must hold while parts are
- * throttled: the cap stays exact (a 429 only when the budget's total truly does not fit, never because a part was
- * busy), a call the ledger could not decide in time is answered 503 and reaches nobody, and the audit trail, the
- * key items and the budget's parts agree.
- */
 describe("a hot budget under a per-item write limit", () => {
   let stack: Stack;
   let throttle: Throttle;

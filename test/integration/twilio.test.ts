@@ -1,10 +1,10 @@
+// twilio-node with only `client.api.baseUrl` changed and the vault key as its auth token.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import twilio from "twilio";
 import { SECRETS } from "../support/fake-vendors";
 import { type Stack, startStack } from "../support/stack";
 
-/** twilio-node with only `client.api.baseUrl` changed and the vault key as its auth token. */
 const SID = SECRETS.TWILIO_ACCOUNT_SID;
 const SMS_KEY = {
   vendor: "twilio",

@@ -1,7 +1,7 @@
+// The `keybrake` CLI run as a user runs it: its own process, its own environment, output captured.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 
-/** The `keybrake` CLI run as a user runs it: its own process, its own environment, output captured. */
 export interface CliRun {
   args: string[];
   code: number | null;

@@ -1,12 +1,10 @@
+// A stand-in for the CloudWatch Logs API, Logs Insights part only (StartQuery, GetQueryResults, StopQuery over its JSON
+// 1.1 protocol), reached by the real SDK client through AWS_ENDPOINT_URL_CLOUDWATCH_LOGS. It records every query it is
+// asked to start; each one answers "Running" once, then ends as its script says.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { listenOnLoopback } from "./loopback";
 
-/**
- * A stand-in for the CloudWatch Logs API, Logs Insights part only (StartQuery, GetQueryResults, StopQuery over
- * its JSON 1.1 protocol), reached by the real SDK client through AWS_ENDPOINT_URL_CLOUDWATCH_LOGS. It records
- * every query it is asked to start; each one answers "Running" once, then ends as its script says.
- */
 export interface StartedQuery {
   queryId: string;
   logGroupNames: string[];

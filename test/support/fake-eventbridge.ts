@@ -1,10 +1,8 @@
+// A stand-in for the EventBridge API (its JSON 1.1 protocol, PutEvents only), so the proxy Lambda's real event
+// publishing runs against something that records what it was sent.
 import { createServer } from "node:http";
 import { listenOnLoopback } from "./loopback";
 
-/**
- * A stand-in for the EventBridge API (its JSON 1.1 protocol, PutEvents only), so the proxy Lambda's real event
- * publishing runs against something that records what it was sent.
- */
 export interface FakeEventBridge {
   url: string;
   /** Every entry of every PutEvents, as sent. */

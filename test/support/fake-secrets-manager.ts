@@ -1,10 +1,8 @@
+// A stand-in for the Secrets Manager API (its JSON 1.1 protocol, GetSecretValue only), so the proxy Lambda's real
+// secret loading runs against something that checks what it is asked.
 import { createServer } from "node:http";
 import { listenOnLoopback } from "./loopback";
 
-/**
- * A stand-in for the Secrets Manager API (its JSON 1.1 protocol, GetSecretValue only), so the proxy
- * Lambda's real secret loading runs against something that checks what it is asked.
- */
 export interface FakeSecretsManager {
   url: string;
   requests: string[];

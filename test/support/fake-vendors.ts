@@ -1,12 +1,10 @@
+// Local stand-ins for api.stripe.com, api.twilio.com and api.resend.com. They record every request they receive (so
+// tests can assert what reached the vendor: real secret in, vault key out, body intact) and answer in each vendor's
+// shape. `respond` overrides an answer per test (timeouts, 5xx, prices...).
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { listenOnLoopback } from "./loopback";
 
-/**
- * Local stand-ins for api.stripe.com, api.twilio.com and api.resend.com. They record every request they
- * receive (so tests can assert what reached the vendor: real secret in, vault key out, body intact) and
- * answer in each vendor's shape. `respond` overrides an answer per test (timeouts, 5xx, prices...).
- */
 export interface ReceivedRequest {
   vendor: string;
   method: string;

@@ -1,3 +1,5 @@
+// Servers on 127.0.0.1 for the tests and the bench: the fakes (vendors, Secrets Manager, EventBridge, CloudWatch Logs)
+// and the bench's upstreams listen through this, and close at once.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 

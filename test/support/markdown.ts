@@ -1,17 +1,16 @@
+// The README's and docs/'s examples, read from the Markdown itself so the suite runs what a reader copies: fenced
+// blocks by their `tested:` name, the output an example shows, and the comparison of that output with a real run.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-/**
- * The README's and docs/'s examples, read from the Markdown itself so the suite runs what a reader copies.
- *
- * Every fenced block is marked on the line before its fence: `<!-- tested: <name> -->` (a test runs or checks it,
- * finding it by that name) or `<!-- untested: <why> -->` (say why: it needs AWS, the Pulumi CLI, Modal…). A unit
- * test refuses a block with neither and a `tested:` name no test uses.
- *
- * In a shell or console example, the `# …` comment lines right after a command (or, in a console transcript, the
- * lines after a `$ ` command) are what it prints; `shapeMatches` compares them with what it did print, ids, times
- * and whitespace aside, `…` standing for whatever the example leaves out.
- */
+// Every fenced block is marked on the line before its fence: `<!-- tested: <name> -->` (a test runs or checks it,
+// finding it by that name) or `<!-- untested: <why> -->` (say why: it needs AWS, the Pulumi CLI, Modal…). A unit test
+// refuses a block with neither and a `tested:` name no test uses.
+//
+// In a shell or console example, the `# …` comment lines right after a command (or, in a console transcript, the
+// lines after a `$ ` command) are what it prints; `shapeMatches` compares them with what it did print, ids, times and
+// whitespace aside, `…` standing for whatever the example leaves out.
+
 export const ROOT = join(__dirname, "..", "..");
 
 export interface FencedBlock {

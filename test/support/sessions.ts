@@ -1,3 +1,6 @@
+// Runs documented examples for real: a session of shell commands in one bash (state such as exported variables carries
+// from one command to the next, as in a reader's terminal), each command's output and exit status captured on its own;
+// and long-running commands (`npm start`) in their own process group.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { createConnection } from "node:net";
@@ -5,11 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, type Step } from "./markdown";
 
-/**
- * Runs documented examples for real: a session of shell commands in one bash (state such as exported variables
- * carries from one command to the next, as in a reader's terminal), each command's output and exit status
- * captured on its own; and long-running commands (`npm start`) in their own process group.
- */
 export interface RanStep extends Step {
   output: string;
   status: number;

@@ -1,18 +1,16 @@
+// A whole keybrake for one test file: the real local-mode server (the Lambda handlers' apps) on a fresh table of the
+// shared DynamoDB Local, fake vendor upstreams, an in-memory audit trail and a movable clock.
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import Stripe from "stripe";
 import type { AuditRecord } from "../../lambda/audit/record";
 import { fileSink, memorySink } from "../../lambda/audit/sink";
 import type { IssuedKeyBody, KeyStatusBody } from "../../lambda/issuer/service";
+import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { startDynamoDbLocal } from "../../scripts/dynamodb-local";
 import { type FakeVendors, startFakeVendors } from "./fake-vendors";
 
-/**
- * A whole keybrake for one test file: the real local-mode server (the Lambda handlers' apps) on a fresh
- * table of the shared DynamoDB Local, fake vendor upstreams, an in-memory audit trail and a movable clock.
- */
 export const ISSUER_TOKEN = "kbt_test_issuer_token_0123456789";
 
 let shared: Promise<string> | undefined;
@@ -46,6 +44,42 @@ export function testClock(): TestClock {
   return clock;
 }
 
+/** A table name no other test uses: every test file (and every process group) makes its own tables. */
+export function freshTable(): string {
+  return `t_${randomBytes(6).toString("hex")}`;
+}
+
+/** A call to the issuer API: status and parsed JSON body (undefined when empty). */
+export type Issuer = (
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+) => Promise<{ status: number; body: any }>;
+
+/** An issuer API client for a keybrake at `baseUrl`, with the test issuer token unless `token` is given. */
+export function issuerAt(baseUrl: string): Issuer {
+  return async (method, path, body, token = ISSUER_TOKEN) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+}
+
+/** How many answers came back with each HTTP status, e.g. `{ 200: 5, 429: 395 }`. */
+export function tally(answers: Iterable<number | { status: number }>): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const a of answers) {
+    const status = typeof a === "number" ? a : a.status;
+    counts[status] = (counts[status] ?? 0) + 1;
+  }
+  return counts;
+}
+
 export interface Stack {
   url: string;
   server: LocalServer;
@@ -55,7 +89,7 @@ export interface Stack {
   clock: TestClock;
   /** `POST /vault/keys` with the local issuer token; throws unless 201. */
   issue(body?: Record<string, unknown>): Promise<IssuedKeyBody>;
-  issuer(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  issuer: Issuer;
   /** `GET /vault/keys/{id}` once every settlement still running has finished. */
   keyState(keyId: string): Promise<KeyStatusBody>;
   close(): Promise<void>;
@@ -68,6 +102,20 @@ export const STRIPE_KEY_REQUEST = {
   expires_in: "5m",
   agent_run_label: "modal-billing/cus_123",
 };
+
+/** A client on the test DynamoDB that records each command's name in `commands`, in order (empty it to start over). */
+export async function recordingDb(): Promise<{ db: DynamoDBClient; commands: string[] }> {
+  const commands: string[] = [];
+  const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+  db.middlewareStack.add(
+    (next, context) => (args) => {
+      commands.push(context.commandName!);
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  return { db, commands };
+}
 
 export interface StackOptions {
   env?: Record<string, string>;
@@ -86,22 +134,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     dynamoEndpoint: await dynamoEndpoint(),
     issuerToken: ISSUER_TOKEN,
     env: { ...vendors.env, ...options.env },
-    table: `t_${randomBytes(6).toString("hex")}`,
+    table: freshTable(),
     clock,
     audit: options.auditFile ? fileSink(options.auditFile) : memorySink(audit),
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     db: options.db,
     keyCacheSize: options.keyCacheSize,
   });
-  const issuer = async (method: string, path: string, body?: unknown, token = ISSUER_TOKEN) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const issuer = issuerAt(server.url);
   return {
     url: server.url,
     server,
@@ -123,28 +163,4 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await vendors.close();
     },
   };
-}
-
-/** stripe-node pointed at a keybrake, changing only host, port and protocol (it cannot add a path prefix). */
-export function stripeVia(baseUrl: string, vaultKey: string, options: { maxNetworkRetries?: number } = {}): Stripe {
-  const url = new URL(baseUrl);
-  return new Stripe(vaultKey, { host: url.hostname, port: Number(url.port), protocol: "http", ...options });
-}
-
-/** A raw form POST to the bare PaymentIntents path, as any HTTP client would send it. */
-export function postPaymentIntent(
-  baseUrl: string,
-  vaultKey: string,
-  body: string,
-  idempotencyKey?: string,
-): Promise<Response> {
-  return fetch(`${baseUrl}/v1/payment_intents`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${vaultKey}`,
-      "content-type": "application/x-www-form-urlencoded",
-      ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
-    },
-    body,
-  });
 }

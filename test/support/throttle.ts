@@ -1,3 +1,5 @@
+// DynamoDB's per-item write limit, simulated as a middleware on a real client, so the hot-budget tests
+// (test/integration/throttling.test.ts, the bench) meet throttling on DynamoDB Local as they would on AWS.
 import {
   type DynamoDBClient,
   ProvisionedThroughputExceededException,

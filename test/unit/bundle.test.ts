@@ -1,3 +1,6 @@
+// The handler bundles carry their own AWS SDK (components/bundle.ts): what they run is pinned by this repository, not
+// by the Lambda runtime's SDK of the day. Every package that ends up in a bundle is installed at the version
+// package-lock.json names, and the SDK clients the handlers import are exact versions in package.json.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -5,11 +8,6 @@ import { describe, it } from "node:test";
 import { buildSync } from "esbuild";
 import { BUNDLE_OPTIONS, HANDLERS } from "../../components/bundle";
 
-/**
- * The handler bundles carry their own AWS SDK (components/bundle.ts): what they run is pinned by this repository,
- * not by the Lambda runtime's SDK of the day. Every package that ends up in a bundle is installed at the version
- * package-lock.json names, and the SDK clients the handlers import are exact versions in package.json.
- */
 const ROOT = join(__dirname, "..", "..");
 const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
   packages: Record<string, { version?: string }>;

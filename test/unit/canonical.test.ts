@@ -1,3 +1,6 @@
+// The canonical target and the body readers (docs/pricing.md#one-canonical-target, docs/pricing.md#bodies), pure: every
+// case either normalises to one canonical string or is refused with a 4xx naming why. The same cases go through real
+// sockets into local mode in test/integration/closed-world.test.ts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KeybrakeError } from "../../lambda/core/errors";
@@ -5,12 +8,6 @@ import { MAX_TARGET_BYTES, parseTarget } from "../../lambda/proxy/request";
 import { readBody } from "../../lambda/vendors/body";
 import { FORM_LIMITS, readForm } from "../../lambda/vendors/form";
 import { JSON_LIMITS, readJson } from "../../lambda/vendors/json";
-
-/**
- * The canonical target and the body readers (docs/pricing.md#one-canonical-target, docs/pricing.md#bodies), pure:
- * every case either normalises to one canonical string or is refused with a 4xx naming why. The same cases go
- * through real sockets into local mode in test/integration/closed-world.test.ts.
- */
 
 function refusal(fn: () => unknown): KeybrakeError {
   try {

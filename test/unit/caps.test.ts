@@ -1,3 +1,4 @@
+// The pure pieces of caps that stack (docs/guarantees.md#9-caps-stack).
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { describe, it } from "node:test";
@@ -14,7 +15,6 @@ import { marshalMarker, unmarshalMarker } from "../../lambda/ledger/key-record";
 import { partMoves } from "../../lambda/ledger/settlement";
 import { snippet } from "../support/markdown";
 
-/** The pure pieces of caps that stack (docs/guarantees.md#9-caps-stack). */
 describe("part shares", () => {
   it("sum exactly to the cap, the remainder spread one micro-USD at a time", () => {
     assert.deepEqual(partShares(150_000_000, 4), [37_500_000, 37_500_000, 37_500_000, 37_500_000]);

@@ -1,13 +1,11 @@
+// The Logs Insights queries `keybrake audit` and `keybrake spend` run, as exact strings (the README prints them for the
+// console), and the glob matcher local mode uses, checked against the query's regex.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSince, timeWindow } from "../../cli/since";
 import { type AuditFilter, globRegexSource, labelMatch, matchesLabel } from "../../lambda/audit/filter";
 import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
 
-/**
- * The Logs Insights queries `keybrake audit` and `keybrake spend` run, as exact strings (the README prints
- * them for the console), and the glob matcher local mode uses, checked against the query's regex.
- */
 const window = { since: 1_763_800_000_000, until: 1_763_886_400_000 };
 const f = (extra: Partial<AuditFilter> = {}): AuditFilter => ({ ...window, ...extra });
 
@@ -26,107 +24,78 @@ const stats = (groups: string) => [
     `sum(r_unsettled) as unsettled_usd, max(r_last) as last_at by ${groups}`,
 ];
 
+/** The records query's lines: every field, the spend events, then `filters`, newest first, at most `limit`. */
+const records = (filters: string[], limit = 1000) =>
+  [FIELDS, EVENTS, ...filters, "| sort @timestamp desc", `| limit ${limit}`].join("\n");
+/** A totals query's lines: the spend events, then `filters`, summed per reservation then per `groups`, most spent first. */
+const totals = (filters: string[], groups: string) =>
+  [
+    'filter audit.event in ["call", "reservation_swept"]',
+    ...filters,
+    ...stats(groups),
+    "| sort spent_usd desc",
+    "| limit 10000",
+  ].join("\n");
+
 describe("Logs Insights records query", () => {
   it("with no filter: the spend events only, newest first", () => {
-    assert.equal(recordsQuery(f(), 1000), [FIELDS, EVENTS, "| sort @timestamp desc", "| limit 1000"].join("\n"));
+    assert.equal(recordsQuery(f(), 1000), records([]));
   });
 
   it("with a vendor", () => {
-    assert.equal(
-      recordsQuery(f({ vendor: "stripe" }), 1000),
-      [FIELDS, EVENTS, '| filter audit.vendor = "stripe"', "| sort @timestamp desc", "| limit 1000"].join("\n"),
-    );
+    assert.equal(recordsQuery(f({ vendor: "stripe" }), 1000), records(['| filter audit.vendor = "stripe"']));
   });
 
   it("with an exact label (no `*`)", () => {
     assert.equal(
       recordsQuery(f({ label: labelMatch("modal-billing/cus_1") }), 50),
-      [
-        FIELDS,
-        EVENTS,
-        '| filter audit.agent_run_label = "modal-billing/cus_1"',
-        "| sort @timestamp desc",
-        "| limit 50",
-      ].join("\n"),
+      records(['| filter audit.agent_run_label = "modal-billing/cus_1"'], 50),
     );
   });
 
   it("with a label glob: a regex literal, metacharacters and `/` escaped", () => {
     assert.equal(
       recordsQuery(f({ label: labelMatch("modal-billing/*") }), 1000),
-      [
-        FIELDS,
-        EVENTS,
-        "| filter audit.agent_run_label like /^modal-billing\\/.*$/",
-        "| sort @timestamp desc",
-        "| limit 1000",
-      ].join("\n"),
+      records(["| filter audit.agent_run_label like /^modal-billing\\/.*$/"]),
     );
     assert.equal(
       recordsQuery(f({ label: labelMatch("a.b/*") }), 1000),
-      [
-        FIELDS,
-        EVENTS,
-        "| filter audit.agent_run_label like /^a\\.b\\/.*$/",
-        "| sort @timestamp desc",
-        "| limit 1000",
-      ].join("\n"),
+      records(["| filter audit.agent_run_label like /^a\\.b\\/.*$/"]),
     );
   });
 
   it("with a key id", () => {
     assert.equal(
       recordsQuery(f({ keyId: "3f0c9a1b2c3d4e5f" }), 1000),
-      [FIELDS, EVENTS, '| filter audit.key_id = "3f0c9a1b2c3d4e5f"', "| sort @timestamp desc", "| limit 1000"].join(
-        "\n",
-      ),
+      records(['| filter audit.key_id = "3f0c9a1b2c3d4e5f"']),
     );
   });
 
   it("with a budget id: the reservations that charged it", () => {
     assert.equal(
       recordsQuery(f({ budgetId: "9b1e0c4d2a6f8e10" }), 1000),
-      [FIELDS, EVENTS, '| filter audit.budget_id = "9b1e0c4d2a6f8e10"', "| sort @timestamp desc", "| limit 1000"].join(
-        "\n",
-      ),
+      records(['| filter audit.budget_id = "9b1e0c4d2a6f8e10"']),
     );
   });
 
   it("with a vendor and a label", () => {
     assert.equal(
       recordsQuery(f({ vendor: "twilio", label: labelMatch("notify/*/sms") }), 1000),
-      [
-        FIELDS,
-        EVENTS,
-        '| filter audit.vendor = "twilio"',
-        "| filter audit.agent_run_label like /^notify\\/.*\\/sms$/",
-        "| sort @timestamp desc",
-        "| limit 1000",
-      ].join("\n"),
+      records(['| filter audit.vendor = "twilio"', "| filter audit.agent_run_label like /^notify\\/.*\\/sms$/"]),
     );
   });
 
   it('escapes `"` and `\\` in strings and `/`, `"` in regex literals, so a value cannot end its literal', () => {
     assert.equal(
       recordsQuery(f({ label: labelMatch('x" | stats count() by @log #\\'), keyId: 'k"1' }), 10),
-      [
-        FIELDS,
-        EVENTS,
-        '| filter audit.agent_run_label = "x\\" | stats count() by @log #\\\\"',
-        '| filter audit.key_id = "k\\"1"',
-        "| sort @timestamp desc",
-        "| limit 10",
-      ].join("\n"),
+      records(
+        ['| filter audit.agent_run_label = "x\\" | stats count() by @log #\\\\"', '| filter audit.key_id = "k\\"1"'],
+        10,
+      ),
     );
     assert.equal(
       recordsQuery(f({ label: labelMatch('a/b"c/ | limit 1 /*') }), 10),
-      [
-        FIELDS,
-        EVENTS,
-        '| filter audit.agent_run_label like /^a\\/b\\"c\\/ \\| limit 1 \\/.*$/',
-        "| sort @timestamp desc",
-        "| limit 10",
-      ].join("\n"),
+      records(['| filter audit.agent_run_label like /^a\\/b\\"c\\/ \\| limit 1 \\/.*$/'], 10),
     );
   });
 
@@ -140,26 +109,14 @@ describe("Logs Insights totals queries", () => {
   it("audit: per label, most spent first, every label", () => {
     assert.equal(
       totalsQuery(f({ label: labelMatch("modal-billing/*") }), "label"),
-      [
-        'filter audit.event in ["call", "reservation_swept"]',
-        "| filter audit.agent_run_label like /^modal-billing\\/.*$/",
-        ...stats("audit.agent_run_label"),
-        "| sort spent_usd desc",
-        "| limit 10000",
-      ].join("\n"),
+      totals(["| filter audit.agent_run_label like /^modal-billing\\/.*$/"], "audit.agent_run_label"),
     );
   });
 
   it("spend: per vendor and label", () => {
     assert.equal(
       totalsQuery(f({ vendor: "resend" }), "vendor_label"),
-      [
-        'filter audit.event in ["call", "reservation_swept"]',
-        '| filter audit.vendor = "resend"',
-        ...stats("audit.vendor, audit.agent_run_label"),
-        "| sort spent_usd desc",
-        "| limit 10000",
-      ].join("\n"),
+      totals(['| filter audit.vendor = "resend"'], "audit.vendor, audit.agent_run_label"),
     );
   });
 });

@@ -1,3 +1,4 @@
+// The VaultKeyProxy component under Pulumi's runtime mocks: exact children, inputs and IAM statements.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { before, describe, it } from "node:test";
@@ -9,7 +10,6 @@ import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../../lambda/audit/metrics
 import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
 import { childrenOf, installMocks, one, unwrap } from "../support/pulumi-mocks";
 
-/** The VaultKeyProxy component under Pulumi's runtime mocks: exact children, inputs and IAM statements. */
 let VaultKeyProxy: typeof VaultKeyProxyType;
 let dashboardName: typeof DashboardModule.dashboardName;
 const STRIPE_KEY = "sk_live_SECRET_VALUE_must_not_leak";
@@ -43,6 +43,21 @@ const statementsOf = (children: pulumi.runtime.MockResourceArgs[], name: string)
 function alarmOf(children: pulumi.runtime.MockResourceArgs[], name: string) {
   const { alarmDescription, ...inputs } = one(children, ALARM, name).inputs;
   return { description: alarmDescription as string, inputs };
+}
+
+/** A deployment's alarm inputs: every alarm sums a Keybrake metric of this deployment over one period, both ways to its topic. */
+function alarmInputs(deployment: string, specific: Record<string, unknown>): Record<string, unknown> {
+  const topicArn = `arn:aws:mock:aws:sns/topic:Topic:${deployment}-alarms`;
+  return {
+    namespace: "Keybrake",
+    dimensions: { service: deployment },
+    statistic: "Sum",
+    evaluationPeriods: 1,
+    treatMissingData: "notBreaching",
+    alarmActions: [topicArn],
+    okActions: [topicArn],
+    ...specific,
+  };
 }
 
 interface Widget {
@@ -391,36 +406,19 @@ describe("VaultKeyProxy", () => {
       twilioAccountSid: "AC1",
       twilioAuthToken: "tok",
     });
-    const topicArn = "arn:aws:mock:aws:sns/topic:Topic:alarm-alarms";
-    assert.equal(await unwrap(kb.alarmTopicArn), topicArn);
-    const common = {
-      namespace: "Keybrake",
-      statistic: "Sum",
-      evaluationPeriods: 1,
-      treatMissingData: "notBreaching",
-      alarmActions: [topicArn],
-      okActions: [topicArn],
-    };
-    const ledger = alarmOf(children, "alarm-ledger-errors");
-    assert.deepEqual(ledger.inputs, {
-      ...common,
-      metricName: "LedgerErrors",
-      dimensions: { service: "alarm" },
-      period: 60,
-      threshold: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-    });
-    assert.match(ledger.description, /ledger could not be reached.*503/);
-    const refusals = alarmOf(children, "alarm-refusal-spike");
-    assert.deepEqual(refusals.inputs, {
-      ...common,
-      metricName: "Refusals",
-      dimensions: { service: "alarm" },
-      period: 300,
-      threshold: 100,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-    });
-    assert.match(refusals.description, /100 proxy calls refused in 5 minutes/);
+    assert.equal(await unwrap(kb.alarmTopicArn), "arn:aws:mock:aws:sns/topic:Topic:alarm-alarms");
+    for (const [name, metricName, period, threshold, description] of [
+      ["alarm-ledger-errors", "LedgerErrors", 60, 1, /ledger could not be reached.*503/],
+      ["alarm-refusal-spike", "Refusals", 300, 100, /100 proxy calls refused in 5 minutes/],
+    ] as const) {
+      const alarm = alarmOf(children, name);
+      assert.deepEqual(
+        alarm.inputs,
+        alarmInputs("alarm", { metricName, period, threshold, comparisonOperator: "GreaterThanOrEqualToThreshold" }),
+        name,
+      );
+      assert.match(alarm.description, description);
+    }
     assert.deepEqual(
       children
         .filter((r) => r.type === ALARM)
@@ -439,21 +437,16 @@ describe("VaultKeyProxy", () => {
 
   it("alarms on any vendor overage (a price above the reservation) within 5 minutes", async () => {
     const { children } = await deploy("over", { twilioAccountSid: "AC1", twilioAuthToken: "tok" });
-    const topicArn = "arn:aws:mock:aws:sns/topic:Topic:over-alarms";
     const overage = alarmOf(children, "over-vendor-overage");
-    assert.deepEqual(overage.inputs, {
-      namespace: "Keybrake",
-      statistic: "Sum",
-      evaluationPeriods: 1,
-      treatMissingData: "notBreaching",
-      alarmActions: [topicArn],
-      okActions: [topicArn],
-      metricName: "OverageUSD",
-      dimensions: { service: "over" },
-      period: 300,
-      threshold: 0,
-      comparisonOperator: "GreaterThanThreshold",
-    });
+    assert.deepEqual(
+      overage.inputs,
+      alarmInputs("over", {
+        metricName: "OverageUSD",
+        period: 300,
+        threshold: 0,
+        comparisonOperator: "GreaterThanThreshold",
+      }),
+    );
     assert.match(overage.description, /charged more than keybrake reserved.*overage_usd/);
   });
 
@@ -481,25 +474,21 @@ describe("VaultKeyProxy", () => {
       resendApiKey: "re",
       dailySpendAlarmUsd: { stripe: 250, resend: 12.5 },
     });
-    const topicArn = "arn:aws:mock:aws:sns/topic:Topic:spend-alarms";
     for (const [vendor, usd] of [
       ["stripe", 250],
       ["resend", 12.5],
     ] as const) {
       const alarm = alarmOf(children, `spend-daily-spend-${vendor}`);
-      assert.deepEqual(alarm.inputs, {
-        namespace: "Keybrake",
-        metricName: "SpendUSD",
-        dimensions: { service: "spend", vendor },
-        statistic: "Sum",
-        period: 86400,
-        evaluationPeriods: 1,
-        threshold: usd,
-        comparisonOperator: "GreaterThanThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: [topicArn],
-        okActions: [topicArn],
-      });
+      assert.deepEqual(
+        alarm.inputs,
+        alarmInputs("spend", {
+          metricName: "SpendUSD",
+          dimensions: { service: "spend", vendor },
+          period: 86400,
+          threshold: usd,
+          comparisonOperator: "GreaterThanThreshold",
+        }),
+      );
       assert.match(alarm.description, new RegExp(`${vendor} spend .* last 24 hours is above ${usd} USD`));
     }
     assert.deepEqual(

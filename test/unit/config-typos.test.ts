@@ -1,3 +1,6 @@
+// A misspelled setting fails closed, naming itself, wherever settings are declared as data: the root program's stack
+// config keys, the component's args (YAML config and JavaScript callers get no excess-property check), the issuers'
+// ceilings, the VPC and custom domain, pricing (component and KEYBRAKE_PRICING) and the alarms.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ARG_FIELDS, type VaultKeyProxyArgs, validateArgs } from "../../components/args";
@@ -6,11 +9,6 @@ import { pricingFromEnv } from "../../lambda/core/env";
 import { parsePricing } from "../../lambda/core/pricing";
 import { parseCeilings } from "../../lambda/issuer/ceilings";
 
-/**
- * A misspelled setting fails closed, naming itself, wherever settings are declared as data: the root program's
- * stack config keys, the component's args (YAML config and JavaScript callers get no excess-property check), the
- * issuers' ceilings, the VPC and custom domain, pricing (component and KEYBRAKE_PRICING) and the alarms.
- */
 const STRIPE = { stripeSecretKey: "sk_test_x" };
 /** Args as YAML or JavaScript would hand them over, typos included. */
 const loose = (args: Record<string, unknown>) => args as VaultKeyProxyArgs;

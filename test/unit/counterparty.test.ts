@@ -15,13 +15,13 @@ import type { Vendor } from "../../lambda/core/vendors";
 import { parseCeilings } from "../../lambda/issuer/ceilings";
 import { validateKeyRequest } from "../../lambda/issuer/validate";
 import { type KeyRecord, marshalKey, unmarshalKey } from "../../lambda/ledger/key-record";
-import { parseTarget } from "../../lambda/proxy/request";
 import { adapters } from "../../lambda/vendors";
-import type { PricingContext, ProxiedRequest, Quote } from "../../lambda/vendors/adapter";
+import type { ProxiedRequest, Quote } from "../../lambda/vendors/adapter";
 import { readBody } from "../../lambda/vendors/body";
 import { classify, quoteCall } from "../../lambda/vendors/classify";
 import { checkActingAccount, checkCounterparty, phonePrefix } from "../../lambda/vendors/counterparty";
 import { recipientDomain } from "../../lambda/vendors/resend";
+import { quoteAsProxy, refusalOf, proxiedRequest as request } from "../support/proxy-steps";
 
 const KEY = {
   daily_usd_cap: 50,
@@ -184,49 +184,17 @@ describe("the lock on the key's ledger item", () => {
   });
 });
 
-const FORM = "application/x-www-form-urlencoded";
-function request(method: string, target: string, body = "", headers: Record<string, string> = {}): ProxiedRequest {
-  const type = body.startsWith("{") || body.startsWith("[") ? "application/json" : FORM;
-  return {
-    ...parseTarget({ method, target }),
-    headers: new Headers(body ? { "content-type": type, ...headers } : headers),
-    body: new TextEncoder().encode(body),
-  };
-}
-
 const pricing = parsePricing({ fx_usd: { eur: "1.1" } });
 
 /** Classify, read the body and quote as the proxy does, with this lock; objects answer the pricing reads. */
-async function quote(
+const quote = (
   vendor: Vendor,
   req: ProxiedRequest,
   lock: CounterpartyLock | undefined,
   objects: Record<string, unknown> = {},
-): Promise<{ quote: Quote; reads: string[] }> {
-  const adapter = adapters[vendor] as (typeof adapters)[Vendor];
-  const call = classify(vendor, req);
-  const body = readBody(req, call.kind === "priced" ? adapter.bodyType(req.segments) : undefined);
-  const reads: string[] = [];
-  const ctx: PricingContext = {
-    pricing,
-    async lookup(path) {
-      reads.push(path);
-      const object = objects[path];
-      return { status: object ? 200 : 404, headers: {}, body: Buffer.from(JSON.stringify(object ?? {})) };
-    },
-  };
-  return { quote: await quoteCall(adapter as never, call as never, req, body, ctx, lock), reads };
-}
+) => quoteAsProxy(vendor, req, { pricing, lock, objects });
 
-async function refused(promise: Promise<unknown>): Promise<CounterpartyNotAllowedError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof CounterpartyNotAllowedError) return error;
-    throw error;
-  }
-  assert.fail("expected counterparty_not_allowed");
-}
+const refused = (work: Promise<unknown>) => refusalOf(CounterpartyNotAllowedError, work);
 
 describe("Stripe: the customer a priced call acts on", () => {
   const lock = { stripeCustomer: "cus_A" };

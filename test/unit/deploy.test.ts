@@ -1,9 +1,9 @@
+// The root program (`Pulumi.yaml` → deploy/index.ts) with `keybrake:stripeSecretKey` and the alarm settings.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type * as pulumi from "@pulumi/pulumi";
 import { childrenOf, installMocks, unwrap } from "../support/pulumi-mocks";
 
-/** The root program (`Pulumi.yaml` → deploy/index.ts) with `keybrake:stripeSecretKey` and the alarm settings. */
 describe("root Pulumi program", () => {
   let program: Record<string, unknown>;
   before(async () => {

@@ -1,3 +1,6 @@
+// Every example in README.md and docs/ is either run or checked by a test (`<!-- tested: name -->`, found by that name)
+// or says why it cannot be (`<!-- untested: … -->`); this file holds that ledger and the checks that need no process:
+// the pricing example and defaults, the Logs Insights queries, and the parsing the other tests rely on.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -9,11 +12,6 @@ import { decimalToMicro } from "../../lambda/core/money";
 import { PRICING_FIELDS, parsePricing } from "../../lambda/core/pricing";
 import { consoleSteps, fencedBlocks, ROOT, shapeMatches, shellSteps, snippet } from "../support/markdown";
 
-/**
- * Every example in README.md and docs/ is either run or checked by a test (`<!-- tested: name -->`, found by that
- * name) or says why it cannot be (`<!-- untested: … -->`); this file holds that ledger and the checks that need no
- * process: the pricing example and defaults, the Logs Insights queries, and the parsing the other tests rely on.
- */
 /** Pages generated from the code (another change writes docs/pricing-routes.md): they cannot drift from it. */
 const GENERATED = new Set(["docs/pricing-routes.md"]);
 const PAGES = ["README.md", ...readdirSync(join(ROOT, "docs")).map((f) => `docs/${f}`)].filter(

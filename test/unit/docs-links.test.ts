@@ -1,12 +1,10 @@
+// README.md and docs/*.md: every relative link points at a file that exists and, with `#anchor`, at a heading that file
+// has, under GitHub's anchor rules. Pure: it only reads the Markdown files.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 
-/**
- * README.md and docs/*.md: every relative link points at a file that exists and, with `#anchor`, at a heading
- * that file has, under GitHub's anchor rules. Pure: it only reads the Markdown files.
- */
 const ROOT = join(__dirname, "..", "..");
 
 /** GitHub's heading anchor: lowercase, punctuation dropped (`-` and `_` kept), each space becomes `-`. */

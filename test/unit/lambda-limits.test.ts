@@ -1,3 +1,4 @@
+// The proxy's own limits sit inside Lambda's, base64 included, so its 413 and 502 are the answers clients see.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
@@ -8,7 +9,6 @@ import {
   MAX_PROXY_BODY_BYTES,
 } from "../../lambda/http/lambda-limits";
 
-/** The proxy's own limits sit inside Lambda's, base64 included, so its 413 and 502 are the answers clients see. */
 describe("Lambda payload limits", () => {
   it("the body limit is the largest body whose base64 event still fits Lambda's request limit", () => {
     const base64 = eventBodyBytes(new Uint8Array(MAX_PROXY_BODY_BYTES), true);

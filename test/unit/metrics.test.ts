@@ -1,9 +1,10 @@
+// Which metrics each kind of audit record stands for (the EMF lines themselves:
+// test/integration/lambda-handlers.test.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { metricsFor } from "../../lambda/audit/metrics";
 import type { CallRecord } from "../../lambda/audit/record";
 
-/** Which metrics each kind of audit record stands for (the EMF lines themselves: test/lambda-handlers.test.ts). */
 const call: CallRecord = {
   event: "call",
   time: "2026-11-24T10:00:00.000Z",

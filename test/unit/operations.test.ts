@@ -1,3 +1,6 @@
+// The closed-world route tables (docs/guarantees.md#8-closed-world): the snapshot of each vendor's spec is fully
+// classified, rows are well-formed and never collide, the matcher's precedence and captures hold, credential minting is
+// refused, known money movers are never free, and the generated pricing document is current. Pure: no sockets.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,12 +19,6 @@ import {
 } from "../../lambda/vendors/operations/routes";
 import { fromOpenApi, fromStripeNode, type OperationsSnapshot } from "../../scripts/extract-operations";
 import { PRICING_DOC_PATH, renderPricingTables } from "../../scripts/pricing-doc";
-
-/**
- * The closed-world route tables (guarantee 8): the snapshot of each vendor's spec is fully classified, rows are
- * well-formed and never collide, the matcher's precedence and captures hold, credential minting is refused,
- * known money movers are never free, and the generated pricing document is current. Pure: no sockets.
- */
 
 const ROOT = join(__dirname, "..", "..");
 const OPERATIONS = join(ROOT, "lambda", "vendors", "operations");

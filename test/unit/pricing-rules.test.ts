@@ -1,3 +1,6 @@
+// Classification and the named pricing rules, pure: a request goes through the same steps as in the proxy (canonical
+// target, classify, read the body, the row's rule), with a fake Stripe for the priced-from-the-object reads. The
+// end-to-end versions are in test/integration/closed-world.test.ts.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -5,72 +8,23 @@ import { describe, it } from "node:test";
 import { KeybrakeError } from "../../lambda/core/errors";
 import { parsePricing } from "../../lambda/core/pricing";
 import { VENDORS, type Vendor } from "../../lambda/core/vendors";
-import { parseTarget } from "../../lambda/proxy/request";
 import { adapters, vendorForPath } from "../../lambda/vendors";
-import type { PricingContext, ProxiedRequest, Quote, UpstreamReply } from "../../lambda/vendors/adapter";
-import { readBody } from "../../lambda/vendors/body";
-import { classify, quoteCall } from "../../lambda/vendors/classify";
+import type { ProxiedRequest, Quote, UpstreamReply } from "../../lambda/vendors/adapter";
+import { classify } from "../../lambda/vendors/classify";
 import { PRICING_RULES, vendorRoutes } from "../../lambda/vendors/operations";
 import { destinationClass } from "../../lambda/vendors/twilio";
-
-/**
- * Classification and the named pricing rules, pure: a request goes through the same steps as in the proxy
- * (canonical target, classify, read the body, the row's rule), with a fake Stripe for the priced-from-the-object
- * reads. The end-to-end versions are in test/integration/closed-world.test.ts.
- */
+import { quoteAsProxy, refusalOf, proxiedRequest as request } from "../support/proxy-steps";
 
 const pricing = parsePricing({});
-const FORM = "application/x-www-form-urlencoded";
-
-function request(method: string, target: string, body = "", headers: Record<string, string> = {}): ProxiedRequest {
-  const type = body.startsWith("{") || body.startsWith("[") ? "application/json" : FORM;
-  return {
-    ...parseTarget({ method, target }),
-    headers: new Headers(body ? { "content-type": type, ...headers } : headers),
-    body: new TextEncoder().encode(body),
-  };
-}
-
-interface Priced {
-  quote: Quote;
-  reads: string[];
-}
-
-async function price(
+/** Priced as the proxy prices it, with the Twilio guard's secret; a missing Stripe object is Stripe's 404. */
+const price = (
   vendor: Vendor,
   req: ProxiedRequest,
   objects: Record<string, unknown> = {},
   secret: unknown = { accountSid: "AC1", authToken: "t" },
-): Promise<Priced> {
-  const adapter = adapters[vendor] as (typeof adapters)[Vendor];
-  const call = classify(vendor, req);
-  (adapter.guard as ((r: ProxiedRequest, s: unknown) => void) | undefined)?.(req, secret);
-  const body = readBody(req, call.kind === "priced" ? adapter.bodyType(req.segments) : undefined);
-  const reads: string[] = [];
-  const ctx: PricingContext = {
-    pricing,
-    async lookup(path) {
-      reads.push(path);
-      const object = objects[path];
-      return {
-        status: object ? 200 : 404,
-        headers: {},
-        body: Buffer.from(JSON.stringify(object ?? { error: { type: "invalid_request_error" } })),
-      };
-    },
-  };
-  return { quote: await quoteCall(adapter as never, call as never, req, body, ctx), reads };
-}
+) => quoteAsProxy(vendor, req, { pricing, objects, secret, missing: { error: { type: "invalid_request_error" } } });
 
-async function refusal(promise: Promise<unknown>): Promise<KeybrakeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof KeybrakeError) return error;
-    throw error;
-  }
-  assert.fail("expected a refusal");
-}
+const refusal = (work: Promise<unknown>) => refusalOf(KeybrakeError, work);
 
 const reply = (status: number, body: unknown, headers: Record<string, string> = {}): UpstreamReply => ({
   status,

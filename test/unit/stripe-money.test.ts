@@ -1,3 +1,5 @@
+// Stripe amounts to exact micro-USD, pure: each currency's decimals, the fx rates a deployment configures, the
+// minor-unit amounts Stripe reads (refused when not a plain whole number) and their conversion, with no float anywhere.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { currencyExponent, minorUnitsToMicroUsd, parseFxRates, UnpricedCurrencyError } from "../../lambda/core/fx";

@@ -1,9 +1,9 @@
+// `npm test`'s reporter, fed node --test's events: a line per file, a failure's details and output, one summary.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import reporter from "../../scripts/test-reporter.mjs";
 
-/** `npm test`'s reporter, fed node --test's events: a line per file, a failure's details and output, one summary. */
 const ROOT = join(__dirname, "..", "..");
 const A = join(ROOT, "test", "unit", "a.test.ts");
 const B = join(ROOT, "test", "integration", "b.test.ts");

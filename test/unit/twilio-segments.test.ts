@@ -1,3 +1,5 @@
+// How many segments Twilio bills an SMS body, pure: the counts Twilio's own calculator gives, the part boundaries
+// (graphemes kept whole), GSM-7 versus UCS-2 encoding and Smart Encoding, since the reservation is priced per segment.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { countSegments, type SegmentCount } from "../../lambda/vendors/twilio-segments";

@@ -1,10 +1,9 @@
+// Pulumi runtime mocks (no CLI, no AWS) for the component tests: every registered resource is recorded with its
+// inputs; what the mock answers (pulumi-mock-engine.cjs) is shared with pulumi-host.cjs.
 import * as pulumi from "@pulumi/pulumi";
 import * as engine from "./pulumi-mock-engine.cjs";
 
-/**
- * Pulumi runtime mocks (no CLI, no AWS): every registered resource is recorded with its inputs; what the mock
- * answers (pulumi-mock-engine.cjs) is shared with pulumi-host.cjs.
- */
+/** Every resource registered since the mocks were installed, in order. */
 export const created: pulumi.runtime.MockResourceArgs[] = [];
 
 export async function installMocks(config: Record<string, string> = {}): Promise<void> {

@@ -1,25 +1,14 @@
 // Every source file opens with a `//` header saying what it holds and why (after a shebang, if any). An overview
 // written as a `/** */` block lands on the file's first declaration instead: editors show it as that declaration's
-// documentation. Checked: index.ts, bench/, cli/, components/, deploy/, lambda/, scripts/, test/unit/ and
-// test/integration/; not test/support/ yet.
+// documentation. Checked: index.ts, bench/, cli/, components/, deploy/, lambda/, scripts/ and test/.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 
 const ROOT = join(__dirname, "..", "..");
-const CHECKED = [
-  "index.ts",
-  "bench",
-  "cli",
-  "components",
-  "deploy",
-  "lambda",
-  "scripts",
-  "test/unit",
-  "test/integration",
-];
-const SOURCE = /\.(ts|cjs|mjs)$/;
+const CHECKED = ["index.ts", "bench", "cli", "components", "deploy", "lambda", "scripts", "test"];
+const SOURCE = /\.(ts|cts|cjs|mjs)$/;
 
 /** The source files at or under `path` (relative to the repository), outside installed and generated folders. */
 function sourceFiles(path: string): string[] {

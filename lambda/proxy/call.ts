@@ -34,7 +34,7 @@ import {
   rideOn,
 } from "../ledger/reservations";
 import { reserveStacked } from "../ledger/stacked";
-import { readStanding, type Standing } from "../ledger/standing";
+import { readKeyRemaining, readStanding, type Standing } from "../ledger/standing";
 import { adapters, vendorForPath } from "../vendors";
 import type { ProxiedRequest, Quote, UpstreamReply, VendorAdapter } from "../vendors/adapter";
 import { readBody } from "../vendors/body";
@@ -154,7 +154,7 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       key.record.counterparty,
     );
     record.priced_from = quote.basis;
-    checkRequestCap(key, quote, record);
+    await checkRequestCap(deps, key, quote, record, started, deadline);
 
     const levels = levelsFor(key.record, deps.spendCaps);
     if (key.record.budget) {
@@ -389,7 +389,14 @@ function checkAllowlist(key: ResolvedKey, req: ProxiedRequest): void {
   });
 }
 
-function checkRequestCap(key: ResolvedKey, quote: Quote, record: CallRecord): void {
+async function checkRequestCap(
+  deps: ProxyDeps,
+  key: ResolvedKey,
+  quote: Quote,
+  record: CallRecord,
+  now: number,
+  deadline: Deadline,
+): Promise<void> {
   const max = key.record.maxRequestMicro;
   if (max === undefined || quote.amountMicro <= max) return;
   // A key in shadow mode forwards it, and says so.
@@ -397,10 +404,25 @@ function checkRequestCap(key: ResolvedKey, quote: Quote, record: CallRecord): vo
     record.would_refuse = "max_request_usd";
     return;
   }
+  // A 429 names what is spent too (the contract's refusal body): one read on this refusal, never on a forwarded
+  // call; when the ledger cannot say, the refusal goes without it.
+  const remaining = await readKeyRemaining(
+    deps.db,
+    deps.table,
+    key.record,
+    now,
+    within(deadline, RESERVE_BUDGET_MS),
+  ).catch(() => undefined);
+  const spent = remaining === undefined ? undefined : microToUsd(Math.max(0, key.record.capMicro - remaining));
   throw new CapExceededError(
     "request_cap_exceeded",
     `this call costs ${microToUsd(quote.amountMicro)} USD, above the key's max_request_usd of ${microToUsd(max)} USD`,
-    { cap: "max_request_usd", cap_usd: microToUsd(max), requested_usd: microToUsd(quote.amountMicro) },
+    {
+      cap: "max_request_usd",
+      cap_usd: microToUsd(max),
+      ...(spent === undefined ? {} : { spent_usd: spent }),
+      requested_usd: microToUsd(quote.amountMicro),
+    },
   );
 }
 

@@ -84,6 +84,26 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
     assert.equal((await spent(stack, key.key_id)).remaining_today_usd, 50);
   });
 
+  it("refuses a call above max_request_usd with 429 naming that cap, what is spent and what was asked", async () => {
+    const key = await stack.issue({ ...STRIPE_KEY_REQUEST, max_request_usd: 20 });
+    const stripe = stripeClient(stack, key.vault_key);
+    await stripe.paymentIntents.create({ amount: 1500, currency: "usd" });
+    const before = stack.vendors.stripe.received.length;
+    const error = await stripe.paymentIntents.create({ amount: 2001, currency: "usd" }).catch((e: unknown) => e);
+    assert.ok(error instanceof Stripe.errors.StripeRateLimitError);
+    assert.equal(error.code, "keybrake_request_cap_exceeded");
+    assert.equal(error.headers?.["stripe-should-retry"], "false");
+    const raw = error.raw as Record<string, unknown>;
+    assert.deepEqual(
+      { cap: raw.cap, cap_usd: raw.cap_usd, spent_usd: raw.spent_usd, requested_usd: raw.requested_usd },
+      { cap: "max_request_usd", cap_usd: 20, spent_usd: 15, requested_usd: 20.01 },
+    );
+    assert.equal(stack.vendors.stripe.received.length, before, "the refused call never reached Stripe");
+    assert.equal((await spent(stack, key.key_id)).spent_today_usd, 15, "nothing reserved for it");
+    await stripe.paymentIntents.create({ amount: 2000, currency: "usd" });
+    assert.equal((await spent(stack, key.key_id)).spent_today_usd, 35, "exactly max_request_usd still goes through");
+  });
+
   it("refuses endpoints outside allowed_endpoints with 403 naming both", async () => {
     const key = await stack.issue();
     const before = stack.vendors.stripe.received.length;

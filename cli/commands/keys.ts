@@ -45,13 +45,12 @@ export function registerKeys(program: Command, ctx: CliContext): void {
         ...(flags.maxRequest === undefined ? {} : { max_request_usd: flags.maxRequest }),
       });
       if (flags.json) return void ctx.stdout.write(toJson(key));
-      const perCall = key.max_request_usd === undefined ? "" : `, at most ${formatUsd(key.max_request_usd)} a call`;
       ctx.stdout.write(
         renderFields([
           ["key_id", key.key_id],
           ["vault_key", key.vault_key],
           ["vendor", key.vendor],
-          ["cap", `${formatUsd(key.daily_usd_cap)} USD a day${perCall}`],
+          ["cap", capLine(key.daily_usd_cap, key.max_request_usd)],
           ["label", key.agent_run_label],
           ["endpoints", key.allowed_endpoints.join(", ")],
           ["expires_at", key.expires_at],
@@ -71,12 +70,14 @@ export function registerKeys(program: Command, ctx: CliContext): void {
         ["status", dash(key.status)],
         ["vendor", dash(key.vendor)],
         ["label", dash(key.agent_run_label)],
-        ["cap", key.daily_usd_cap === undefined ? "-" : `${formatUsd(key.daily_usd_cap)} USD a day`],
+        ["cap", key.daily_usd_cap === undefined ? "-" : capLine(key.daily_usd_cap, key.max_request_usd)],
         ["spent_today", usdOrDash(key.spent_today_usd)],
         ["remaining_today", usdOrDash(key.remaining_today_usd)],
         ["unsettled", usdOrDash(key.unsettled_usd)],
         ["endpoints", key.allowed_endpoints?.join(", ") ?? "-"],
+        ["counterparty", counterpartyLine(key.counterparty)],
         ["expires_at", dash(key.expires_at)],
+        ...(key.revoked_at ? [["revoked_at", key.revoked_at] as [string, string]] : []),
       ]),
     );
   });
@@ -91,4 +92,16 @@ export function registerKeys(program: Command, ctx: CliContext): void {
     );
     ctx.stdout.write(flags.json ? toJson(answer) : `revoked ${answer.key_id}\n`);
   });
+}
+
+/** The key's caps in one line: its daily cap and, when it has one, its per-call ceiling. */
+function capLine(dailyUsd: number, maxRequestUsd: number | undefined): string {
+  const perCall = maxRequestUsd === undefined ? "" : `, at most ${formatUsd(maxRequestUsd)} a call`;
+  return `${formatUsd(dailyUsd)} USD a day${perCall}`;
+}
+
+/** Whom a locked key may act on (`-` when it is not locked), as `field=value` pairs. */
+function counterpartyLine(lock: KeyStatusBody["counterparty"]): string {
+  const pairs = Object.entries(lock ?? {}).map(([field, value]) => `${field}=${[value].flat().join(",")}`);
+  return pairs.length > 0 ? pairs.join(" ") : "-";
 }

@@ -13,7 +13,7 @@ import { fileSink } from "../../lambda/audit/sink";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { type CliRun, runCli } from "../support/cli";
 import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
-import { dynamoEndpoint, ISSUER_TOKEN } from "../support/stack";
+import { dynamoEndpoint, ISSUER_TOKEN, issuerAt } from "../support/stack";
 import { stripeVia } from "../support/vendor-calls";
 
 describe("keybrake CLI against local mode", () => {
@@ -300,6 +300,24 @@ describe("keybrake CLI against local mode", () => {
     assert.match(human.stdout, /^status +revoked$/m);
     assert.match(human.stdout, /^spent_today +29\.99$/m);
     assert.match(human.stdout, /^label +modal-billing\/cus_1$/m);
+    assert.match(human.stdout, /^counterparty +-$/m);
+    const revokedAt = /^revoked_at +(\S+)$/m.exec(human.stdout)?.[1];
+    assert.equal(revokedAt, JSON.parse(json.stdout).revoked_at, "the time it was revoked, as keybrake answered");
+    const perCall = await cli(["keys", "show", key2.key_id]);
+    assert.match(perCall.stdout, /^cap +20\.00 USD a day, at most 10\.00 a call$/m);
+    assert.ok(!/^revoked_at/m.test(perCall.stdout), "an active key has no revoked_at line");
+
+    const locked = await issuerAt(server.url)("POST", "/vault/keys", {
+      vendor: "stripe",
+      daily_usd_cap: 5,
+      allowed_endpoints: ["POST /v1/payment_intents"],
+      expires_in: "5m",
+      agent_run_label: "locked/cus_9",
+      counterparty: { stripe_customer: "cus_9" },
+    });
+    assert.equal(locked.status, 201, JSON.stringify(locked.body));
+    const shown = await cli(["keys", "show", (locked.body as { key_id: string }).key_id]);
+    assert.match(shown.stdout, /^counterparty +stripe_customer=cus_9$/m);
   });
 
   it("revoke --label-prefix stops the rest of the run", async () => {

@@ -38,20 +38,28 @@ export interface ForwardedCall {
   settleSignal(): AbortSignal;
 }
 
-/** A 2xx settles as the adapter reads it; a 4xx is the vendor's definitive refusal; anything else is unknown. */
+/**
+ * A 2xx settles as the adapter reads it; a 4xx is the vendor's definitive refusal (released), unless the adapter
+ * reads that the vendor acted all the same; anything else is unknown.
+ */
 function endingFor(call: ForwardedCall): Ending {
   const { reply, failure } = call;
   if (!reply) return failure instanceof UpstreamUnreachableError ? { kind: "released" } : { kind: "unsettled" };
-  if (reply.status >= 200 && reply.status < 300) {
-    const ending = call.adapter.settleSuccess(call.req, call.quote, reply);
-    // An adapter's reading that is not a whole, non-negative amount is no reading: keep the reservation.
-    if (ending.kind === "settled" && !(Number.isSafeInteger(ending.actualMicro) && ending.actualMicro >= 0)) {
-      return { kind: "unsettled" };
-    }
-    return ending;
+  if (reply.status >= 200 && reply.status < 300)
+    return checked(call.adapter.settleSuccess(call.req, call.quote, reply));
+  if (reply.status >= 400 && reply.status < 500) {
+    const ending = call.adapter.settleRefusal?.(call.req, call.quote, reply);
+    return ending ? checked(ending) : { kind: "released" };
   }
-  if (reply.status >= 400 && reply.status < 500) return { kind: "released" };
   return { kind: "unsettled" };
+}
+
+/** An adapter's reading that is not a whole, non-negative amount is no reading: keep the reservation. */
+function checked(ending: Ending): Ending {
+  if (ending.kind === "settled" && !(Number.isSafeInteger(ending.actualMicro) && ending.actualMicro >= 0)) {
+    return { kind: "unsettled" };
+  }
+  return ending;
 }
 
 /** Ends a forwarded call's reservation as its answer says, then writes its audit record. Never throws. */

@@ -106,6 +106,11 @@ export interface VendorAdapter<V extends Vendor = Vendor> {
   rules: { readonly [R in PricingRule<V>]: PricingRuleFn };
   /** How a 2xx answer ends the reservation (exact by default; Twilio settles from `price`). */
   settleSuccess(req: ProxiedRequest, quote: Quote, reply: UpstreamReply): Ending;
+  /**
+   * How a 4xx answer ends the reservation when the vendor refused the call yet still acted on it (Stripe declines a
+   * PaymentIntent create with `confirm=true` but the intent exists); absent, or undefined: released.
+   */
+  settleRefusal?(req: ProxiedRequest, quote: Quote, reply: UpstreamReply): Ending | undefined;
   /** The vendor's object id and request id from a reply, for the audit record. */
   replyIds(reply: UpstreamReply): { objectId?: string; requestId?: string };
   refusal(error: KeybrakeError): RefusalReply;

@@ -337,6 +337,21 @@ function guard(req: ProxiedRequest): void {
   }
 }
 
+/**
+ * A PaymentIntent create Stripe refused after creating the intent (`confirm=true` and a declined card: 402, the
+ * error carrying the intent in `requires_payment_method`) keeps its reservation: the intent's client_secret lets a
+ * browser confirm it with the publishable key, past keybrake, so it is priced like any created intent. A refusal
+ * that created nothing, a canceled intent, or Stripe's replay of an earlier answer is released as usual.
+ */
+function settleRefusal(req: ProxiedRequest, q: Quote, reply: UpstreamReply): Ending | undefined {
+  if (req.method !== "POST" || req.path !== "/v1/payment_intents") return undefined;
+  if (reply.headers["idempotent-replayed"] === "true") return undefined;
+  const body = parseJsonBody(reply) as { error?: { payment_intent?: { id?: unknown; status?: unknown } } } | undefined;
+  const intent = body?.error?.payment_intent;
+  if (typeof intent?.id !== "string" || intent.status === "canceled") return undefined;
+  return { kind: "settled", actualMicro: q.amountMicro };
+}
+
 export const stripe: VendorAdapter<"stripe"> = {
   vendor: "stripe",
   // Stripe keeps an Idempotency-Key 24 hours, per account: Connect headers select the account.
@@ -351,6 +366,7 @@ export const stripe: VendorAdapter<"stripe"> = {
     reply.headers["idempotent-replayed"] === "true"
       ? { kind: "released" }
       : (q.settle?.(reply) ?? { kind: "settled", actualMicro: q.amountMicro }),
+  settleRefusal,
   replyIds(reply) {
     const body = parseJsonBody(reply) as { id?: unknown } | undefined;
     return { objectId: typeof body?.id === "string" ? body.id : undefined, requestId: reply.headers["request-id"] };

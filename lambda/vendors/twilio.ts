@@ -14,6 +14,14 @@ import { countSegments } from "./twilio-segments";
 const MAX_SEGMENTS = Math.ceil(1600 / 67);
 
 /**
+ * What Twilio's MMS Converter (on by default) appends for each media when it sends an MMS as an SMS to a number or
+ * carrier that cannot take MMS, international ones included: a short link such as `https://m.twil.io/iFQQBEk7QV`
+ * (28 characters; twilio/twilio-java#455 shows two of them). Counted as a separator and 40 GSM-7 characters each,
+ * so the SMS it becomes is priced from above.
+ */
+const CONVERTER_LINK = ` ${"x".repeat(40)}`;
+
+/**
  * NANP area codes outside the US and Canada: Caribbean and Atlantic countries and the US territories, which Twilio
  * prices as their own countries, above US rates. A `+1` number in one of them is priced as international.
  */
@@ -87,19 +95,22 @@ const message: PricingRuleFn = (call, ctx) => {
   const body = form.single("Body", CI);
   const template = form.single("ContentSid", CI) !== undefined;
   const sendAsMms = form.single("SendAsMms", CI);
-  const mms = form.all("MediaUrl", CI).length > 0 || (sendAsMms !== undefined && sendAsMms.toLowerCase() !== "false");
+  const media = form.all("MediaUrl", CI).length;
+  const mms = media > 0 || (sendAsMms !== undefined && sendAsMms.toLowerCase() !== "false");
   const smartEncoded = (form.single("SmartEncoded", CI) ?? "").toLowerCase() === "true";
   const destination = destinationClass(to);
   const perSegment = destination === "domestic" ? ctx.pricing.twilioSegmentMicro : ctx.pricing.twilioIntlSegmentMicro;
   // A template's body is resolved by Twilio, so it is priced at the longest body; Body is then ignored by Twilio.
+  // An MMS can still go out as an SMS (MMS Converter, to a number that cannot take MMS): its body and a link per
+  // media (at least one), billed as that SMS at the destination's price.
   const segments = template
     ? MAX_SEGMENTS
-    : body === undefined
-      ? mms
-        ? 0
-        : MAX_SEGMENTS
-      : countSegments(body, { smartEncoded }).segments;
-  // An MMS can still go out as SMS (to a number that cannot take MMS): the higher of the two bounds it.
+    : mms
+      ? countSegments(`${body ?? ""}${CONVERTER_LINK.repeat(Math.max(media, 1))}`, { smartEncoded }).segments
+      : body === undefined
+        ? MAX_SEGMENTS
+        : countSegments(body, { smartEncoded }).segments;
+  // The higher of the MMS price and the price of the SMS it may become bounds it.
   const amountMicro = Math.max(segments * perSegment, mms ? ctx.pricing.twilioMmsMicro : 0);
   return {
     amountMicro,

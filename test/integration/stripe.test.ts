@@ -163,6 +163,69 @@ describe("Stripe through the proxy with the stripe npm SDK", () => {
     assert.equal((await spent(stack, key.key_id)).spent_today_usd, 50); // the fake PI is 50.00 USD
   });
 
+  it("keeps a PaymentIntent create's reservation when Stripe declines it but the intent exists", async () => {
+    // confirm=true with a declined card: Stripe answers 402, and the error carries the PaymentIntent it created
+    // (requires_payment_method, with its client_secret). A browser can still confirm that intent with the
+    // publishable key, straight to Stripe: it was created, so it stays priced (docs/pricing.md#stripe).
+    const key = await stack.issue();
+    const stripe = stripeClient(stack, key.vault_key);
+    const declined =
+      (intent: boolean, headers: Record<string, string> = {}) =>
+      () => ({
+        status: 402,
+        headers,
+        body: {
+          error: {
+            type: "card_error",
+            code: "card_declined",
+            message: "Your card was declined.",
+            ...(intent
+              ? {
+                  payment_intent: {
+                    id: "pi_declined",
+                    object: "payment_intent",
+                    amount: 1000,
+                    currency: "usd",
+                    status: "requires_payment_method",
+                    client_secret: "pi_declined_secret_x",
+                  },
+                }
+              : {}),
+          },
+        },
+      });
+    const create = () =>
+      stripe.paymentIntents
+        .create({ amount: 1000, currency: "usd", confirm: true, payment_method: "pm_card_chargeDeclined" })
+        .then(
+          () => assert.fail("expected the decline"),
+          (e: unknown) => e as { statusCode: number; payment_intent?: { id: string } },
+        );
+    try {
+      stack.vendors.stripe.respond = declined(true);
+      const error = await create();
+      assert.equal(error.statusCode, 402);
+      assert.equal(error.payment_intent?.id, "pi_declined");
+      assert.equal((await spent(stack, key.key_id)).spent_today_usd, 10, "the created intent stays priced");
+      const record = stack.audit.filter((r) => r.event === "call" && r.key_id === key.key_id).at(-1)!;
+      assert.deepEqual(record.event === "call" && [record.upstream_status, record.settlement, record.spent_usd], [
+        402,
+        "settled",
+        10,
+      ]);
+
+      // A refusal that created nothing (no payment_intent in the error), and Stripe's replay of an earlier
+      // decline, move nothing new: both are released.
+      stack.vendors.stripe.respond = declined(false);
+      assert.equal((await create()).statusCode, 402);
+      stack.vendors.stripe.respond = declined(true, { "idempotent-replayed": "true" });
+      assert.equal((await create()).statusCode, 402);
+      assert.equal((await spent(stack, key.key_id)).spent_today_usd, 10);
+    } finally {
+      stack.vendors.stripe.respond = undefined;
+    }
+  });
+
   it("refuses ambiguous money fields instead of guessing", async () => {
     const key = await stack.issue();
     const before = stack.vendors.stripe.received.length;

@@ -86,6 +86,18 @@ describe("Twilio through the proxy with the twilio npm SDK", () => {
     assert.equal(stack.vendors.twilio.received.length, before);
   });
 
+  it("prices an MMS at what Twilio bills when it converts it to an SMS carrying a link to the media", async () => {
+    // Twilio's MMS Converter (on by default) sends an MMS to a number or country that cannot take MMS as an SMS
+    // with a short link per media, billed as that SMS: to +44, a picture alone is one international segment
+    // (0.15), not the flat MMS price (0.05). A $0.10 key must not let it through.
+    const key = await stack.issue({ ...SMS_KEY, daily_usd_cap: 0.1, agent_run_label: "mms/converted" });
+    const error = await twilioClient(stack, key.vault_key)
+      .messages.create({ to: "+447700900123", from: "+15005550001", mediaUrl: ["https://example.com/a.png"] })
+      .catch((e: unknown) => e as { status: number });
+    assert.equal((error as { status: number }).status, 429);
+    assert.equal(stack.vendors.twilio.received.filter((r) => r.body.includes("a.png")).length, 0);
+  });
+
   it("refuses another account's path, and a Stripe key on /twilio", async () => {
     const key = await stack.issue({ ...SMS_KEY, allowed_endpoints: ["POST /2010-04-01/Accounts/*/Messages.json"] });
     const other = twilio("AC00000000000000000000000000000999", key.vault_key);

@@ -393,6 +393,12 @@ const MONEY_MOVERS: { [V in Vendor]: string[] } = {
     "POST /v1/prices/price_1",
     "POST /v1/shipping_rates/shr_1",
     "POST /v1/billing/credit_grants",
+    // Voiding or expiring a grant takes its credit off the customer's next invoices, which then charge more.
+    "POST /v1/billing/credit_grants/cg_1/void",
+    "POST /v1/billing/credit_grants/cg_1/expire",
+    // Releasing a schedule can drop the cancellation it set (preserve_cancel_date=false) or the cheaper phases it
+    // had scheduled: the subscription then bills on as it is.
+    "POST /v1/subscription_schedules/sub_sched_1/release",
     "POST /v1/billing/meter_events",
     "POST /v1/climate/orders",
     "POST /v1/identity/verification_sessions",

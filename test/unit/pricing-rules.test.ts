@@ -294,8 +294,20 @@ describe("Twilio rules", () => {
   it("prices a template at the longest body, and an MMS at the higher of the MMS and SMS bounds", async () => {
     assert.equal((await sms("To=%2B14155550100&ContentSid=HX1&Body=hi")).amountMicro, 24 * pricing.twilioSegmentMicro);
     assert.equal((await sms("To=%2B14155550100&MediaUrl=https://x/y.png")).amountMicro, pricing.twilioMmsMicro);
+    // 200 UCS-2 units and the converter's link (at most 41 more) is 4 segments, not the body's 3.
     const longMms = await sms(`To=%2B14155550100&SendAsMms=True&Body=${"ç".repeat(200)}`);
-    assert.equal(longMms.amountMicro, 3 * pricing.twilioSegmentMicro);
+    assert.equal(longMms.amountMicro, 4 * pricing.twilioSegmentMicro);
+  });
+
+  it("prices an MMS Twilio may convert to an SMS with its body and a link per media (MMS Converter)", async () => {
+    // A picture alone to a number that cannot take MMS goes as an SMS of one link: one segment, here international.
+    const intl = "To=%2B447700900123&MediaUrl=https://x/y.png";
+    assert.equal((await sms(intl)).amountMicro, pricing.twilioIntlSegmentMicro);
+    // A full 160-character GSM-7 body is one segment as an SMS, two once the link is appended.
+    assert.equal((await sms(`${intl}&Body=${"a".repeat(160)}`)).amountMicro, 2 * pricing.twilioIntlSegmentMicro);
+    // Each media gets its own link: 10 links of up to 41 characters are 3 segments.
+    const ten = Array.from({ length: 10 }, (_, i) => `MediaUrl=https://x/${i}.png`).join("&");
+    assert.equal((await sms(`To=%2B447700900123&${ten}`)).amountMicro, 3 * pricing.twilioIntlSegmentMicro);
   });
 
   it("prices Messages.json only: the .xml and bare forms answer in XML, which settlement cannot read", async () => {

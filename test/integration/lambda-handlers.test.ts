@@ -144,6 +144,32 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.equal(vendors.stripe.received.length, 2);
   });
 
+  it("a header value Node's client cannot send (a control character) is refused with 400 before anything is reserved", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    const before = vendors.stripe.received.length;
+    // API Gateway's event carries the header as the client sent it; the web Headers accept it, node:http does not.
+    for (const value of ["a\u0001b", "a\u007fb"]) {
+      const event = apiGatewayEvent(
+        "POST",
+        "/v1/payment_intents",
+        { ...formHeaders(key.vault_key), "idempotency-key": value },
+        "amount=1500&currency=usd",
+      );
+      const res = await proxy(event, context);
+      assert.equal(res.statusCode, 400, res.body);
+      const error = JSON.parse(res.body!).error;
+      assert.equal(error.code, "keybrake_invalid_request");
+      assert.match(error.message, /idempotency-key/);
+    }
+    assert.equal(vendors.stripe.received.length, before, "the vendor receives nothing");
+    const shown = await issuer(
+      apiGatewayEvent("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
+      context,
+    );
+    const state = JSON.parse(shown.body!) as { spent_today_usd: number; unsettled_usd: number };
+    assert.deepEqual([state.spent_today_usd, state.unsettled_usd], [0, 0], "nothing reserved, nothing kept");
+  });
+
   it("logs each call's audit record and its EMF metrics on stdout, for CloudWatch", async () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
     const charge = (cents: number) => proxy(chargeEvent(key.vault_key, cents), context);

@@ -335,6 +335,22 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.equal(vendors.stripe.received.length, before + 3, "nothing refused reached the vendor");
   });
 
+  it("private REST API events: a rebuilt query percent-encodes every character the query check refuses raw", async () => {
+    const key = JSON.parse(
+      (await issue({ ...keyRequest, allowed_endpoints: ["GET /v1/payment_intents/*"] })).body!,
+    ) as { vault_key: string };
+    // A Stripe search query as stripe-node sends it (`query=status%3A%27succeeded%27`), decoded by API Gateway.
+    const search = (await proxy(
+      restEvent("/v1/payment_intents/search", "v1/payment_intents/search", formHeaders(key.vault_key), undefined, {
+        method: "GET",
+        query: { query: ["status:'succeeded'"] },
+      }),
+      lambdaContext,
+    )) as unknown as { statusCode: number; body: string };
+    assert.equal(search.statusCode, 200, search.body);
+    assert.equal(vendors.stripe.received.at(-1)!.url, "/v1/payment_intents/search?query=status%3A%27succeeded%27");
+  });
+
   it("each vendor Set-Cookie stays its own header, on both API Gateway payloads", async () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string };
     vendors.stripe.respond = () => ({

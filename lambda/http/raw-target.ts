@@ -35,7 +35,7 @@ interface LambdaEvent {
  * segments, so the target is that raw tail when it decodes to exactly what was matched. When it does not (an
  * encoded slash changes the segment count), the whole raw path is kept and the proxy refuses it as the HTTP API
  * would. 1.0 events carry no raw query string: the query is rebuilt from the decoded parameters, each encoded
- * alike, and that rebuilt query is what is priced, checked and forwarded.
+ * alike (`encodeURIComponent`, and `'` too), and that rebuilt query is what is priced, checked and forwarded.
  */
 export function restTarget(event: LambdaEvent): string {
   let path = event.path ?? "/";
@@ -53,9 +53,23 @@ export function restTarget(event: LambdaEvent): string {
       Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v === undefined ? [] : [v]]),
     );
   const query = Object.entries(params)
-    .flatMap(([key, values]) => (values ?? []).map((v) => `${encodeURIComponent(key)}=${encodeURIComponent(v)}`))
+    .flatMap(([key, values]) => (values ?? []).map((v) => `${encodeQueryPart(key)}=${encodeQueryPart(v)}`))
     .join("&");
   return query ? `${path}?${query}` : path;
+}
+
+/**
+ * One decoded query name or value, encoded so that the proxy's query check (proxy/request.ts) accepts it as sent:
+ * `encodeURIComponent` leaves `'` raw, which the check refuses (a Stripe search query quotes its values). A value
+ * that is not well-formed UTF-16 (a lone surrogate: the client's bytes were not UTF-8) cannot be encoded and is left
+ * raw, so the check refuses it with 400 as it refuses non-ASCII, never throwing.
+ */
+function encodeQueryPart(text: string): string {
+  try {
+    return encodeURIComponent(text).replaceAll("'", "%27");
+  } catch {
+    return text;
+  }
 }
 
 function safeDecode(segment: string): string | undefined {

@@ -1,6 +1,7 @@
 // The vendor side of a proxied call: which request headers reach the vendor (the vault key and this hop's
 // headers never do), the real secret in their place, the forward itself, the priced-from-the-object lookup,
 // and which answer headers come back.
+import { validateHeaderName, validateHeaderValue } from "node:http";
 import { InvalidRequestError } from "../core/errors";
 import type { Vendor } from "../core/vendors";
 import type { ProxiedRequest, UpstreamReply, VendorAdapter } from "../vendors/adapter";
@@ -75,6 +76,7 @@ export function upstreamFor(
   const headers: Record<string, string> = {};
   req.headers.forEach((value, name) => {
     if (!HOP_HEADERS.has(name) && !name.startsWith("x-forwarded-") && !name.startsWith("x-amzn-")) {
+      checkSendable(name, value);
       headers[name] = value;
     }
   });
@@ -114,6 +116,23 @@ export function upstreamFor(
       });
     },
   };
+}
+
+/**
+ * Refuses (400, before anything is reserved) a header node:http would refuse to send. The web `Headers` a request
+ * arrives in accept control characters other than NUL, CR and LF (API Gateway hands them over as sent); node:http
+ * refuses them, and only once the call is reserved and forwarding: the call would end unsettled, never sent.
+ */
+function checkSendable(name: string, value: string): void {
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+  } catch {
+    throw new InvalidRequestError(
+      `the ${name} header holds a character keybrake cannot forward (a control character); send it without`,
+      name,
+    );
+  }
 }
 
 export interface ProxyOutput {

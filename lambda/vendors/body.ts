@@ -4,7 +4,8 @@
 // - A read (GET, HEAD) carries no body.
 // - `Content-Encoding` other than `identity` is refused: the vendor would decompress what keybrake cannot read.
 // - The media type is `application/x-www-form-urlencoded` or `application/json`, with no charset or UTF-8, and
-//   the bytes are valid UTF-8 (a byte-order mark is kept as a character, so it is never silently dropped).
+//   the bytes are valid UTF-8 (a byte-order mark is kept as a character, so it is never silently dropped). The
+//   Content-Type is visible ASCII: a no-break space a JS trim would drop, but the vendor keeps, is refused.
 // - A priced call's body is the type its rule reads (form for Stripe v1 and Twilio, JSON for Resend).
 import { UnpriceableRequestError } from "../core/errors";
 import type { ProxiedRequest } from "./adapter";
@@ -22,9 +23,27 @@ const FORM_TYPE = "application/x-www-form-urlencoded";
 const JSON_TYPE = "application/json";
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/**
+ * Whether a header is visible ASCII, spaces and tabs only (what a media type or an encoding is made of). Anything
+ * else is refused rather than trimmed: `String.trim` drops a no-break space (0xA0) that HTTP parsers keep, so
+ * `application/x-www-form-urlencoded\u00a0` would be read here as a form and by the vendor as an unknown type.
+ */
+function plainAscii(header: string): boolean {
+  for (let i = 0; i < header.length; i++) {
+    const code = header.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code > 0x7e) return false;
+  }
+  return true;
+}
+
 /** The media type and charset of a Content-Type header, or a refusal when it is ambiguous. */
 function mediaType(header: string | null): { type: string; charset?: string } | undefined {
   if (header === null) return undefined;
+  if (!plainAscii(header)) {
+    throw new UnpriceableRequestError(
+      "the Content-Type header has characters outside visible ASCII, which parsers trim or keep in different ways",
+    );
+  }
   const parts = header.split(";");
   const type = parts[0]!.trim().toLowerCase();
   let charset: string | undefined;
@@ -59,7 +78,8 @@ export function readBody(req: ProxiedRequest, expected: BodyType | undefined): R
     throw new UnpriceableRequestError(`a ${req.method} request carries no body through keybrake`);
   }
   const encoding = req.headers.get("content-encoding");
-  if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
+  // The Headers value is already trimmed of HTTP whitespace; nothing else is trimmed (see plainAscii).
+  if (encoding !== null && encoding.toLowerCase() !== "identity") {
     throw new UnpriceableRequestError(
       `keybrake reads bodies as the vendor does and does not forward a body with Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}; send it uncompressed`,
     );

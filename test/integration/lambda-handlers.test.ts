@@ -144,6 +144,32 @@ describe("Lambda handlers behind API Gateway", () => {
     assert.equal(vendors.stripe.received.length, 2);
   });
 
+  it("a header value Node's client cannot send (a control character) is refused with 400 before anything is reserved", async () => {
+    const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
+    const before = vendors.stripe.received.length;
+    // API Gateway's event carries the header as the client sent it; the web Headers accept it, node:http does not.
+    for (const value of ["a\u0001b", "a\u007fb"]) {
+      const event = apiGatewayEvent(
+        "POST",
+        "/v1/payment_intents",
+        { ...formHeaders(key.vault_key), "idempotency-key": value },
+        "amount=1500&currency=usd",
+      );
+      const res = await proxy(event, context);
+      assert.equal(res.statusCode, 400, res.body);
+      const error = JSON.parse(res.body!).error;
+      assert.equal(error.code, "keybrake_invalid_request");
+      assert.match(error.message, /idempotency-key/);
+    }
+    assert.equal(vendors.stripe.received.length, before, "the vendor receives nothing");
+    const shown = await issuer(
+      apiGatewayEvent("GET", `/vault/keys/${key.key_id}`, { authorization: `Bearer ${BILLING_TOKEN}` }),
+      context,
+    );
+    const state = JSON.parse(shown.body!) as { spent_today_usd: number; unsettled_usd: number };
+    assert.deepEqual([state.spent_today_usd, state.unsettled_usd], [0, 0], "nothing reserved, nothing kept");
+  });
+
   it("logs each call's audit record and its EMF metrics on stdout, for CloudWatch", async () => {
     const key = JSON.parse((await issue(keyRequest)).body!) as { vault_key: string; key_id: string };
     const charge = (cents: number) => proxy(chargeEvent(key.vault_key, cents), context);
@@ -307,6 +333,22 @@ describe("Lambda handlers behind API Gateway", () => {
       assert.equal(JSON.parse(refused.body).error.code, "keybrake_invalid_request");
     }
     assert.equal(vendors.stripe.received.length, before + 3, "nothing refused reached the vendor");
+  });
+
+  it("private REST API events: a rebuilt query percent-encodes every character the query check refuses raw", async () => {
+    const key = JSON.parse(
+      (await issue({ ...keyRequest, allowed_endpoints: ["GET /v1/payment_intents/*"] })).body!,
+    ) as { vault_key: string };
+    // A Stripe search query as stripe-node sends it (`query=status%3A%27succeeded%27`), decoded by API Gateway.
+    const search = (await proxy(
+      restEvent("/v1/payment_intents/search", "v1/payment_intents/search", formHeaders(key.vault_key), undefined, {
+        method: "GET",
+        query: { query: ["status:'succeeded'"] },
+      }),
+      lambdaContext,
+    )) as unknown as { statusCode: number; body: string };
+    assert.equal(search.statusCode, 200, search.body);
+    assert.equal(vendors.stripe.received.at(-1)!.url, "/v1/payment_intents/search?query=status%3A%27succeeded%27");
   });
 
   it("each vendor Set-Cookie stays its own header, on both API Gateway payloads", async () => {

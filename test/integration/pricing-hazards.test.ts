@@ -119,6 +119,12 @@ describe("bodies are read exactly as the vendor reads them", () => {
       /charset/,
     ],
     [
+      "a form whose media type ends in a no-break space (which the vendor would not read as a form)",
+      () => stripe("amount=100&currency=usd", { "content-type": `${FORM}\u00a0` }),
+      400,
+      /Content-Type/,
+    ],
+    [
       "a form that is not UTF-8",
       () => stripe(Buffer.from([...Buffer.from("amount=100&currency=usd&d="), 0xe9])),
       400,

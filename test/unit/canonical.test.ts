@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KeybrakeError } from "../../lambda/core/errors";
+import { restTarget } from "../../lambda/http/raw-target";
 import { MAX_TARGET_BYTES, parseTarget } from "../../lambda/proxy/request";
 import { readBody } from "../../lambda/vendors/body";
 import { FORM_LIMITS, readForm } from "../../lambda/vendors/form";
@@ -113,6 +114,20 @@ describe("the canonical request target", () => {
       const url = new URL(`https://api.example.com${forwarded}`);
       assert.equal(`${url.pathname}${url.search}`, forwarded, "a URL parser leaves it as it is");
     }
+  });
+
+  it("rebuilds a REST (1.0) event's decoded query as one the check accepts; a lone surrogate is refused, not thrown", () => {
+    const rest = (values: string[]) =>
+      restTarget({
+        httpMethod: "GET",
+        path: "/v1/payment_intents/search",
+        resource: "/{proxy+}",
+        pathParameters: { proxy: "v1/payment_intents/search" },
+        multiValueQueryStringParameters: { query: values },
+      });
+    const quoted = target(rest(["status:'succeeded' AND amount>1000"]), "GET");
+    assert.equal(quoted.query, "query=status%3A%27succeeded%27%20AND%20amount%3E1000");
+    assert.equal(refusal(() => target(rest(["a\ud800"]), "GET")).status, 400);
   });
 });
 
@@ -281,6 +296,27 @@ describe("the body reader", () => {
       "a=1",
       "form",
       /twice/,
+    ],
+    [
+      "a media type followed by a no-break space (a vendor does not read it as a form)",
+      { "content-type": `${FORM["content-type"]}\u00a0` },
+      "a=1",
+      "form",
+      /Content-Type .*outside/,
+    ],
+    [
+      "a charset behind a no-break space",
+      { "content-type": `${FORM["content-type"]};\u00a0charset=latin1` },
+      "a=1",
+      undefined,
+      /Content-Type .*outside/,
+    ],
+    [
+      "identity followed by a no-break space",
+      { ...FORM, "content-encoding": "identity\u00a0" },
+      "a=1",
+      "form",
+      /Content-Encoding/,
     ],
     ["bytes that are not UTF-8", FORM, new Uint8Array([0x61, 0x3d, 0xff]), "form", /not valid UTF-8/],
     ["JSON where a form is priced", JSON_TYPE, '{"amount":1}', "form", /must be sent as application\/x-www-form/],

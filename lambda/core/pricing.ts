@@ -8,7 +8,10 @@ export interface PricingConfig {
   fxRates: FxRates;
   /** Per SMS segment to +1 (US/Canada) numbers. Default 0.02 USD (list price 0.0083 plus carrier fees). */
   twilioSegmentMicro: number;
-  /** Per SMS segment to any other destination. Default 0.15 USD. */
+  /**
+   * Per SMS segment to any other destination. Default 0.50 USD: above the highest per-segment list prices found
+   * (about 0.30 USD: Nepal, Trinidad and Tobago), as a reservation must be an upper bound.
+   */
   twilioIntlSegmentMicro: number;
   /** Per MMS message. Default 0.05 USD. */
   twilioMmsMicro: number;
@@ -47,7 +50,7 @@ export function parsePricing(input: PricingInput = {}): PricingConfig {
   return {
     fxRates: parseFxRates(input.fx_usd ?? {}),
     twilioSegmentMicro: price(input.twilio_sms_segment_usd, "0.02", "twilio_sms_segment_usd"),
-    twilioIntlSegmentMicro: price(input.twilio_sms_segment_intl_usd, "0.15", "twilio_sms_segment_intl_usd"),
+    twilioIntlSegmentMicro: price(input.twilio_sms_segment_intl_usd, "0.50", "twilio_sms_segment_intl_usd"),
     twilioMmsMicro: price(input.twilio_mms_usd, "0.05", "twilio_mms_usd"),
     resendEmailMicro: price(input.resend_email_usd, "0.001", "resend_email_usd"),
   };

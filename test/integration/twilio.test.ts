@@ -75,11 +75,12 @@ describe("Twilio through the proxy with the twilio npm SDK", () => {
   it("prices UCS-2 bodies and international numbers higher, and refuses what would cross the cap", async () => {
     const key = await stack.issue(SMS_KEY);
     const client = twilioClient(stack, key.vault_key);
-    await client.messages.create({ to: "+447700900123", from: "+15005550001", body: "ç".repeat(71) }); // 2 UCS-2 segments x 0.15
-    assert.equal((await keyState(stack, key.key_id)).spent_today_usd, 0.3);
+    await client.messages.create({ to: "+15005550006", from: "+15005550001", body: "ç".repeat(71) }); // 2 UCS-2 segments x 0.02
+    await client.messages.create({ to: "+447700900123", from: "+15005550001", body: "ç".repeat(70) }); // 1 segment x 0.50
+    assert.equal((await keyState(stack, key.key_id)).spent_today_usd, 0.54);
     const before = stack.vendors.twilio.received.length;
     const error = await client.messages
-      .create({ to: "+447700900123", from: "+15005550001", body: "😀".repeat(36 * 4) }) // 5 segments x 0.15 = 0.75 > 0.70 left
+      .create({ to: "+447700900123", from: "+15005550001", body: "ç" }) // 1 segment x 0.50 > 0.46 left
       .catch((e: unknown) => e as { status: number; code: number; message: string });
     assert.equal((error as { status: number }).status, 429);
     assert.equal((error as { code: number }).code, 20429);
@@ -89,7 +90,7 @@ describe("Twilio through the proxy with the twilio npm SDK", () => {
   it("prices an MMS at what Twilio bills when it converts it to an SMS carrying a link to the media", async () => {
     // Twilio's MMS Converter (on by default) sends an MMS to a number or country that cannot take MMS as an SMS
     // with a short link per media, billed as that SMS: to +44, a picture alone is one international segment
-    // (0.15), not the flat MMS price (0.05). A $0.10 key must not let it through.
+    // (0.50), not the flat MMS price (0.05). A $0.10 key must not let it through.
     const key = await stack.issue({ ...SMS_KEY, daily_usd_cap: 0.1, agent_run_label: "mms/converted" });
     const error = await twilioClient(stack, key.vault_key)
       .messages.create({ to: "+447700900123", from: "+15005550001", mediaUrl: ["https://example.com/a.png"] })

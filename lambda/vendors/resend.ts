@@ -12,6 +12,11 @@ const BATCH_LIMIT = 100;
 /** Resend's documented maximum for `to`. */
 const TO_LIMIT = 50;
 const RECIPIENT_FIELDS = ["to", "cc", "bcc"] as const;
+/**
+ * Custom header names that address recipients. Whether Resend delivers to them is not documented; keybrake counts
+ * and locks only `to`, `cc` and `bcc`, so an email naming recipients anywhere else is refused, never guessed.
+ */
+const ADDRESSING_HEADERS = new Set(["to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc"]);
 /** A longer recipient string is not an address anyone sends to; refusing it also bounds the patterns below. */
 const MAX_RECIPIENT_LENGTH = 512;
 
@@ -80,9 +85,23 @@ function emailsOf(value: JsonValue, batch: boolean): JsonObject[] {
           key,
         );
       }
+      if (folded === "headers") checkCustomHeaders(email[key], key);
     }
   }
   return emails as JsonObject[];
+}
+
+/** Refuses custom headers that would name recipients besides the `to`, `cc` and `bcc` keybrake counts. */
+function checkCustomHeaders(headers: JsonValue | undefined, field: string): void {
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) return; // Resend refuses it
+  for (const name of Object.keys(headers)) {
+    if (ADDRESSING_HEADERS.has(name.trim().toLowerCase())) {
+      throw new UnpriceableRequestError(
+        `${field} may not set ${JSON.stringify(name)}: name recipients in to, cc or bcc, which keybrake counts`,
+        field,
+      );
+    }
+  }
 }
 
 /** The emails one email object costs: its `to`, `cc` and `bcc` recipients (`to` must name at least one). */

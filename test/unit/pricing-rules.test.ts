@@ -352,6 +352,9 @@ describe("Resend rules", () => {
     ["more than 50 to", mail({ to: Array.from({ length: 51 }, (_, i) => `u${i}@x.io`) }), false, /more than 50/],
     ["a key repeated in another case", mail({ to: "a@x.io", TO: ["b@x.io", "c@x.io"] }), false, /different cases/],
     ["a recipient field in another case only", mail({ To: "a@x.io" }), false, /lower case/],
+    ["a custom Bcc header", mail({ to: "a@x.io", headers: { "X-Entity": "1", Bcc: "b@y.io" } }), false, /"Bcc"/],
+    ["a custom Resent-To header", mail({ to: "a@x.io", headers: { " resent-to": "b@y.io" } }), false, /resent-to/],
+    ["custom To headers in a batch", [mail({ to: "a@x.io", Headers: { TO: "b@y.io" } })], true, /"TO"/],
     ["a batch that is not an array", mail({ to: "a@x.io" }), true, /JSON array of 1 to 100/],
     ["an empty batch", [], true, /JSON array of 1 to 100/],
     ["a permissive batch whose recipients are all empty", [mail({ to: [] }), mail({ to: [] })], true, /at least one/],
@@ -360,6 +363,11 @@ describe("Resend rules", () => {
     it(`refuses ${what}`, async () =>
       assert.match((await refusal(send(body, batch, { "x-batch-validation": "permissive" }))).message, message));
   }
+
+  it("lets custom headers through that address no one", async () => {
+    const quote = await send(mail({ to: "a@x.io", headers: { "X-Entity-Ref-ID": "123", "Reply-To": "r@x.io" } }));
+    assert.equal(quote.amountMicro, pricing.resendEmailMicro);
+  });
 
   it("refuses a duplicate key written with escapes (the JSON reader unescapes before comparing)", async () => {
     const req = request("POST", "/emails", '{"from":"a@x.io","to":"b@x.io","t\\u006f":["c@x.io","d@x.io"]}');

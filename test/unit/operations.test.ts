@@ -399,6 +399,10 @@ const MONEY_MOVERS: { [V in Vendor]: string[] } = {
     // Releasing a schedule can drop the cancellation it set (preserve_cancel_date=false) or the cheaper phases it
     // had scheduled: the subscription then bills on as it is.
     "POST /v1/subscription_schedules/sub_sched_1/release",
+    // A smaller coupon (currency_options) or a removed tax ID (no more reverse charge) raises later invoices.
+    "POST /v1/coupons/co_1",
+    "DELETE /v1/customers/cus_1/tax_ids/txi_1",
+    "DELETE /v1/tax_ids/txi_1",
     "POST /v1/billing/meter_events",
     "POST /v1/climate/orders",
     "POST /v1/identity/verification_sessions",
@@ -474,6 +478,9 @@ const MONEY_MOVERS: { [V in Vendor]: string[] } = {
     "POST /2010-04-01/Accounts/AC1/SMS/ShortCodes/SC1.json",
   ],
   resend: [
+    // Lifting a suppression lets broadcasts and automations (never priced) mail the address again.
+    "POST /suppressions/batch/remove",
+    "DELETE /suppressions/a@b.io",
     "POST /emails",
     "POST /emails/batch",
     "POST /email",

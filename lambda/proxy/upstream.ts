@@ -1,5 +1,5 @@
-// The vendor side of a proxied call: which request headers reach the vendor (the vault key and this hop's
-// headers never do), the real secret in their place, the forward itself, the priced-from-the-object lookup,
+// The vendor side of a proxied call: which request headers reach the vendor (only those its API reads: never the
+// vault key, this hop's headers or a routing override), the real secret in their place, the forward itself, the priced-from-the-object lookup,
 // and which answer headers come back.
 import { validateHeaderName, validateHeaderValue } from "node:http";
 import { InvalidRequestError } from "../core/errors";
@@ -13,25 +13,6 @@ import { sendUpstream } from "./forward";
  */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 25_000;
 
-/** Request headers that describe this hop, or carry the vault key, and must not reach the vendor. */
-const HOP_HEADERS = new Set([
-  "host",
-  "authorization",
-  "connection",
-  "keep-alive",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "content-length",
-  "accept-encoding",
-  "expect",
-  "forwarded",
-  "via",
-  "cookie",
-]);
 /** Answer headers that describe the vendor's hop: the proxy's own server sets them for its answer. */
 const REPLY_DROP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
 /** Headers that select the Stripe account or API version a read is made as: a lookup must read as the call acts. */
@@ -74,8 +55,9 @@ export function upstreamFor(
   const base = target.base.replace(/\/+$/, "");
   const authorization = adapter.authorization(secret as never);
   const headers: Record<string, string> = {};
+  // Only headers the vendor's API reads (vendors/adapter.ts): hop headers, the vault key and anything else stay here.
   req.headers.forEach((value, name) => {
-    if (!HOP_HEADERS.has(name) && !name.startsWith("x-forwarded-") && !name.startsWith("x-amzn-")) {
+    if (adapter.forwardsHeader(name)) {
       checkSendable(name, value);
       headers[name] = value;
     }

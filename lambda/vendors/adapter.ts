@@ -92,10 +92,26 @@ export interface IdempotencyPolicy {
   scopeHeaders: readonly string[];
 }
 
+/** Request headers every vendor's API may read (content negotiation and the client's name); the rest per vendor. */
+const COMMON_REQUEST_HEADERS = ["accept", "accept-charset", "accept-language", "content-type", "user-agent"];
+
+/**
+ * Which request headers reach a vendor: the common ones and the vendor's own, as lowercase names or, ending in
+ * `*`, prefixes (`stripe-*`). A closed world for headers as the route tables are for paths: a header no vendor
+ * reads (a routing override such as `X-Original-URL`, another hop's `X-Real-IP`) is dropped, never forwarded.
+ */
+export function requestHeaderAllowlist(vendorHeaders: readonly string[]): (name: string) => boolean {
+  const names = new Set([...COMMON_REQUEST_HEADERS, ...vendorHeaders.filter((h) => !h.endsWith("*"))]);
+  const prefixes = vendorHeaders.filter((h) => h.endsWith("*")).map((h) => h.slice(0, -1));
+  return (name) => names.has(name) || prefixes.some((prefix) => name.startsWith(prefix));
+}
+
 /** Everything that differs between vendors lives behind this interface, one module per vendor. */
 export interface VendorAdapter<V extends Vendor = Vendor> {
   vendor: V;
   idempotency?: IdempotencyPolicy;
+  /** Whether a (lowercase) request header is one this vendor's API reads, and so is forwarded to it. */
+  forwardsHeader(name: string): boolean;
   /** The Authorization header value carrying the real secret (replaces the vault key). */
   authorization(secret: VendorSecrets[V]): string;
   /** Refuses requests this secret must not be used for (e.g. another Twilio account's path). */

@@ -3,7 +3,14 @@
 // recipient must be countable one way only, or the call is refused; amounts are integer micro-USD throughout.
 import type { Ending } from "../core/ending";
 import { type KeybrakeError, UnpriceableRequestError } from "../core/errors";
-import { type PricedCall, type PricingRuleFn, parseJsonBody, type UpstreamReply, type VendorAdapter } from "./adapter";
+import {
+  type PricedCall,
+  type PricingRuleFn,
+  parseJsonBody,
+  requestHeaderAllowlist,
+  type UpstreamReply,
+  type VendorAdapter,
+} from "./adapter";
 import type { Counterparty } from "./counterparty";
 import type { JsonObject, JsonValue } from "./json";
 import type { PricingRule } from "./operations";
@@ -213,6 +220,7 @@ export const resend: VendorAdapter<"resend"> = {
   vendor: "resend",
   // Resend keeps an Idempotency-Key 24 hours on POST /emails and /emails/batch (the fingerprint has the path).
   idempotency: { windowMs: 24 * 3_600_000, scopeHeaders: [] },
+  forwardsHeader: requestHeaderAllowlist(["idempotency-key", "x-batch-validation"]),
   authorization: (secret) => `Bearer ${secret}`,
   bodyType: () => "json",
   rules,

@@ -13,6 +13,7 @@ import {
   type ProxiedRequest,
   parseJsonBody,
   type Quote,
+  requestHeaderAllowlist,
   type UpstreamReply,
   type VendorAdapter,
 } from "./adapter";
@@ -356,6 +357,8 @@ export const stripe: VendorAdapter<"stripe"> = {
   vendor: "stripe",
   // Stripe keeps an Idempotency-Key 24 hours, per account: Connect headers select the account.
   idempotency: { windowMs: 24 * 3_600_000, scopeHeaders: ["stripe-account", "stripe-context"] },
+  // Stripe-Version, -Account, -Context and the SDKs' X-Stripe-Client-* headers.
+  forwardsHeader: requestHeaderAllowlist(["idempotency-key", "stripe-*", "x-stripe-*"]),
   authorization: (secret) => `Bearer ${secret}`,
   guard,
   // v2 bodies are JSON; no v2 operation is priced today (each is free or refused), so only v1 forms are priced.

@@ -5,7 +5,14 @@
 import type { Ending } from "../core/ending";
 import { ForbiddenError, type KeybrakeError, UnpriceableRequestError } from "../core/errors";
 import { decimalToMicro } from "../core/money";
-import { type PricedCall, type PricingRuleFn, parseJsonBody, type UpstreamReply, type VendorAdapter } from "./adapter";
+import {
+  type PricedCall,
+  type PricingRuleFn,
+  parseJsonBody,
+  requestHeaderAllowlist,
+  type UpstreamReply,
+  type VendorAdapter,
+} from "./adapter";
 import type { FormParams } from "./form";
 import type { PricingRule } from "./operations";
 import { countSegments } from "./twilio-segments";
@@ -138,6 +145,8 @@ function settleSuccess(_req: unknown, q: { amountMicro: number }, reply: Upstrea
 export const twilio: VendorAdapter<"twilio"> = {
   vendor: "twilio",
   // No `idempotency`: Twilio does not deduplicate (a repeated POST sends a second SMS), so every call reserves.
+  // twilio-node's Twilio-Client-Validation and Twilio's own X-Twilio-* headers.
+  forwardsHeader: requestHeaderAllowlist(["twilio-*", "x-twilio-*"]),
   authorization: ({ accountSid, authToken }) => `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString("base64")}`,
   guard(req, { accountSid }) {
     // The real credentials may act only on their own account, never on another account's path.

@@ -315,6 +315,32 @@ describe("one canonical target, from raw request lines", () => {
     assert.equal(stack.vendors.stripe.received.at(-1)!.url, "/v1/customers", "an empty query is dropped");
   });
 
+  it("forwards only the headers the vendor's API reads: routing overrides, other hops' and unknown ones stay here", async () => {
+    const sent = {
+      "stripe-version": "2024-06-20",
+      "stripe-account": "acct_1",
+      "x-stripe-client-user-agent": "{}",
+      "idempotency-key": "k-1",
+      "user-agent": "Stripe/v1 NodeBindings",
+      accept: "application/json",
+    };
+    const dropped = {
+      "x-original-url": "/v1/refunds",
+      "x-rewrite-url": "/v1/refunds",
+      "x-real-ip": "10.0.0.1",
+      "x-forwarded-host": "evil.example",
+      forwarded: "for=10.0.0.1",
+      cookie: "a=b",
+      "x-custom": "1",
+    };
+    const res = await stripe("POST /v1/customers HTTP/1.1", "email=a%40x.io", { ...sent, ...dropped });
+    assert.equal(res.status, 200, res.body);
+    const received = stack.vendors.stripe.received.at(-1)!.headers;
+    for (const [name, value] of Object.entries(sent)) assert.equal(received[name], value, name);
+    for (const name of Object.keys(dropped)) assert.equal(received[name], undefined, `${name} was forwarded`);
+    assert.equal(received.authorization, `Bearer ${SECRETS.STRIPE_SECRET_KEY}`);
+  });
+
   it("refuses method overrides, in headers and in the body", async () => {
     const before = stack.vendors.all().length;
     for (const header of ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"]) {

@@ -154,6 +154,10 @@ describe("POST /vault/keys bodies", () => {
     [{ ...good, expires_in: "31d" }, "expires_in"],
     [{ ...good, agent_run_label: "" }, "agent_run_label"],
     [{ ...good, agent_run_label: "a\nb" }, "agent_run_label"],
+    [{ ...good, agent_run_label: "a\u009b31mb" }, "agent_run_label"], // C1 controls: an 8-bit CSI
+    [{ ...good, agent_run_label: "a\u0085b" }, "agent_run_label"],
+    [{ ...good, agent_run_label: "a\ud800b" }, "agent_run_label"], // half a surrogate pair: no character at all
+    [{ ...good, agent_run_label: "a\udc00" }, "agent_run_label"],
     [{ ...good, agent_run_label: "x".repeat(257) }, "agent_run_label"],
     [{ ...good, daily_cap: 50 }, "daily_cap"],
   ];

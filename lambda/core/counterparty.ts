@@ -67,7 +67,10 @@ export function parseCounterparty(value: unknown, vendor: Vendor): CounterpartyL
   const input = value as Record<string, unknown>;
   const names = Object.keys(input);
   for (const name of names) {
-    const owner = (COUNTERPARTY_FIELDS as Record<string, Vendor | undefined>)[name];
+    // Own fields only: `constructor`, `toString` or `__proto__` are no lock field of any vendor.
+    const owner = Object.hasOwn(COUNTERPARTY_FIELDS, name)
+      ? (COUNTERPARTY_FIELDS as Record<string, Vendor>)[name]
+      : undefined;
     const field = `counterparty.${name}`;
     if (owner === undefined) {
       throw new InvalidRequestError(`unknown field ${field} (a ${vendor} key takes ${fieldsOf(vendor)})`, field);

@@ -371,7 +371,7 @@ async function leastRemaining(deps: IssuerDeps, levels: Level[], now: number): P
 }
 
 /** Refuses (403, naming the ceiling) a request above what this issuer was declared to grant. */
-function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
+export function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
   const c = issuer.ceilings;
   const refuse = (ceiling: string, message: string) =>
     new ForbiddenError("above_issuer_ceiling", `issuer ${issuer.name}: ${message}`, { ceiling });
@@ -382,6 +382,13 @@ function enforceCeilings(issuer: Issuer, request: KeyRequest): void {
   }
   if (c.maxRequestMicro !== undefined && (request.maxRequestMicro ?? request.capMicro) > c.maxRequestMicro) {
     throw refuse("max_request_usd", `max_request_usd is required and may be at most ${microToUsd(c.maxRequestMicro)}`);
+  }
+  // A key in shadow mode never refuses for its own caps: what it may spend is unbounded, above either ceiling.
+  if (request.mode === "shadow" && c.maxDailyCapMicro !== undefined) {
+    throw refuse("max_daily_usd_cap", `a key in shadow mode has no hard daily_usd_cap; this issuer's keys enforce`);
+  }
+  if (request.mode === "shadow" && c.maxRequestMicro !== undefined) {
+    throw refuse("max_request_usd", `a key in shadow mode has no hard max_request_usd; this issuer's keys enforce`);
   }
   if (c.maxExpiresInSeconds !== undefined && request.expiresInSeconds > c.maxExpiresInSeconds) {
     throw refuse("max_expires_in", `expires_in may be at most ${c.maxExpiresInSeconds} seconds`);

@@ -166,15 +166,22 @@ export function validateKeyRequest(body: unknown): KeyRequest {
   };
 }
 
-/** A run label, or a prefix of one: 1 to 256 characters, none of them control characters. */
+/**
+ * A run label, or a prefix of one: 1 to 256 characters, none of them a control character (C0, DEL or C1: U+0085
+ * or an 8-bit CSI in a terminal showing the audit trail) nor half a surrogate pair (no character at all, and no
+ * valid UTF-8 for DynamoDB or a log line).
+ */
 export function isLabelText(value: unknown): value is string {
   return (
     typeof value === "string" &&
     value.length > 0 &&
     value.length <= LIMITS.maxLabelLength &&
-    !hasControlCharacters(value)
+    !hasControlCharacters(value) &&
+    !NOT_LABEL_TEXT.test(value)
   );
 }
+/** C1 controls and lone surrogates (with the `u` flag, a well-formed pair is one code point, never `\p{Cs}`). */
+const NOT_LABEL_TEXT = /[\u0080-\u009f]|\p{Cs}/u;
 
 function usd(value: unknown, field: string, max: number): number {
   const micro = typeof value === "number" ? usdNumberToMicro(value) : undefined;

@@ -129,6 +129,13 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
     // pricing read and the ledger (docs/guarantees.md#8-closed-world).
     const call = classify(vendor, req);
     checkAllowlist(key, req);
+    if (key.record.budget) {
+      record.budget_id = key.record.budget.id;
+      // Immutable, so known without the ledger: an expired budget refuses before anything is read or written.
+      if (key.record.budget.expiresAt <= started) {
+        throw new AuthenticationError("expired_budget", "the budget this vault key draws from has expired");
+      }
+    }
 
     const secret = await deps.secrets.get(vendor, deadline.signal);
     if (secret === undefined) throw new VendorNotConfiguredError(vendor);
@@ -145,25 +152,19 @@ async function proxyCall(deps: ProxyDeps, input: ProxyInput, deadline: Deadline)
       secret,
       req,
     );
-    const quote = await quoteCall(
-      adapter,
-      call,
-      req,
-      body,
-      { pricing: deps.pricing, lookup: upstream.lookup },
-      key.record.counterparty,
-    );
+    // A pricing read reaches the vendor with the real secret before the reservation write: the key (and its
+    // budget) must still be live, which the cache cannot say (docs/guarantees.md#3-revocation-is-immediate).
+    let live: Promise<void> | undefined;
+    const lookup = async (path: string) => {
+      live ??= deps.keys.confirmLive(key);
+      await live;
+      return upstream.lookup(path);
+    };
+    const quote = await quoteCall(adapter, call, req, body, { pricing: deps.pricing, lookup }, key.record.counterparty);
     record.priced_from = quote.basis;
     await checkRequestCap(deps, key, quote, record, started, deadline);
 
     const levels = levelsFor(key.record, deps.spendCaps);
-    if (key.record.budget) {
-      record.budget_id = key.record.budget.id;
-      // Immutable, so known without the ledger: an expired budget refuses before anything is written.
-      if (key.record.budget.expiresAt <= started) {
-        throw new AuthenticationError("expired_budget", "the budget this vault key draws from has expired");
-      }
-    }
     const { reservation, remainingMicro } = await reserveFor(
       deps,
       record,

@@ -1,10 +1,12 @@
 // The immutable half of a key (vendor, allowlist, cap, expiry) cached per instance, so the hot path's
 // only ledger call is the reservation write. Revocation and spend are never cached: the write checks
-// them. Bounded: least recently used entries go first, expired keys are dropped on sight.
+// them, and a call priced from a vendor object, whose pricing read comes before that write, checks
+// revocation first (`confirmLive`). Bounded: least recently used entries go first, expired keys are dropped on sight.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type EndpointPattern, parseEndpointPattern } from "../core/endpoints";
 import { AuthenticationError } from "../core/errors";
 import { digestsEqual, sha256Hex, vaultKeyId } from "../core/vault-key";
+import { getBudget } from "../ledger/budgets";
 import type { KeyRecord } from "../ledger/key-record";
 import { getKey } from "../ledger/keys";
 
@@ -57,6 +59,26 @@ export class KeyCache {
     loading.catch(() => this.entries.delete(vaultKey));
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     return loading;
+  }
+
+  /**
+   * What the cache does not hold, read afresh (strongly consistent): whether the key, or the budget it draws from,
+   * was revoked since it was cached. A call priced from a vendor object reads that object with the real secret
+   * before its reservation write could refuse it, so it asks this first: once a revoke has answered, nothing of
+   * the key's reaches the vendor (docs/guarantees.md#3-revocation-is-immediate). Throws 401 as the write would.
+   */
+  async confirmLive(key: ResolvedKey): Promise<void> {
+    const budgetId = key.record.budget?.id;
+    const [state, budget] = await Promise.all([
+      getKey(this.db, this.table, key.record.keyId),
+      budgetId === undefined ? undefined : getBudget(this.db, this.table, budgetId),
+    ]);
+    if (!state || state.revokedAt !== undefined) {
+      throw new RefusedKeyError("revoked_key", "this vault key has been revoked", key.record);
+    }
+    if (budgetId !== undefined && (!budget || budget.revokedAt !== undefined)) {
+      throw new AuthenticationError("revoked_budget", "the budget this vault key draws from was revoked");
+    }
   }
 
   private async load(vaultKey: string, now: number): Promise<ResolvedKey> {

@@ -107,6 +107,8 @@ describe("Lambda handlers behind API Gateway", () => {
       [{ ...keyRequest, allowed_endpoints: ["POST /v1/refunds"] }, "allowed_endpoints"],
       [{ ...keyRequest, allowed_endpoints: ["GET /v1/*/*"] }, "allowed_endpoints"],
       [{ ...keyRequest, agent_run_label: "other-team/x" }, "label_prefix"],
+      // A key in shadow mode has no hard cap at all: above any max_daily_usd_cap.
+      [{ ...keyRequest, mode: "shadow" }, "max_daily_usd_cap"],
     ];
     for (const [body, ceiling] of above) {
       const res = await issue(body);

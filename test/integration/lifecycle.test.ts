@@ -30,6 +30,50 @@ describe("revocation, expiry and daily windows", () => {
     assert.equal((await state(stack, key.key_id)).status, "revoked");
   });
 
+  it("a call priced from a Stripe object reads nothing from Stripe once its key or its budget is revoked", async () => {
+    // The key's immutable fields are cached by the first call; the second must not make the pricing read (a GET
+    // with the real secret, whose answer a counterparty refusal would even echo) for a revoked key or budget.
+    stack.vendors.stripe.objects.set("/v1/payment_intents/pi_rev", {
+      id: "pi_rev",
+      object: "payment_intent",
+      customer: "cus_123",
+      amount: 2000,
+      amount_capturable: 2000,
+      currency: "usd",
+    });
+    const budget = (
+      await stack.issuer("POST", "/vault/budgets", {
+        vendor: "stripe",
+        daily_usd_cap: 500,
+        expires_in: "1h",
+        agent_run_label: "modal-billing/revoked-budget",
+      })
+    ).body;
+    const capture = { ...STRIPE_KEY_REQUEST, allowed_endpoints: ["POST /v1/payment_intents/*/capture"] };
+    const cases = [
+      {
+        key: await stack.issue(capture),
+        revoke: (k: { key_id: string }) => `/vault/keys/${k.key_id}`,
+        code: "revoked_key",
+      },
+      {
+        key: await stack.issue({ ...capture, budget_id: budget.budget_id }),
+        revoke: () => `/vault/budgets/${budget.budget_id}`,
+        code: "revoked_budget",
+      },
+    ];
+    for (const { key, revoke, code } of cases) {
+      const stripe = stripeFor(stack, key.vault_key);
+      await stripe.paymentIntents.capture("pi_rev"); // caches the key's immutable fields on this instance
+      assert.equal((await stack.issuer("DELETE", revoke(key))).status, 200);
+      const before = stack.vendors.stripe.received.length;
+      const error = await stripe.paymentIntents.capture("pi_rev").catch((e: unknown) => e);
+      assert.ok(error instanceof Stripe.errors.StripeAuthenticationError);
+      assert.equal(error.code, `keybrake_${code}`);
+      assert.deepEqual(stack.vendors.stripe.received.slice(before), [], `${code}: nothing reaches Stripe`);
+    }
+  });
+
   it("POST /vault/revoke revokes every live key under a label prefix, and only those", async () => {
     const a = await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: "modal-billing/2026-11-22/a" });
     const b = await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: "modal-billing/2026-11-22/b" });

@@ -66,6 +66,15 @@ describe("POST /vault/keys: counterparty", () => {
     ["stripe", "cus_1", "counterparty", /must be an object/],
     ["stripe", {}, "counterparty", /at least one of stripe_customer and\/or stripe_account/],
     ["stripe", { customer: "cus_1" }, "counterparty.customer", /unknown field counterparty\.customer/],
+    // Names an object inherits are no lock field either.
+    ["stripe", { constructor: "cus_1" }, "counterparty.constructor", /unknown field counterparty\.constructor/],
+    ["twilio", { toString: ["+1"] }, "counterparty.toString", /unknown field counterparty\.toString/],
+    [
+      "resend",
+      JSON.parse('{"__proto__":["a.com"]}'),
+      "counterparty.__proto__",
+      /unknown field counterparty\.__proto__/,
+    ],
     ["stripe", { to_prefixes: ["+1"] }, "counterparty.to_prefixes", /locks twilio keys, not stripe keys/],
     ["twilio", { stripe_customer: "cus_1" }, "counterparty.stripe_customer", /locks stripe keys, not twilio/],
     ["resend", { to_prefixes: ["+1"] }, "counterparty.to_prefixes", /locks twilio keys, not resend/],

@@ -15,6 +15,7 @@ import {
   sweepEnvironment,
 } from "../../lambda/handlers/config";
 import { parseCeilings, parseIssuers } from "../../lambda/issuer/ceilings";
+import { enforceCeilings } from "../../lambda/issuer/service";
 import { validateKeyRequest } from "../../lambda/issuer/validate";
 import { presentedVaultKey } from "../../lambda/proxy/key-cache";
 
@@ -153,6 +154,10 @@ describe("POST /vault/keys bodies", () => {
     [{ ...good, expires_in: "31d" }, "expires_in"],
     [{ ...good, agent_run_label: "" }, "agent_run_label"],
     [{ ...good, agent_run_label: "a\nb" }, "agent_run_label"],
+    [{ ...good, agent_run_label: "a\u009b31mb" }, "agent_run_label"], // C1 controls: an 8-bit CSI
+    [{ ...good, agent_run_label: "a\u0085b" }, "agent_run_label"],
+    [{ ...good, agent_run_label: "a\ud800b" }, "agent_run_label"], // half a surrogate pair: no character at all
+    [{ ...good, agent_run_label: "a\udc00" }, "agent_run_label"],
     [{ ...good, agent_run_label: "x".repeat(257) }, "agent_run_label"],
     [{ ...good, daily_cap: 50 }, "daily_cap"],
   ];
@@ -198,6 +203,36 @@ describe("issuer ceilings, parsed once for the component and the issuer Lambda",
   for (const [raw, message] of bad) {
     it(`refuses ${JSON.stringify(raw)}`, () => assert.throws(() => parseCeilings(raw, "issuers.billing"), message));
   }
+  it("a key in shadow mode has no hard cap, so an issuer with a cap ceiling may not grant one (403 naming it)", () => {
+    const key = validateKeyRequest({
+      vendor: "stripe",
+      daily_usd_cap: 5,
+      max_request_usd: 1,
+      allowed_endpoints: ["POST /v1/payment_intents"],
+      expires_in: "5m",
+      agent_run_label: "modal-billing/x",
+      mode: "shadow",
+    });
+    const issuer = (ceilings: object) => ({
+      name: "billing",
+      tokenSha256: "a".repeat(64),
+      ceilings: parseCeilings(ceilings, "issuers.billing"),
+    });
+    const ceilingOf = (ceilings: object) => {
+      try {
+        enforceCeilings(issuer(ceilings), key);
+        return undefined;
+      } catch (error) {
+        return [(error as { status: number }).status, (error as { details: { ceiling: string } }).details.ceiling];
+      }
+    };
+    assert.deepEqual(ceilingOf({ max_daily_usd_cap: 150 }), [403, "max_daily_usd_cap"]);
+    assert.deepEqual(ceilingOf({ max_request_usd: 40 }), [403, "max_request_usd"]);
+    // Without a cap ceiling, shadow mode is the issuer's to choose; the same key in enforce mode passes both.
+    assert.equal(ceilingOf({ label_prefix: "modal-billing/", daily_usd_budget: { stripe: 100 } }), undefined);
+    const { mode: _m, ...enforced } = key;
+    assert.doesNotThrow(() => enforceCeilings(issuer({ max_daily_usd_cap: 150, max_request_usd: 40 }), enforced));
+  });
   it("the Lambda's KEYBRAKE_ISSUERS carries each token's hash, and refuses a misspelled ceiling too", () => {
     const hash = "a".repeat(64);
     const [issuer] = parseIssuers({ billing: { token_sha256: hash, max_daily_usd_cap: 5 } });

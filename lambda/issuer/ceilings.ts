@@ -179,6 +179,7 @@ function ceilingUsd(value: unknown, field: string): number {
 /** The issuer Lambda's KEYBRAKE_ISSUERS: each issuer's token hash and ceilings. */
 export function parseIssuers(input: unknown): Issuer[] {
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw new Error("issuers must be an object");
+  const tokens = new Set<string>();
   return Object.entries(input).map(([name, raw]) => {
     const at = `issuers.${name}`;
     if (!isIssuerName(name)) throw new Error(`${at}: issuer names are 1-64 letters, digits, - or _`);
@@ -186,6 +187,9 @@ export function parseIssuers(input: unknown): Issuer[] {
     if (typeof tokenSha256 !== "string" || !/^[0-9a-f]{64}$/.test(tokenSha256)) {
       throw new Error(`${at}.token_sha256 must be a hex SHA-256`);
     }
+    // One token, one issuer: otherwise which issuer's ceilings a request gets would depend on the order.
+    if (tokens.has(tokenSha256)) throw new Error(`${at}.token_sha256 is another issuer's token too`);
+    tokens.add(tokenSha256);
     return { name, tokenSha256, ceilings: parseCeilings(ceilings, at) };
   });
 }

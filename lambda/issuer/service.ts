@@ -20,11 +20,10 @@ import { readLevel } from "../ledger/stacked";
 import type { Issuer } from "./ceilings";
 import {
   type BudgetRequest,
-  isLabelText,
   type KeyRequest,
-  LIMITS,
   validateBudgetRequest,
   validateKeyRequest,
+  validateRevokeRequest,
 } from "./validate";
 
 export interface IssuerDeps {
@@ -216,7 +215,11 @@ function requireEnabledVendor(deps: IssuerDeps, vendor: Vendor): void {
 
 /** The budget a key request names: this issuer's, of the key's vendor, live (else 400 naming `budget_id`). */
 async function liveBudget(deps: IssuerDeps, issuer: Issuer, request: KeyRequest, now: number): Promise<BudgetState> {
-  const budget = await getBudget(deps.db, deps.table, request.budgetId!, false);
+  // An eventually consistent read serves the common case; a budget created a moment ago may not show in it yet (the
+  // usual create-then-issue flow), so a miss is read again, consistently, before it is refused.
+  const budget =
+    (await getBudget(deps.db, deps.table, request.budgetId!, false)) ??
+    (await getBudget(deps.db, deps.table, request.budgetId!, true));
   if (!budget || budget.issuer !== issuer.name) {
     throw new InvalidRequestError(`no budget ${request.budgetId}`, "budget_id");
   }
@@ -435,13 +438,7 @@ export async function revokeOne(deps: IssuerDeps, issuer: Issuer, keyId: string)
 }
 
 export async function revokeLabel(deps: IssuerDeps, issuer: Issuer, body: unknown): Promise<RevokedLabelBody> {
-  const prefix = (body as { agent_run_label_prefix?: unknown } | null)?.agent_run_label_prefix;
-  if (!isLabelText(prefix)) {
-    throw new InvalidRequestError(
-      `agent_run_label_prefix must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
-      "agent_run_label_prefix",
-    );
-  }
+  const prefix = validateRevokeRequest(body);
   const now = deps.clock();
   // Each key's record is written as soon as its revoke is known to have applied, so a request that fails half
   // way (503) still leaves a record for every key it did revoke.

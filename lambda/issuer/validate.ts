@@ -54,6 +54,7 @@ const FIELDS = new Set([
   "counterparty",
 ]);
 const BUDGET_FIELDS = new Set(["vendor", "daily_usd_cap", "expires_in", "agent_run_label", "parts", "mode"]);
+const REVOKE_FIELDS = new Set(["agent_run_label_prefix"]);
 
 function objectBody(body: unknown, fields: ReadonlySet<string>): Record<string, unknown> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
@@ -171,6 +172,18 @@ export function validateKeyRequest(body: unknown): KeyRequest {
  * or an 8-bit CSI in a terminal showing the audit trail) nor half a surrogate pair (no character at all, and no
  * valid UTF-8 for DynamoDB or a log line).
  */
+/** `POST /vault/revoke`'s body: `{"agent_run_label_prefix": "..."}` and nothing else. */
+export function validateRevokeRequest(body: unknown): string {
+  const prefix = objectBody(body, REVOKE_FIELDS).agent_run_label_prefix;
+  if (!isLabelText(prefix)) {
+    throw new InvalidRequestError(
+      `agent_run_label_prefix must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
+      "agent_run_label_prefix",
+    );
+  }
+  return prefix;
+}
+
 export function isLabelText(value: unknown): value is string {
   return (
     typeof value === "string" &&

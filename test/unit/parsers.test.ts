@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseDurationSeconds } from "../../lambda/core/duration";
 import { matchesEndpoint, parseEndpointPattern, patternWithin } from "../../lambda/core/endpoints";
+import { InvalidRequestError } from "../../lambda/core/errors";
 import { decimalToMicro, sumUsd, usdNumberToMicro } from "../../lambda/core/money";
 import {
   issuerEnvironment,
@@ -16,7 +17,7 @@ import {
 } from "../../lambda/handlers/config";
 import { parseCeilings, parseIssuers } from "../../lambda/issuer/ceilings";
 import { enforceCeilings } from "../../lambda/issuer/service";
-import { validateKeyRequest } from "../../lambda/issuer/validate";
+import { validateKeyRequest, validateRevokeRequest } from "../../lambda/issuer/validate";
 import { presentedVaultKey } from "../../lambda/proxy/key-cache";
 
 describe("money: decimal text and USD numbers as integer micro-USD", () => {
@@ -240,6 +241,26 @@ describe("issuer ceilings, parsed once for the component and the issuer Lambda",
     assert.throws(() => parseIssuers({ billing: { token_sha256: hash, max_daily_cap: 5 } }), /max_daily_cap/);
     assert.throws(() => parseIssuers({ billing: { token_sha256: "nope" } }), /token_sha256/);
     assert.throws(() => parseIssuers({ "bad name": { token_sha256: hash } }), /issuer names/);
+    assert.throws(
+      () => parseIssuers({ billing: { token_sha256: hash }, notify: { token_sha256: hash } }),
+      /issuers\.notify\.token_sha256 is another issuer's token too/,
+    );
+  });
+  it("POST /vault/revoke takes agent_run_label_prefix and nothing else", () => {
+    assert.equal(validateRevokeRequest({ agent_run_label_prefix: "modal-billing/" }), "modal-billing/");
+    for (const [body, field] of [
+      [{ agent_run_label_prefix: "x", foo: 1 }, "foo"],
+      [{ agent_run_label: "x" }, "agent_run_label"],
+      [{}, "agent_run_label_prefix"],
+      [{ agent_run_label_prefix: "" }, "agent_run_label_prefix"],
+      [[], "body"],
+    ] as const) {
+      assert.throws(
+        () => validateRevokeRequest(body),
+        (e: unknown) => e instanceof InvalidRequestError && e.field === field,
+        JSON.stringify(body),
+      );
+    }
   });
 });
 

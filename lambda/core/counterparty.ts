@@ -178,11 +178,16 @@ export interface CounterpartyRefusal {
 /** 403 `counterparty_not_allowed`: the call would act on someone the key's lock does not name. */
 export class CounterpartyNotAllowedError extends KeybrakeError {
   override name = "CounterpartyNotAllowedError";
+  /**
+   * `counterparty` goes to the audit record; `shown` (the same unless given) to the caller, who must not learn
+   * what the key may not see, such as the customer of an object it does not own.
+   */
   constructor(
     message: string,
     readonly counterparty: CounterpartyRefusal,
     param?: string,
+    shown: CounterpartyRefusal = counterparty,
   ) {
-    super(403, "counterparty_not_allowed", message, { ...(param ? { param } : {}), counterparty });
+    super(403, "counterparty_not_allowed", message, { ...(param ? { param } : {}), counterparty: shown });
   }
 }

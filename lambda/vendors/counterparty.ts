@@ -35,6 +35,8 @@ export interface StripeParty {
   readonly param: string;
   /** Why there is none, for the refusal's message (a payout has no customer). */
   readonly why?: string;
+  /** Read from the object the call acts on: a customer the caller did not name, so never echoed back to it. */
+  readonly fromObject?: boolean;
 }
 
 /** The headers that select the Stripe account a call acts as. */
@@ -78,12 +80,16 @@ export function checkCounterparty(vendor: Vendor, lock: CounterpartyLock, quote:
     if (parties.length === 0) throw unknown("stripe_customer", allowed);
     for (const party of parties) {
       if (party.customer === allowed) continue;
+      const audited = { field: "stripe_customer" as const, attempted: party.customer?.slice(0, ECHO) ?? null, allowed };
       throw new CounterpartyNotAllowedError(
         party.customer === null
           ? `this vault key may act only on customer ${allowed}; ${party.why ?? `this call names no ${party.param}`}`
-          : `this vault key may act only on customer ${allowed}, not ${party.customer.slice(0, ECHO)} (${party.param})`,
-        { field: "stripe_customer", attempted: party.customer?.slice(0, ECHO) ?? null, allowed },
+          : party.fromObject
+            ? `this vault key may act only on customer ${allowed}, and the ${party.param} it acts on is another's`
+            : `this vault key may act only on customer ${allowed}, not ${party.customer.slice(0, ECHO)} (${party.param})`,
+        audited,
         party.param,
+        party.fromObject ? { ...audited, attempted: null } : audited,
       );
     }
     return;

@@ -63,6 +63,7 @@ const objectParty = (object: StripeObject, param: string, what: string): StripeP
   customer: customerOf(object),
   param,
   why: `the ${what} it acts on has no customer`,
+  fromObject: true,
 });
 
 /** The customers a create names, by the resource the `amount` rule prices (`payment_intents`, `charges`, …). */

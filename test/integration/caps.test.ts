@@ -12,7 +12,7 @@ import { memorySink } from "../../lambda/audit/sink";
 import { type LocalServer, startLocalServer } from "../../lambda/local";
 import { runCli } from "../support/cli";
 import { type FakeVendors, startFakeVendors } from "../support/fake-vendors";
-import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
+import { dynamoEndpoint, ISSUER_TOKEN, STRIPE_KEY_REQUEST, type Stack, startStack, tally } from "../support/stack";
 import { postTwilioMessage, TWILIO_MESSAGES } from "../support/vendor-calls";
 
 async function answer(res: Response) {
@@ -29,12 +29,6 @@ const charge = (url: string, vaultKey: string, cents: number, customer = "cus_1"
 
 const self = (url: string, authorization: string) =>
   fetch(`${url}/vault/keys/self`, { headers: { authorization } }).then(answer);
-
-function tally(statuses: number[]): Record<number, number> {
-  const counts: Record<number, number> = {};
-  for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
-  return counts;
-}
 
 const calls = (audit: AuditRecord[], keyId: string) =>
   audit.filter((r): r is CallRecord => r.event === "call" && r.key_id === keyId);

@@ -153,6 +153,13 @@ describe("Stripe: a key locked to one customer", () => {
         [error.statusCode, error.code, error.param],
         [403, "keybrake_counterparty_not_allowed", "charge"],
       );
+      // The key learns that the charge is another's, never whose: only the audit trail names cus_B.
+      assert.ok(!JSON.stringify(error.raw).includes("cus_B"), JSON.stringify(error.raw));
+      assert.deepEqual((error.raw as { counterparty: unknown }).counterparty, {
+        field: "stripe_customer",
+        attempted: null,
+        allowed: "cus_A",
+      });
     } finally {
       stack.vendors.stripe.respond = undefined;
     }

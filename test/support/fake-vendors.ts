@@ -157,6 +157,10 @@ async function startOne(vendor: string): Promise<FakeVendor> {
       else send();
     });
   });
+  // Real vendors keep idle connections open far longer than Node's default 5 s. With that default, a pooled socket
+  // the fake closes just as the proxy reuses it resets a call the vendor never saw (kept as spent, 502): a race of
+  // the fake's, not of the vendors', which made counts like "exactly 5 reached Stripe" flaky on a busy machine.
+  server.keepAliveTimeout = 120_000;
   Object.assign(fake, await listenOnLoopback(server));
   return fake;
 }

@@ -41,7 +41,12 @@ export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBC
  */
 export type ConditionalResult =
   | { applied: true; attributes?: Record<string, AttributeValue> }
-  | { applied: false; item?: Record<string, AttributeValue> };
+  | {
+      applied: false;
+      item?: Record<string, AttributeValue>;
+      /** Times the SDK sent the write: past 1, an earlier attempt may have been applied and refused this one. */
+      attempts?: number;
+    };
 
 /**
  * Runs a conditional write; only a failed condition is an answer, any other failure means the ledger is down.
@@ -54,7 +59,9 @@ export async function conditionalWrite(
   try {
     return { applied: true, attributes: (await write()).Attributes };
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return { applied: false, item: error.Item };
+    if (error instanceof ConditionalCheckFailedException) {
+      return { applied: false, item: error.Item, attempts: error.$metadata?.attempts };
+    }
     throw new LedgerUnavailableError({ cause: error });
   }
 }

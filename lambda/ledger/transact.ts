@@ -23,7 +23,14 @@ export interface CancelReason {
   item?: Item;
 }
 
-export type TransactResult = { applied: true } | { applied: false; reasons: CancelReason[] };
+export type TransactResult =
+  | { applied: true }
+  | {
+      applied: false;
+      reasons: CancelReason[];
+      /** Times the SDK sent the transaction: past 1, an earlier attempt may have been applied. */
+      attempts?: number;
+    };
 
 /** Reasons that say "busy", not "no": the same transaction may be applied if sent again a little later. */
 export const BUSY_REASONS: ReadonlySet<string> = new Set([
@@ -54,6 +61,7 @@ export async function transactWrite(
       return {
         applied: false,
         reasons: (error.CancellationReasons ?? []).map((r) => ({ code: r.Code ?? "None", item: r.Item })),
+        attempts: error.$metadata?.attempts,
       };
     }
     throw new LedgerUnavailableError({ cause: error });
@@ -74,7 +82,8 @@ export async function transactOnKey(
     const result = await transactWrite(db, items, { signal });
     if (result.applied) return { applied: true };
     const first = result.reasons[0];
-    if (first?.code === "ConditionalCheckFailed") return { applied: false, item: first.item };
+    if (first?.code === "ConditionalCheckFailed")
+      return { applied: false, item: first.item, attempts: result.attempts };
     const busy = result.reasons.some(isBusy);
     if (!busy || attempt + 1 >= attempts) {
       // Refused by an item other than the key's (a part that no longer exists), or busy for too long: nothing

@@ -40,7 +40,12 @@ export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBC
  * refused with the item as it was (ALL_OLD).
  */
 export type ConditionalResult =
-  | { applied: true; attributes?: Record<string, AttributeValue> }
+  | {
+      applied: true;
+      attributes?: Record<string, AttributeValue>;
+      /** Times the SDK sent the write: past 1, a copy of it may still be on its way to DynamoDB. */
+      attempts?: number;
+    }
   | {
       applied: false;
       item?: Record<string, AttributeValue>;
@@ -54,10 +59,11 @@ export type ConditionalResult =
  * writes matter after such a failure make them recognisable (the reservation id in the item).
  */
 export async function conditionalWrite(
-  write: () => Promise<{ Attributes?: Record<string, AttributeValue> }>,
+  write: () => Promise<{ Attributes?: Record<string, AttributeValue>; $metadata?: { attempts?: number } }>,
 ): Promise<ConditionalResult> {
   try {
-    return { applied: true, attributes: (await write()).Attributes };
+    const out = await write();
+    return { applied: true, attributes: out.Attributes, attempts: out.$metadata?.attempts };
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
       return { applied: false, item: error.Item, attempts: error.$metadata?.attempts };

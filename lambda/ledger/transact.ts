@@ -24,7 +24,11 @@ export interface CancelReason {
 }
 
 export type TransactResult =
-  | { applied: true }
+  | {
+      applied: true;
+      /** Times the SDK sent the transaction: past 1, a copy of it may still be on its way to DynamoDB. */
+      attempts?: number;
+    }
   | {
       applied: false;
       reasons: CancelReason[];
@@ -52,10 +56,11 @@ export async function transactWrite(
   options: { token?: string; signal?: AbortSignal } = {},
 ): Promise<TransactResult> {
   try {
-    await db.send(new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: options.token }), {
-      abortSignal: options.signal,
-    });
-    return { applied: true };
+    const out = await db.send(
+      new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: options.token }),
+      { abortSignal: options.signal },
+    );
+    return { applied: true, attempts: out.$metadata?.attempts };
   } catch (error) {
     if (error instanceof TransactionCanceledException) {
       return {

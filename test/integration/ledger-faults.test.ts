@@ -160,6 +160,21 @@ describe("ledger writes under faults", () => {
     await assertBooksBalance(key.key_id);
   });
 
+  it("a reservation write the SDK sent twice keeps its marker past cleanup: a late copy can never land", async () => {
+    const key = await stack.issue();
+    faults.set("reserve", "retried_by_sdk");
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=1500&currency=usd")).status, 200);
+    const write = seen.find((s) => s.write === "reserve")!.input;
+    // The next calls on the key remove this process's ended markers in passing.
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=100&currency=usd")).status, 200);
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=100&currency=usd")).status, 200);
+    // A copy of the first write still on its way (a request DynamoDB was holding) arrives now: refused.
+    await assert.rejects(db.send(new UpdateItemCommand(write)), { name: "ConditionalCheckFailedException" });
+    assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 17, "charged once");
+    await sweepLater();
+    await assertBooksBalance(key.key_id);
+  });
+
   it("a reservation whose answer was lost: 503, nothing forwarded, compensated back to 0", async () => {
     const key = await stack.issue();
     const before = stack.vendors.stripe.received.length;

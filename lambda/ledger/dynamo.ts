@@ -40,8 +40,18 @@ export function createDynamoClient(config: DynamoDBClientConfig = {}): DynamoDBC
  * refused with the item as it was (ALL_OLD).
  */
 export type ConditionalResult =
-  | { applied: true; attributes?: Record<string, AttributeValue> }
-  | { applied: false; item?: Record<string, AttributeValue> };
+  | {
+      applied: true;
+      attributes?: Record<string, AttributeValue>;
+      /** Times the SDK sent the write: past 1, a copy of it may still be on its way to DynamoDB. */
+      attempts?: number;
+    }
+  | {
+      applied: false;
+      item?: Record<string, AttributeValue>;
+      /** Times the SDK sent the write: past 1, an earlier attempt may have been applied and refused this one. */
+      attempts?: number;
+    };
 
 /**
  * Runs a conditional write; only a failed condition is an answer, any other failure means the ledger is down.
@@ -49,12 +59,15 @@ export type ConditionalResult =
  * writes matter after such a failure make them recognisable (the reservation id in the item).
  */
 export async function conditionalWrite(
-  write: () => Promise<{ Attributes?: Record<string, AttributeValue> }>,
+  write: () => Promise<{ Attributes?: Record<string, AttributeValue>; $metadata?: { attempts?: number } }>,
 ): Promise<ConditionalResult> {
   try {
-    return { applied: true, attributes: (await write()).Attributes };
+    const out = await write();
+    return { applied: true, attributes: out.Attributes, attempts: out.$metadata?.attempts };
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return { applied: false, item: error.Item };
+    if (error instanceof ConditionalCheckFailedException) {
+      return { applied: false, item: error.Item, attempts: error.$metadata?.attempts };
+    }
     throw new LedgerUnavailableError({ cause: error });
   }
 }

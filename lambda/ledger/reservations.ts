@@ -67,6 +67,11 @@ export interface Reservation {
   charges?: Record<string, number>;
   /** The key's remaining for the day right after this reservation, when the write said (UPDATED_NEW). */
   remainingMicro?: number;
+  /**
+   * The reservation write was sent more than once (the SDK retried it): a copy may still be on its way, so the
+   * marker, which refuses that copy, is kept as long as a tombstone is (no cleanup in passing before then).
+   */
+  resent?: boolean;
 }
 
 export type ReserveOutcome =
@@ -213,13 +218,14 @@ export async function reserve(
   if (result.applied) {
     const remaining = result.attributes?.[reservation.window]?.N;
     if (remaining !== undefined) reservation.remainingMicro = Number(remaining);
+    if ((result.attempts ?? 1) > 1) reservation.resent = true;
     return { kind: "reserved", reservation };
   }
   // Our own marker: an earlier attempt of this very write was applied (the SDK retried after a timeout).
   if (isOwnMarker(result.item, input)) {
     const remaining = result.item?.[reservation.window]?.N;
     if (remaining !== undefined) reservation.remainingMicro = Number(remaining);
-    return { kind: "reserved", reservation };
+    return { kind: "reserved", reservation: { ...reservation, resent: true } };
   }
   return classifyRefusal(result.item, input, write.slot);
 }

@@ -117,7 +117,10 @@ export async function compensate(
     // An idempotent retry rode on it and was forwarded: the money now backs that call. It stays, and the sweep
     // records it once the marker expires.
     if (seen.ridden) return "kept";
-    // What landed is what the marker says: its part charges go back with it.
+    // What landed is what the marker says: its part charges go back with it. Like any release it frees the
+    // idempotency slot that names it (still conditional on that): the sweep drops the tombstone after an hour,
+    // and a retry finding the slot but no marker would ride free on money given back.
+    const holdsSlot = r.slot !== undefined && placed.item[r.slot.attr]?.M?.r?.S === r.rid;
     const released = await rewriteMarker(
       db,
       table,
@@ -127,7 +130,7 @@ export async function compensate(
         to: stone,
         delta: seen.amountMicro,
         addUnsettled: 0,
-        withSlot: false,
+        withSlot: holdsSlot,
         unridden: true,
         charges: seen.charges ?? {},
       },

@@ -96,14 +96,21 @@ export async function reserveStacked(
       ...parts.map(({ plan, op }) => partUpdate(table, plan.level, op, now)),
     ];
     const result = await transactWrite(db, items, { token: `${input.rid}.${attempt}`, signal });
-    if (result.applied) return { kind: "reserved", reservation: { ...reservationOf(input), charges } };
+    if (result.applied) {
+      // Past 10 minutes DynamoDB forgets the token, and a copy still on its way would be a new transaction.
+      const resent = (result.attempts ?? 1) > 1 ? { resent: true } : {};
+      return { kind: "reserved", reservation: { ...reservationOf(input), charges, ...resent } };
+    }
 
     const keyReason = result.reasons[0];
     if (keyReason?.code === "ConditionalCheckFailed") {
       // Our own marker: an earlier attempt of this very transaction was applied (an SDK retry after a timeout).
       if (isOwnMarker(keyReason.item, input)) {
         const own = unmarshalMarker(keyReason.item?.p?.M?.[input.rid]);
-        return { kind: "reserved", reservation: { ...reservationOf(input), charges: own?.charges ?? {} } };
+        return {
+          kind: "reserved",
+          reservation: { ...reservationOf(input), charges: own?.charges ?? {}, resent: true },
+        };
       }
       return classifyRefusal(keyReason.item, input, write.slot);
     }

@@ -12,7 +12,7 @@ import { conditionalWrite, pages } from "./dynamo";
 import { KEY_PK_PREFIX, type KeyRecord, type KeyState, keyPk, type Marker, unmarshalKey } from "./key-record";
 import { updateKeyIf } from "./keys";
 import { partMoves } from "./settlement";
-import { transactOnKey } from "./transact";
+import { retryingConflicts, transactOnKey } from "./transact";
 
 export interface SweptReservation extends Pick<KeyRecord, "keyId" | "issuer" | "label" | "vendor"> {
   rid: string;
@@ -31,8 +31,27 @@ export interface SweepResult {
 const hasMarkers = "size(p) > :zero";
 const expiredUnnoted = "expires_at <= :now AND attribute_not_exists(revoked_at) AND attribute_not_exists(expiry_noted)";
 
+/**
+ * A sweep that could not finish: some scan page or some key's write failed. `result` holds what it did close and
+ * note before and after the failures, whose records must still be written (the ledger already moved).
+ */
+export class SweepIncompleteError extends Error {
+  override name = "SweepIncompleteError";
+  constructor(
+    readonly result: SweepResult,
+    readonly failures: unknown[],
+  ) {
+    super(`the sweep could not finish (${failures.length} failure(s))`, { cause: failures[0] });
+  }
+}
+
+/**
+ * Closes every expired marker and notes every expired key. A key whose writes fail does not stop the others; the
+ * sweep then throws SweepIncompleteError carrying what it did, so that every close that applied is recorded.
+ */
 export async function sweep(db: DynamoDBClient, table: string, now: number): Promise<SweepResult> {
   const result: SweepResult = { swept: [], expired: [] };
+  const failures: unknown[] = [];
   const scan = (cursor: Record<string, AttributeValue> | undefined) =>
     db.send(
       new ScanCommand({
@@ -43,27 +62,45 @@ export async function sweep(db: DynamoDBClient, table: string, now: number): Pro
         ExclusiveStartKey: cursor,
       }),
     );
-  for await (const items of pages(scan)) {
-    for (const item of items) {
-      const key = unmarshalKey(item);
-      // Markers first, so an expiring key's record counts what its sweep just kept as spent.
-      result.swept.push(...(await closeMarkers(db, table, key, now)));
-      if (key.expiresAt <= now && key.revokedAt === undefined && item.expiry_noted === undefined) {
-        const noted = await noteExpiry(db, table, key.keyId, now);
-        if (noted) result.expired.push(noted);
+  try {
+    for await (const items of pages(scan)) {
+      for (const item of items) {
+        const key = unmarshalKey(item);
+        try {
+          // Markers first, so an expiring key's record counts what its sweep just kept as spent.
+          const closed = await closeMarkers(db, table, key, now);
+          result.swept.push(...closed.swept);
+          if (closed.failures.length > 0) {
+            failures.push(...closed.failures);
+            continue;
+          }
+          if (key.expiresAt <= now && key.revokedAt === undefined && item.expiry_noted === undefined) {
+            const noted = await noteExpiry(db, table, key.keyId, now);
+            if (noted) result.expired.push(noted);
+          }
+        } catch (error) {
+          failures.push(error);
+        }
       }
     }
+  } catch (error) {
+    failures.push(error); // a scan page: the keys after it wait for the next sweep
   }
+  if (failures.length > 0) throw new SweepIncompleteError(result, failures);
   return result;
 }
+
+/** Sends of one close whose outcome was unknown, before the sweep leaves that marker to the next run. */
+const CLOSE_ATTEMPTS = 3;
 
 async function closeMarkers(
   db: DynamoDBClient,
   table: string,
   key: KeyState,
   now: number,
-): Promise<SweptReservation[]> {
+): Promise<{ swept: SweptReservation[]; failures: unknown[] }> {
   const swept: SweptReservation[] = [];
+  const failures: unknown[] = [];
   for (const [rid, marker] of key.markers) {
     if (marker.expiresAt > now) continue;
     const unsettled = marker.kind === "r" || marker.kind === "u";
@@ -83,14 +120,33 @@ async function closeMarkers(
       ConditionExpression: `${marker.legacy ? "attribute_not_exists(p.#rid.k)" : "p.#rid.k = :k"} AND p.#rid.a = :a`,
       ExpressionAttributeNames: { "#rid": rid },
       ExpressionAttributeValues: marker.legacy ? { ":a": values[":a"]! } : values,
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
     };
     // Kept as spent, nothing moves; a user budget counts it unsettled too, in the same transaction.
     const parts = marker.kind === "r" ? partMoves(table, "w", marker.charges ?? {}, 0, marker.amountMicro) : [];
-    const closed =
-      parts.length > 0
-        ? await transactOnKey(db, [{ Update: close }, ...parts])
-        : await conditionalWrite(() => db.send(new UpdateItemCommand(close)));
-    if (closed.applied && marker.kind !== "x") {
+    let closed = false;
+    // Whether a send of this close may have been applied without our knowing (its answer lost).
+    let maybeSent = false;
+    for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
+      try {
+        const result =
+          parts.length > 0
+            ? await transactOnKey(db, [{ Update: close }, ...parts])
+            : await retryingConflicts(() => conditionalWrite(() => db.send(new UpdateItemCommand(close))));
+        // Refused with the marker gone after a send whose answer was lost (ours, or one the SDK retried): that
+        // send closed it. Once expired, a marker is removed only by a sweep (another one's record says the same)
+        // or by its own process after the call's record carries its amount; the one misreading is a settlement
+        // landing after the expiry and cleaned up within this close's retry, recorded at the amount as read.
+        closed =
+          result.applied ||
+          ((maybeSent || (result.attempts ?? 1) > 1) && result.item !== undefined && !result.item.p?.M?.[rid]);
+        break;
+      } catch (error) {
+        maybeSent = true;
+        if (attempt + 1 === CLOSE_ATTEMPTS) failures.push(error);
+      }
+    }
+    if (closed && marker.kind !== "x") {
       swept.push({
         keyId: key.keyId,
         issuer: key.issuer,
@@ -102,7 +158,7 @@ async function closeMarkers(
       });
     }
   }
-  return swept;
+  return { swept, failures };
 }
 
 /** Marks the key's expiry as audited; undefined when another sweep got there first. */

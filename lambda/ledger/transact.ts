@@ -23,7 +23,18 @@ export interface CancelReason {
   item?: Item;
 }
 
-export type TransactResult = { applied: true } | { applied: false; reasons: CancelReason[] };
+export type TransactResult =
+  | {
+      applied: true;
+      /** Times the SDK sent the transaction: past 1, a copy of it may still be on its way to DynamoDB. */
+      attempts?: number;
+    }
+  | {
+      applied: false;
+      reasons: CancelReason[];
+      /** Times the SDK sent the transaction: past 1, an earlier attempt may have been applied. */
+      attempts?: number;
+    };
 
 /** Reasons that say "busy", not "no": the same transaction may be applied if sent again a little later. */
 export const BUSY_REASONS: ReadonlySet<string> = new Set([
@@ -45,15 +56,17 @@ export async function transactWrite(
   options: { token?: string; signal?: AbortSignal } = {},
 ): Promise<TransactResult> {
   try {
-    await db.send(new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: options.token }), {
-      abortSignal: options.signal,
-    });
-    return { applied: true };
+    const out = await db.send(
+      new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: options.token }),
+      { abortSignal: options.signal },
+    );
+    return { applied: true, attempts: out.$metadata?.attempts };
   } catch (error) {
     if (error instanceof TransactionCanceledException) {
       return {
         applied: false,
         reasons: (error.CancellationReasons ?? []).map((r) => ({ code: r.Code ?? "None", item: r.Item })),
+        attempts: error.$metadata?.attempts,
       };
     }
     throw new LedgerUnavailableError({ cause: error });
@@ -74,7 +87,8 @@ export async function transactOnKey(
     const result = await transactWrite(db, items, { signal });
     if (result.applied) return { applied: true };
     const first = result.reasons[0];
-    if (first?.code === "ConditionalCheckFailed") return { applied: false, item: first.item };
+    if (first?.code === "ConditionalCheckFailed")
+      return { applied: false, item: first.item, attempts: result.attempts };
     const busy = result.reasons.some(isBusy);
     if (!busy || attempt + 1 >= attempts) {
       // Refused by an item other than the key's (a part that no longer exists), or busy for too long: nothing

@@ -117,9 +117,9 @@ async function endAndRecord(deps: FinishDeps, record: CallRecord, call: Forwarde
       // The sweep ended it first (a very late answer): its record carries the amount, this one must not.
       settlement = "swept";
     } else {
-      // This instance may remove the marker in passing once this record is written (a tombstone only once
-      // no copy of the reservation write can still be in flight).
-      cleanup = ending.kind === "released" ? Date.now() + TOMBSTONE_TTL_MS : 0;
+      // This instance may remove the marker in passing once this record is written; a tombstone, or the marker
+      // of a reservation write sent more than once, only once no copy of that write can still be in flight.
+      cleanup = ending.kind === "released" || reservation.resent ? Date.now() + TOMBSTONE_TTL_MS : 0;
     }
   } catch {
     // Unknown outcome: the ledger may or may not hold this ending. Either way the marker is still there (open,

@@ -4,7 +4,7 @@ import { type KeyEventRecord, keyContext } from "../audit/record";
 import type { AuditSink } from "../audit/sink";
 import { microToUsd } from "../core/money";
 import { budgetsCharged } from "../ledger/settlement";
-import { type SweepResult, sweep } from "../ledger/sweep";
+import { SweepIncompleteError, type SweepResult, sweep } from "../ledger/sweep";
 
 const SWEPT_AS = { r: "pending", e: "exact", d: "settled", u: "unsettled" } as const;
 
@@ -47,7 +47,16 @@ export async function runSweep(
   now: number,
   audit: AuditSink,
 ): Promise<{ swept: number; expired: number }> {
-  const result = await sweep(db, table, now);
+  let result: SweepResult;
+  try {
+    result = await sweep(db, table, now);
+  } catch (error) {
+    // Cut short: what it did close is in the ledger already, so its records are written before the error goes on.
+    if (error instanceof SweepIncompleteError) {
+      for (const record of sweepRecords(error.result, now)) audit.write(record);
+    }
+    throw error;
+  }
   for (const record of sweepRecords(result, now)) audit.write(record);
   return { swept: result.swept.length, expired: result.expired.length };
 }

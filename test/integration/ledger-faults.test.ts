@@ -160,6 +160,21 @@ describe("ledger writes under faults", () => {
     await assertBooksBalance(key.key_id);
   });
 
+  it("a reservation write the SDK sent twice keeps its marker past cleanup: a late copy can never land", async () => {
+    const key = await stack.issue();
+    faults.set("reserve", "retried_by_sdk");
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=1500&currency=usd")).status, 200);
+    const write = seen.find((s) => s.write === "reserve")!.input;
+    // The next calls on the key remove this process's ended markers in passing.
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=100&currency=usd")).status, 200);
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, "amount=100&currency=usd")).status, 200);
+    // A copy of the first write still on its way (a request DynamoDB was holding) arrives now: refused.
+    await assert.rejects(db.send(new UpdateItemCommand(write)), { name: "ConditionalCheckFailedException" });
+    assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 17, "charged once");
+    await sweepLater();
+    await assertBooksBalance(key.key_id);
+  });
+
   it("a reservation whose answer was lost: 503, nothing forwarded, compensated back to 0", async () => {
     const key = await stack.issue();
     const before = stack.vendors.stripe.received.length;
@@ -231,6 +246,31 @@ describe("ledger writes under faults", () => {
     assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 11);
     await sweepLater();
     await assertBooksBalance(key.key_id);
+  });
+
+  it("a retry of a compensated call after its tombstone was swept is reserved anew, never free", async () => {
+    const key = await stack.issue({ ...STRIPE_KEY_REQUEST, expires_in: "1d" });
+    const before = stack.vendors.stripe.received.length;
+    faults.set("reserve", "lost_answer");
+    const body = "amount=1500&currency=usd";
+    assert.equal((await postPaymentIntent(stack.url, key.vault_key, body, "idem-compensated")).status, 503);
+    await stack.server.idle();
+    assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0, "compensated: released");
+    // Two hours on: the tombstone has expired and the sweep drops it; Stripe's 24-hour window is still open, and
+    // Stripe never saw the first request, so the retry is a first call there and must be paid for here.
+    stack.clock.shift(2 * 3_600_000);
+    try {
+      await stack.server.sweep();
+      assert.equal((await postPaymentIntent(stack.url, key.vault_key, body, "idem-compensated")).status, 200);
+      assert.equal(stack.vendors.stripe.received.length, before + 1, "forwarded once, by the retry");
+      assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 15, "the forwarded retry is paid for");
+      await stack.server.idle();
+      const [, retried] = calls(key.key_id);
+      assert.deepEqual([retried!.settlement, retried!.spent_usd], ["settled", 15]);
+      await assertBooksBalance(key.key_id);
+    } finally {
+      stack.clock.shift(-2 * 3_600_000);
+    }
   });
 
   it("a settlement whose answer was lost: the record carries nothing, the sweep records what the ledger kept", async () => {

@@ -5,10 +5,13 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import twilio from "twilio";
+import { memorySink } from "../../lambda/audit/sink";
 import type { IssuedKeyBody } from "../../lambda/issuer/service";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
 import { getKey, putKey } from "../../lambda/ledger/keys";
 import { sweep } from "../../lambda/ledger/sweep";
+import { ensureLedgerTable } from "../../lambda/ledger/table";
+import { runSweep } from "../../lambda/sweep/run";
 import { type FakeVendors, SECRETS, startFakeVendors } from "../support/fake-vendors";
 import { type LocalProcess, localEnv, spawnLocal } from "../support/processes";
 import { dynamoEndpoint, freshTable, issuerAt } from "../support/stack";
@@ -132,6 +135,92 @@ describe("orphaned reservations", () => {
     } finally {
       db.destroy();
     }
+  });
+});
+
+describe("a sweep cut short", () => {
+  /**
+   * Four keys, each with an orphan priced from the answer (0.02 USD held), swept by a client whose closes of
+   * pending markers fail as `fault` says; then a sweep without faults. Every orphan must be closed and recorded
+   * exactly once, whatever the first run managed.
+   */
+  async function sweepWithFaults(fault: (close: number) => "never_applied" | "lost_answer" | undefined) {
+    const table = freshTable();
+    const plain = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    const db = createDynamoClient(localDynamoConfig(await dynamoEndpoint()));
+    let closes = 0;
+    db.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { UpdateExpression?: string };
+        const mode = input.UpdateExpression?.startsWith("ADD unsettled") ? fault(++closes) : undefined;
+        const timeout = () => Object.assign(new Error("socket timed out"), { name: "TimeoutError", $metadata: {} });
+        if (mode === "never_applied") throw timeout();
+        const out = await next(args);
+        if (mode === "lost_answer") throw timeout();
+        return out;
+      },
+      { step: "initialize", name: "cutShort" },
+    );
+    const window = `w${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`;
+    const keyIds = ["00000000000000b1", "00000000000000b2", "00000000000000b3", "00000000000000b4"];
+    try {
+      await ensureLedgerTable(plain, table);
+      for (const keyId of keyIds) {
+        await putKey(plain, table, {
+          keyId,
+          keyHash: "00",
+          vendor: "twilio",
+          issuer: "local",
+          label: `cut/${keyId}`,
+          capMicro: 1_000_000,
+          allowedEndpoints: [],
+          createdAt: Date.now(),
+          expiresAt: Date.now() + 86_400_000,
+        });
+        await plain.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: `K#${keyId}` } },
+            UpdateExpression: "SET #w = :left, p.#rid = :open",
+            ExpressionAttributeNames: { "#w": window, "#rid": `r${keyId}` },
+            ExpressionAttributeValues: {
+              ":left": { N: "980000" },
+              ":open": { M: { k: { S: "r" }, a: { N: "20000" }, x: { N: String(Date.now()) } } },
+            },
+          }),
+        );
+      }
+      const audit = memorySink();
+      const later = Date.now() + 60_000;
+      const first = await runSweep(db, table, later, audit).then(
+        () => "finished",
+        () => "cut short",
+      );
+      await runSweep(db, table, later, audit);
+      for (const keyId of keyIds) {
+        const state = (await getKey(plain, table, keyId))!;
+        assert.equal(state.markers.size, 0, "every orphan is closed");
+        const recorded = audit.records
+          .filter((r) => r.event === "reservation_swept" && r.key_id === keyId)
+          .map((r) => (r as { unsettled_usd: number }).unsettled_usd);
+        assert.deepEqual(recorded, [0.02], `${keyId}: one record for the orphan the ledger kept`);
+        assert.equal(state.unsettledMicro, 20_000);
+      }
+      return first;
+    } finally {
+      db.destroy();
+      plain.destroy();
+    }
+  }
+
+  it("a key whose closes keep failing: the others are closed and recorded, the next sweep gets it", async () => {
+    const first = await sweepWithFaults((close) => (close >= 2 && close <= 4 ? "never_applied" : undefined));
+    assert.equal(first, "cut short", "the run says it did not finish");
+  });
+
+  it("a close applied whose answer was lost is recorded once, by the send that learns it", async () => {
+    const first = await sweepWithFaults((close) => (close === 2 ? "lost_answer" : undefined));
+    assert.equal(first, "finished");
   });
 });
 

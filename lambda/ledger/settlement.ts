@@ -31,6 +31,11 @@ export interface EndingResult {
   outcome: "applied" | "ended";
   /** Ledger writes this took (0 for an exact settlement). */
   writes: number;
+  /**
+   * The ending written when it is not the one asked for: a release of a reservation an idempotent retry rode on
+   * is kept as unsettled instead (the retry was forwarded on that money, and its outcome is not this call's).
+   */
+  ending?: Ending;
 }
 
 export async function endReservation(
@@ -59,8 +64,11 @@ export async function endReservation(
     after = { kind: "u", amountMicro: r.amountMicro, expiresAt: r.expiresAt };
     addUnsettled = r.amountMicro;
   }
-  // A released reservation also frees its idempotency slot: a retry must not ride on money given back.
-  const freeSlot = ending.kind === "released" && r.slot !== undefined;
+  // A released reservation also frees its idempotency slot: a retry must not ride on money given back. And it is
+  // released only while no retry rode on it: a retry forwarded on this money (Stripe runs it afresh when this call
+  // was refused for a conflict or failed validation) may have been charged, so the money stays, unsettled.
+  const released = ending.kind === "released";
+  const freeSlot = released && r.slot !== undefined;
   let writes = 0;
   for (const withSlot of freeSlot ? [true, false] : [false]) {
     writes++;
@@ -68,13 +76,17 @@ export async function endReservation(
       db,
       table,
       r,
-      { from: open, to: after, delta, addUnsettled, withSlot, charges },
+      { from: open, to: after, delta, addUnsettled, withSlot, charges, unridden: released },
       signal,
     );
     if (result.applied) return { outcome: "applied", writes };
     const seen = unmarshalMarker(result.item?.p?.M?.[r.rid]);
     if (seen?.kind === after.kind && seen.amountMicro === after.amountMicro) return { outcome: "applied", writes };
     if (!seen) return { outcome: "ended", writes };
+    if (released && seen.ridden && seen.kind === open) {
+      const kept = await endReservation(db, table, r, { kind: "unsettled" }, signal);
+      return { ...kept, writes: writes + kept.writes, ending: { kind: "unsettled" } };
+    }
     // Still open: only the slot condition failed (a newer call took the slot); end it without touching the slot.
   }
   return { outcome: "ended", writes };

@@ -113,6 +113,10 @@ async function endAndRecord(deps: FinishDeps, record: CallRecord, call: Forwarde
       release(signal),
     );
     record.ledger_writes += result.writes;
+    if (result.ending) {
+      ending = result.ending;
+      settlement = ending.kind;
+    }
     if (result.outcome === "ended") {
       // The sweep ended it first (a very late answer): its record carries the amount, this one must not.
       settlement = "swept";

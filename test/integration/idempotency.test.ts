@@ -40,6 +40,42 @@ describe("idempotent retries", () => {
     assert.deepEqual(settlements(key.key_id), ["unsettled", "retry"]);
   });
 
+  it("a first call refused while its retry rode on it keeps the money: the retry was forwarded and may be charged", async () => {
+    // Stripe answers a request whose Idempotency-Key is in use by another one in flight with 409, and saves no
+    // result for it: the retry, sent meanwhile and riding on the first call's reservation, runs afresh.
+    const key = await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: "idem/ridden-release" });
+    const send = () =>
+      fetch(`${stack.url}/v1/payment_intents`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${key.vault_key}`,
+          "content-type": "application/x-www-form-urlencoded",
+          "idempotency-key": "ridden-1",
+        },
+        body: "amount=1200&currency=usd",
+      });
+    const before = stack.vendors.stripe.received.length;
+    let seen = 0;
+    stack.vendors.stripe.respond = () =>
+      ++seen === 1
+        ? { status: 409, delayMs: 400, body: { error: { type: "idempotency_error", message: "in use" } } }
+        : undefined;
+    try {
+      const first = send();
+      while (stack.vendors.stripe.received.length === before) await new Promise((r) => setTimeout(r, 10));
+      const retry = await send();
+      assert.equal(retry.status, 200, await retry.text());
+      assert.equal((await first).status, 409);
+    } finally {
+      stack.vendors.stripe.respond = undefined;
+    }
+    await stack.server.idle();
+    assert.equal(stack.vendors.stripe.received.length - before, 2, "both reached Stripe");
+    assert.deepEqual(settlements(key.key_id), ["retry", "unsettled"], "the retry rode; the refused first call kept it");
+    const state = await stack.keyState(key.key_id);
+    assert.deepEqual([state.spent_today_usd, state.unsettled_usd], [12, 12], "never 0 for a call Stripe may have run");
+  });
+
   it("a Stripe retry with another Stripe-Account reserves again (another account, another target)", async () => {
     const key = await stack.issue({ ...STRIPE_KEY_REQUEST, agent_run_label: "idem/stripe-account" });
     const stripe = stripeVia(stack.url, key.vault_key, { maxNetworkRetries: 0 });

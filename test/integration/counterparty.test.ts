@@ -26,8 +26,16 @@ const SID = SECRETS.TWILIO_ACCOUNT_SID;
 const callsOf = (stack: Stack, keyId: string) =>
   stack.audit.filter((r): r is CallRecord => r.event === "call" && r.key_id === keyId);
 
-/** The last call record of a key: refused for the counterparty, nothing reserved, no ledger write. */
-function assertRefusedRecord(stack: Stack, keyId: string, counterparty: CallRecord["counterparty"]): void {
+/**
+ * The last call record of a key, once every answered call's record is written (a forwarded call's comes after its
+ * answer): refused for the counterparty, nothing reserved, no ledger write.
+ */
+async function assertRefusedRecord(
+  stack: Stack,
+  keyId: string,
+  counterparty: CallRecord["counterparty"],
+): Promise<void> {
+  await stack.server.idle();
   const record = callsOf(stack, keyId).at(-1)!;
   assert.deepEqual(
     {
@@ -102,6 +110,7 @@ describe("Stripe: a key locked to one customer", () => {
     const key = await stack.issue(LOCKED);
     const stripe = stripeVia(stack.url, key.vault_key);
     const pi = await stripe.paymentIntents.create({ amount: 2999, currency: "usd", customer: "cus_A" });
+    await stack.server.idle(); // its record is written after its answer: before the refusals'
     assert.match(pi.id, /^pi_/);
     assert.equal(stack.vendors.stripe.received.at(-1)!.body, "amount=2999&currency=usd&customer=cus_A");
 
@@ -117,11 +126,11 @@ describe("Stripe: a key locked to one customer", () => {
       attempted: "cus_B",
       allowed: "cus_A",
     });
-    assertRefusedRecord(stack, key.key_id, { field: "stripe_customer", attempted: "cus_B", allowed: "cus_A" });
+    await assertRefusedRecord(stack, key.key_id, { field: "stripe_customer", attempted: "cus_B", allowed: "cus_A" });
 
     const none = await stripeError(stripe.paymentIntents.create({ amount: 100, currency: "usd" }));
     assert.equal(none.code, "keybrake_counterparty_not_allowed");
-    assertRefusedRecord(stack, key.key_id, { field: "stripe_customer", attempted: null, allowed: "cus_A" });
+    await assertRefusedRecord(stack, key.key_id, { field: "stripe_customer", attempted: null, allowed: "cus_A" });
 
     const charge = await stripeError(stripe.charges.create({ amount: 100, currency: "usd", customer: "cus_B" }));
     assert.equal(charge.code, "keybrake_counterparty_not_allowed");
@@ -143,6 +152,7 @@ describe("Stripe: a key locked to one customer", () => {
     let before = stack.vendors.stripe.received.length;
     try {
       await stripe.refunds.create({ charge: "ch_A" });
+      await stack.server.idle(); // its record is written after its answer: before the refusals'
       assert.deepEqual(
         stack.vendors.stripe.received.slice(before).map((r) => `${r.method} ${r.url}`),
         ["GET /v1/charges/ch_A", "POST /v1/refunds"],
@@ -168,7 +178,7 @@ describe("Stripe: a key locked to one customer", () => {
       ["GET /v1/charges/ch_B"],
       "the read that priced it, never the refund",
     );
-    assertRefusedRecord(stack, key.key_id, { field: "stripe_customer", attempted: "cus_B", allowed: "cus_A" });
+    await assertRefusedRecord(stack, key.key_id, { field: "stripe_customer", attempted: "cus_B", allowed: "cus_A" });
   });
 
   it("captures cus_A's PaymentIntent, and refuses a capture of cus_B's", async () => {
@@ -195,7 +205,7 @@ describe("Stripe: a key locked to one customer", () => {
       stripe.paymentIntents.create({ amount: 100, currency: "usd", customer: "cus_A" }, { stripeAccount: "acct_X" }),
     );
     assert.deepEqual([create.statusCode, create.param], [403, "stripe-account"]);
-    assertRefusedRecord(stack, key.key_id, { field: "stripe_account", attempted: "acct_X", allowed: null });
+    await assertRefusedRecord(stack, key.key_id, { field: "stripe_account", attempted: "acct_X", allowed: null });
     const read = await stripeError(stripe.customers.retrieve("cus_A", {}, { stripeAccount: "acct_X" }));
     assert.equal(read.code, "keybrake_counterparty_not_allowed");
     const context = await stripeError(stripe.customers.retrieve("cus_A", {}, { stripeContext: "acct_X" }));
@@ -246,16 +256,17 @@ describe("Stripe: a key locked to a connected account", () => {
       ["/v1/payment_intents/pi_A", "acct_1", "/v1/payment_intents/pi_A/confirm", "acct_1"],
     );
     await stripe.balance.retrieve({}, { stripeAccount: "acct_1" });
+    await stack.server.idle(); // its record is written after its answer: before the refusals'
 
     before = stack.vendors.stripe.received.length;
     const without = await stripeError(
       stripe.paymentIntents.create({ amount: 100, currency: "usd", customer: "cus_A" }),
     );
     assert.match(without.message, /send Stripe-Account: acct_1/);
-    assertRefusedRecord(stack, key.key_id, { field: "stripe_account", attempted: null, allowed: "acct_1" });
+    await assertRefusedRecord(stack, key.key_id, { field: "stripe_account", attempted: null, allowed: "acct_1" });
     const other = await stripeError(stripe.paymentIntents.confirm("pi_A", {}, { stripeAccount: "acct_2" }));
     assert.equal(other.code, "keybrake_counterparty_not_allowed");
-    assertRefusedRecord(stack, key.key_id, { field: "stripe_account", attempted: "acct_2", allowed: "acct_1" });
+    await assertRefusedRecord(stack, key.key_id, { field: "stripe_account", attempted: "acct_2", allowed: "acct_1" });
     const read2 = await stripeError(stripe.balance.retrieve());
     assert.equal(read2.statusCode, 403, "a read without the header would read the platform");
     const customer = await stripeError(
@@ -286,6 +297,7 @@ describe("Twilio: a key locked to number prefixes", () => {
     const client = twilio(SID, key.vault_key);
     client.api.baseUrl = `${stack.url}/twilio`;
     await client.messages.create({ to: "+14155550100", from: "+15005550001", body: "hi" });
+    await stack.server.idle(); // its record is written after its answer: before the refusals'
     assert.equal(new URLSearchParams(stack.vendors.twilio.received.at(-1)!.body).get("To"), "+14155550100");
 
     const before = stack.vendors.twilio.received.length;
@@ -309,7 +321,7 @@ describe("Twilio: a key locked to number prefixes", () => {
         [403, 20403, "keybrake:counterparty_not_allowed"],
         to,
       );
-      assertRefusedRecord(stack, key.key_id, { field: "to_prefixes", attempted, allowed: ["+1415"] });
+      await assertRefusedRecord(stack, key.key_id, { field: "to_prefixes", attempted, allowed: ["+1415"] });
     }
     // A raw form: `to` in lower case is what Twilio reads too; no To at all names nobody.
     for (const [body, attempted] of [
@@ -318,7 +330,7 @@ describe("Twilio: a key locked to number prefixes", () => {
     ] as const) {
       const res = await postTwilioMessage(stack.url, key.vault_key, body);
       assert.equal(res.status, 403, body);
-      assertRefusedRecord(stack, key.key_id, { field: "to_prefixes", attempted, allowed: ["+1415"] });
+      await assertRefusedRecord(stack, key.key_id, { field: "to_prefixes", attempted, allowed: ["+1415"] });
     }
     assert.equal(stack.vendors.twilio.received.length, before);
     const audit = JSON.stringify(stack.audit);
@@ -411,7 +423,7 @@ describe("Resend: a key locked to recipient domains", () => {
         ],
         what,
       );
-      assertRefusedRecord(stack, keyId, {
+      await assertRefusedRecord(stack, keyId, {
         field: "recipient_domains",
         attempted,
         allowed: ["example.com", "partner.io"],

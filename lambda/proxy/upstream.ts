@@ -1,6 +1,6 @@
 // The vendor side of a proxied call: which request headers reach the vendor (only those its API reads: never the
-// vault key, this hop's headers or a routing override), the real secret in their place, the forward itself, the priced-from-the-object lookup,
-// and which answer headers come back.
+// vault key, this hop's headers or a routing override), the real secret in their place, the forward itself, the
+// priced-from-the-object lookup, and which answer headers come back.
 import { validateHeaderName, validateHeaderValue } from "node:http";
 import { InvalidRequestError } from "../core/errors";
 import type { Vendor } from "../core/vendors";

@@ -1,5 +1,5 @@
-// The issuer's request bodies (`POST /vault/keys`, `POST /vault/budgets`), checked field by field before anything
-// reaches the ledger: every 400 names its field.
+// The issuer's request bodies (`POST /vault/keys`, `/vault/budgets`, `/vault/revoke`), checked field by field
+// before anything reaches the ledger: every 400 names its field.
 import { CAP_MODES, type CapMode, MAX_PARTS } from "../core/caps";
 import { type CounterpartyLock, parseCounterparty } from "../core/counterparty";
 import { parseDurationSeconds } from "../core/duration";
@@ -172,18 +172,6 @@ export function validateKeyRequest(body: unknown): KeyRequest {
  * or an 8-bit CSI in a terminal showing the audit trail) nor half a surrogate pair (no character at all, and no
  * valid UTF-8 for DynamoDB or a log line).
  */
-/** `POST /vault/revoke`'s body: `{"agent_run_label_prefix": "..."}` and nothing else. */
-export function validateRevokeRequest(body: unknown): string {
-  const prefix = objectBody(body, REVOKE_FIELDS).agent_run_label_prefix;
-  if (!isLabelText(prefix)) {
-    throw new InvalidRequestError(
-      `agent_run_label_prefix must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
-      "agent_run_label_prefix",
-    );
-  }
-  return prefix;
-}
-
 export function isLabelText(value: unknown): value is string {
   return (
     typeof value === "string" &&
@@ -195,6 +183,18 @@ export function isLabelText(value: unknown): value is string {
 }
 /** C1 controls and lone surrogates (with the `u` flag, a well-formed pair is one code point, never `\p{Cs}`). */
 const NOT_LABEL_TEXT = /[\u0080-\u009f]|\p{Cs}/u;
+
+/** `POST /vault/revoke`'s body: `{"agent_run_label_prefix": "..."}` and nothing else. */
+export function validateRevokeRequest(body: unknown): string {
+  const prefix = objectBody(body, REVOKE_FIELDS).agent_run_label_prefix;
+  if (!isLabelText(prefix)) {
+    throw new InvalidRequestError(
+      `agent_run_label_prefix must be 1 to ${LIMITS.maxLabelLength} characters with no control characters`,
+      "agent_run_label_prefix",
+    );
+  }
+  return prefix;
+}
 
 function usd(value: unknown, field: string, max: number): number {
   const micro = typeof value === "number" ? usdNumberToMicro(value) : undefined;

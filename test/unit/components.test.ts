@@ -8,6 +8,8 @@ import { bundleHandler, HANDLERS } from "../../components/bundle";
 import type * as DashboardModule from "../../components/dashboard";
 import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../../lambda/audit/metrics";
 import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
+import { FINISH_MARGIN_MS } from "../../lambda/proxy/deadline";
+import { DEFAULT_UPSTREAM_TIMEOUT_MS } from "../../lambda/proxy/upstream";
 import { childrenOf, installMocks, one, unwrap } from "../support/pulumi-mocks";
 
 let VaultKeyProxy: typeof VaultKeyProxyType;
@@ -767,5 +769,82 @@ describe("VaultKeyProxy", () => {
       new Function("module", "exports", "require", text)(mod, mod.exports, require);
       assert.equal(typeof mod.exports.handler, "function", `${fn} bundle exports its handler`);
     }
+  });
+
+  it("registers every child under the component ({ parent: this }), named from the component's name", async () => {
+    const { children } = await deploy("tree", {
+      stripeSecretKey: "sk",
+      vpc: { vpcId: "v", subnetIds: ["s"], securityGroupIds: ["g"], routeTableIds: ["r"] },
+      alarmEmail: "a@example.com",
+      dailySpendAlarmUsd: { stripe: 1 },
+    });
+    const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, unknown> };
+    const urns = [...monitor.getRegisteredResources().keys()].filter((urn) => /::tree(-[^:]*)?$/.test(urn));
+    assert.equal(urns.length, children.length, "one URN per recorded resource");
+    for (const urn of urns) {
+      const [, , type, name] = urn.split("::");
+      if (name === "tree") assert.equal(type, "keybrake:index:VaultKeyProxy");
+      else assert.match(type!, /^keybrake:index:VaultKeyProxy\$/, `${name} is a child of the component`);
+    }
+  });
+
+  it("hands no issuer token to any resource: the issuer Lambda gets their SHA-256, the token is a secret output", async () => {
+    const { kb, children } = await deploy("tok", { stripeSecretKey: "sk", issuers: { a: {}, b: {} } });
+    const inputs = JSON.stringify(children.map((r) => r.inputs));
+    assert.ok(!inputs.includes("token-of-tok-issuer"), "no token in any resource's inputs");
+    const env = one(children, FN, "tok-issuer").inputs.environment.variables;
+    assert.deepEqual(Object.keys(JSON.parse(env.KEYBRAKE_ISSUERS).a), ["token_sha256"]);
+    assert.equal(await pulumi.isSecret(kb.issuerTokens), true);
+    for (const fn of ["issuer", "proxy", "sweep"])
+      for (const [key, value] of Object.entries(one(children, FN, `tok-${fn}`).inputs.environment.variables))
+        assert.doesNotMatch(String(value), /kbt_|sk_|re_/, `${fn} ${key} carries no secret`);
+  });
+
+  it("sizes the functions: the proxy's timeout holds its vendor deadline and the finish margin; the sweep every 5 minutes", async () => {
+    const { children } = await deploy("size", { stripeSecretKey: "sk" });
+    const settings = (fn: string) => {
+      const inputs = one(children, FN, `size-${fn}`).inputs;
+      return { timeout: inputs.timeout, memorySize: inputs.memorySize };
+    };
+    assert.deepEqual(settings("issuer"), { timeout: 10, memorySize: 256 });
+    assert.deepEqual(settings("proxy"), { timeout: 30, memorySize: 512 });
+    assert.deepEqual(settings("sweep"), { timeout: 60, memorySize: 256 });
+    assert.ok(
+      DEFAULT_UPSTREAM_TIMEOUT_MS + FINISH_MARGIN_MS <= settings("proxy").timeout * 1000,
+      "the vendor deadline is never cut by the function's remaining time",
+    );
+    const rule = one(children, "aws:cloudwatch/eventRule:EventRule", "size-sweep").inputs;
+    assert.equal(rule.scheduleExpression, "rate(5 minutes)");
+    assert.equal(rule.eventBusName, undefined, "the schedule runs on the default bus");
+    const target = one(children, "aws:cloudwatch/eventTarget:EventTarget", "size-sweep").inputs;
+    assert.equal(target.arn, "arn:aws:mock:aws:lambda/function:Function:size-sweep");
+    assert.deepEqual(one(children, "aws:lambda/permission:Permission", "size-sweep").inputs, {
+      action: "lambda:InvokeFunction",
+      function: "size-sweep-physical",
+      principal: "events.amazonaws.com",
+      sourceArn: "arn:aws:mock:aws:cloudwatch/eventRule:EventRule:size-sweep",
+    });
+    for (const fn of ["issuer", "proxy"])
+      assert.equal(
+        one(children, "aws:lambda/permission:Permission", `size-${fn}-invoke`).inputs.sourceArn,
+        "arn:aws:execute-api:us-east-1:123456789012:size-http/*/*",
+        `only this deployment's API invokes the ${fn}`,
+      );
+  });
+
+  it("keeps the ledger: deletion protection, point-in-time recovery and the customer key when given", async () => {
+    const key = "arn:aws:kms:us-east-1:1:key/k";
+    const { children } = await deploy("keep", { stripeSecretKey: "sk", kmsKeyArn: key });
+    const table = one(children, "aws:dynamodb/table:Table", "keep-ledger").inputs;
+    assert.deepEqual(table.serverSideEncryption, { enabled: true, kmsKeyArn: key });
+    assert.equal(table.deletionProtectionEnabled, true);
+    assert.deepEqual(table.pointInTimeRecovery, { enabled: true });
+    for (const fn of ["issuer", "proxy", "sweep"]) {
+      const kms = statementsOf(children, `keep-${fn}`).filter((s) => JSON.stringify(s).includes("kms:"));
+      assert.equal(kms.length, 1, fn);
+      assert.equal((kms[0] as { Resource: unknown }).Resource, key, `${fn}: that key only`);
+    }
+    const { children: off } = await deploy("nokeep", { stripeSecretKey: "sk", deletionProtection: false });
+    assert.equal(one(off, "aws:dynamodb/table:Table", "nokeep-ledger").inputs.deletionProtectionEnabled, false);
   });
 });

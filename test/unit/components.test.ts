@@ -311,11 +311,35 @@ describe("VaultKeyProxy", () => {
         subnetIds: ["subnet-a", "subnet-b"],
         securityGroupIds: ["sg-1"],
       });
-      assert.equal(
-        one(children, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `vpc-${fn}`).inputs.policyArn,
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-      );
+      // ENI management only: AWSLambdaVPCAccessExecutionRole would also let every role create log groups and
+      // write to any log group of the account (Resource "*"), the other functions' audit trails included.
+      const statements = statementsOf(children, `vpc-${fn}`);
+      assert.deepEqual(statements.at(-1), {
+        Effect: "Allow",
+        Action: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DescribeSubnets",
+          "ec2:DeleteNetworkInterface",
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+        Resource: "*",
+      });
+      const logs = statements.filter((s) => JSON.stringify(s).includes("logs:"));
+      assert.deepEqual(logs, [
+        {
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: `arn:aws:mock:aws:cloudwatch/logGroup:LogGroup:vpc-${fn}:*`,
+        },
+      ]);
     }
+    assert.equal(
+      children.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment").length,
+      0,
+      "no managed policy: each role's one inline policy is all it may do",
+    );
     const endpoints = children
       .filter((r) => r.type === "aws:ec2/vpcEndpoint:VpcEndpoint")
       .map((r) => [r.inputs.serviceName, r.inputs.vpcEndpointType])

@@ -60,9 +60,9 @@ export interface VaultKeyProxyArgs {
   proxyMemoryMb?: pulumi.Input<number>;
   /** Issuer Lambda memory in MB. Default 256. */
   issuerMemoryMb?: pulumi.Input<number>;
-  /** Steady-state request rate limit of the HTTP API stage. Default 1000 per second. */
+  /** Steady-state request rate limit of the entry point's stage (public or private). Default 1000 per second. */
   throttlingRateLimit?: pulumi.Input<number>;
-  /** Burst limit of the HTTP API stage. Default 2000. */
+  /** Burst limit of the entry point's stage (public or private). Default 2000. */
   throttlingBurstLimit?: pulumi.Input<number>;
   /** Serve on a custom domain (an ACM certificate in the same region). Public entry point only. */
   customDomain?: { domainName: pulumi.Input<string>; certificateArn: pulumi.Input<string> };
@@ -138,6 +138,9 @@ const CUSTOM_DOMAIN_FIELDS = fieldsOf<NonNullable<VaultKeyProxyArgs["customDomai
   "domainName",
   "certificateArn",
 ]);
+
+/** The entry point's throttle (see the args' JSDoc). */
+export const DEFAULT_THROTTLING = { rateLimit: 1000, burstLimit: 2000 } as const;
 
 /** The observability defaults (see the args' JSDoc). */
 export const DEFAULT_ALARMS = { refusalAlarmThreshold: 100, ledgerErrorAlarmThreshold: 1 } as const;

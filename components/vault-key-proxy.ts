@@ -146,7 +146,17 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
     scheduleSweep(name, sweep.fn, this);
 
     this.url = args.vpc
-      ? privateEntry(name, { vpc: args.vpc, issuer: issuer.fn, proxy: proxy.fn }, this)
+      ? privateEntry(
+          name,
+          {
+            vpc: args.vpc,
+            issuer: issuer.fn,
+            proxy: proxy.fn,
+            throttlingRateLimit: args.throttlingRateLimit,
+            throttlingBurstLimit: args.throttlingBurstLimit,
+          },
+          this,
+        )
       : publicEntry(name, { ...args, issuer: issuer.fn, proxy: proxy.fn }, this);
     this.tableName = table.name;
     this.issuerFunctionName = issuer.fn.name;

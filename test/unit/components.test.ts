@@ -355,10 +355,31 @@ describe("VaultKeyProxy", () => {
     const policy = JSON.parse(api.policy as string);
     assert.deepEqual(policy.Statement[1].Condition, { StringNotEquals: { "aws:SourceVpce": "vpc-execute-api-id" } });
     assert.equal(children.filter((r) => r.type === "aws:apigatewayv2/api:Api").length, 0, "no public entry point");
+    // Throttled like the public entry point: the same defaults, on every method of the stage.
+    assert.deepEqual(one(children, "aws:apigateway/methodSettings:MethodSettings", "vpc-private").inputs, {
+      restApi: "vpc-private-id",
+      stageName: "v1",
+      methodPath: "*/*",
+      settings: { throttlingRateLimit: 1000, throttlingBurstLimit: 2000 },
+    });
     assert.equal(
       await unwrap(kb.url),
       "https://vpc-private-id-vpc-execute-api-id.execute-api.us-east-1.amazonaws.com/v1",
     );
+  });
+
+  it("takes the throttling args on the private entry point too", async () => {
+    const vpc = { vpcId: "v", subnetIds: ["s"], securityGroupIds: ["g"], routeTableIds: ["r"] };
+    const { children } = await deploy("slow", {
+      stripeSecretKey: "sk",
+      vpc,
+      throttlingRateLimit: 50,
+      throttlingBurstLimit: 100,
+    });
+    assert.deepEqual(one(children, "aws:apigateway/methodSettings:MethodSettings", "slow-private").inputs.settings, {
+      throttlingRateLimit: 50,
+      throttlingBurstLimit: 100,
+    });
   });
 
   it("hands the issuer Lambda each issuer's ceilings with its token's hash, and the tokens as a secret output", async () => {

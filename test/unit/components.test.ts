@@ -438,6 +438,41 @@ describe("VaultKeyProxy", () => {
       assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
   });
 
+  it("refuses at preview what AWS would refuse halfway through `pulumi up`: a log retention or memory it does not take", () => {
+    const cases: Array<[VaultKeyProxyArgs, RegExp]> = [
+      [
+        { stripeSecretKey: "sk", logRetentionDays: 45 },
+        /^Error: logRetentionDays must be one of CloudWatch's retention periods \(0 = never expire, 1, 3, 5, 7, 14, 30, .*3653\), got 45/,
+      ],
+      [{ stripeSecretKey: "sk", logRetentionDays: -1 }, /logRetentionDays must be one of/],
+      [{ stripeSecretKey: "sk", logRetentionDays: "30" as never }, /logRetentionDays must be one of/],
+      [
+        { stripeSecretKey: "sk", proxyMemoryMb: 64 },
+        /^Error: proxyMemoryMb must be a whole number of MB from 128 to 10240, got 64/,
+      ],
+      [
+        { stripeSecretKey: "sk", issuerMemoryMb: 20000 },
+        /issuerMemoryMb must be a whole number of MB from 128 to 10240/,
+      ],
+      [{ stripeSecretKey: "sk", proxyMemoryMb: 512.5 }, /proxyMemoryMb must be a whole number/],
+    ];
+    for (const [args, message] of cases)
+      assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
+    for (const logRetentionDays of [0, 1, 30, 365, 3653])
+      assert.doesNotThrow(
+        () => new VaultKeyProxy(`ok-${logRetentionDays}`, { stripeSecretKey: "sk", logRetentionDays }),
+      );
+    assert.doesNotThrow(
+      () =>
+        new VaultKeyProxy("ok-input", {
+          stripeSecretKey: "sk",
+          logRetentionDays: pulumi.output(45),
+          proxyMemoryMb: pulumi.output(1024),
+        }),
+      "an Output is AWS's to check",
+    );
+  });
+
   it("names every function's metrics after the deployment: KEYBRAKE_DEPLOYMENT and the namespace on all three", async () => {
     const { children } = await deploy("env", { stripeSecretKey: "sk", resendApiKey: "re" });
     for (const fn of ["issuer", "proxy", "sweep"]) {

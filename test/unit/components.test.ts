@@ -923,6 +923,12 @@ describe("VaultKeyProxy", () => {
       const kms = statementsOf(children, `keep-${fn}`).filter((s) => JSON.stringify(s).includes("kms:"));
       assert.equal(kms.length, 1, fn);
       assert.equal((kms[0] as { Resource: unknown }).Resource, key, `${fn}: that key only`);
+      // Through DynamoDB only: the role cannot call KMS itself (decrypt whatever else the key protects).
+      assert.deepEqual(
+        (kms[0] as { Condition: unknown }).Condition,
+        { StringEquals: { "kms:ViaService": "dynamodb.us-east-1.amazonaws.com" } },
+        fn,
+      );
     }
     const { children: off } = await deploy("nokeep", { stripeSecretKey: "sk", deletionProtection: false });
     assert.equal(one(off, "aws:dynamodb/table:Table", "nokeep-ledger").inputs.deletionProtectionEnabled, false);

@@ -1,6 +1,6 @@
 // The component's args: their types (the package's public config surface), defaults and validation, so a bad value
 // or a misspelled field fails `pulumi preview` rather than a deploy.
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { METRICS_NAMESPACE } from "../lambda/audit/metrics";
 import {
   type CapMode,
@@ -50,19 +50,22 @@ export interface VaultKeyProxyArgs {
   issuers?: Record<string, IssuerCeilings>;
   /** Price overrides: FX rates, Twilio per-segment and MMS prices, Resend per-email price (README, Pricing). */
   pricing?: PricingInput;
-  /** Retention of the functions' log groups, which hold the audit trail. Default 365 days. */
+  /**
+   * Retention of the functions' log groups, which hold the audit trail, in days: one of CloudWatch's periods
+   * (`LOG_RETENTION_DAYS`; 0 = never expire). Default 365.
+   */
   logRetentionDays?: pulumi.Input<number>;
   /** Customer KMS key for the table's encryption at rest. Default: the AWS owned key. */
   kmsKeyArn?: pulumi.Input<string>;
   /** Deletion protection on the ledger table. Default true. */
   deletionProtection?: pulumi.Input<boolean>;
-  /** Proxy Lambda memory in MB. Default 512 (more memory is also more CPU on Lambda). */
+  /** Proxy Lambda memory in MB, 128–10240. Default 512 (more memory is also more CPU on Lambda). */
   proxyMemoryMb?: pulumi.Input<number>;
-  /** Issuer Lambda memory in MB. Default 256. */
+  /** Issuer Lambda memory in MB, 128–10240. Default 256. */
   issuerMemoryMb?: pulumi.Input<number>;
-  /** Steady-state request rate limit of the HTTP API stage. Default 1000 per second. */
+  /** Steady-state request rate limit of the entry point's stage (public or private). Default 1000 per second. */
   throttlingRateLimit?: pulumi.Input<number>;
-  /** Burst limit of the HTTP API stage. Default 2000. */
+  /** Burst limit of the entry point's stage (public or private). Default 2000. */
   throttlingBurstLimit?: pulumi.Input<number>;
   /** Serve on a custom domain (an ACM certificate in the same region). Public entry point only. */
   customDomain?: { domainName: pulumi.Input<string>; certificateArn: pulumi.Input<string> };
@@ -139,6 +142,14 @@ const CUSTOM_DOMAIN_FIELDS = fieldsOf<NonNullable<VaultKeyProxyArgs["customDomai
   "certificateArn",
 ]);
 
+/** The entry point's throttle (see the args' JSDoc). */
+export const DEFAULT_THROTTLING = { rateLimit: 1000, burstLimit: 2000 } as const;
+
+/** The retention periods CloudWatch Logs takes (PutRetentionPolicy), and 0: never expire. */
+export const LOG_RETENTION_DAYS = [
+  0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
 /** The observability defaults (see the args' JSDoc). */
 export const DEFAULT_ALARMS = { refusalAlarmThreshold: 100, ledgerErrorAlarmThreshold: 1 } as const;
 
@@ -205,7 +216,34 @@ export function validateArgs(args: VaultKeyProxyArgs): void {
       "customDomain applies to the public entry point only; with vpc, map a private custom domain yourself",
     );
   validateObservability(args, vendors);
+  validateSizes(args);
   spendCaps(args);
+}
+
+/**
+ * The numbers AWS would refuse only once `pulumi up` reaches them (after the table and secrets exist), checked when
+ * they are plain values; an Output is left to AWS.
+ */
+function validateSizes(args: VaultKeyProxyArgs): void {
+  const days = args.logRetentionDays;
+  if (isPlainValue(days) && !(LOG_RETENTION_DAYS as readonly unknown[]).includes(days))
+    throw new Error(
+      `logRetentionDays must be one of CloudWatch's retention periods (0 = never expire, ${LOG_RETENTION_DAYS.slice(1).join(", ")}), got ${String(days)}`,
+    );
+  for (const field of ["proxyMemoryMb", "issuerMemoryMb"] as const) {
+    const mb = args[field];
+    if (isPlainValue(mb) && !(Number.isInteger(mb) && mb >= 128 && mb <= 10240))
+      throw new Error(`${field} must be a whole number of MB from 128 to 10240, got ${String(mb)}`);
+  }
+}
+
+/** Set, and neither an Output nor a promise (those resolve later: AWS checks them). */
+function isPlainValue<T>(value: pulumi.Input<T> | undefined): value is T {
+  return (
+    value !== undefined &&
+    !pulumi.Output.isInstance(value) &&
+    typeof (value as { then?: unknown } | null)?.then !== "function"
+  );
 }
 
 /**

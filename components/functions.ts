@@ -51,7 +51,26 @@ export function deployFunction(
     },
     { parent },
   );
-  new aws.iam.RolePolicy(
+  // ENI management for VPC Lambdas (these EC2 actions take no resource-level permissions). Not the managed
+  // AWSLambdaVPCAccessExecutionRole: it also grants logs:CreateLogGroup and PutLogEvents on every log group of the
+  // account, so any function could write into another's audit trail.
+  const eni: aws.iam.PolicyStatement[] = shared.vpc
+    ? [
+        {
+          Effect: "Allow",
+          Action: [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+          ],
+          Resource: "*",
+        },
+      ]
+    : [];
+  const policy = new aws.iam.RolePolicy(
     id,
     {
       role: role.id,
@@ -61,23 +80,13 @@ export function deployFunction(
           Statement: [
             { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logGroupArn}:*` },
             ...statements,
+            ...eni,
           ],
         }),
       ),
     },
     { parent },
   );
-  const dependsOn: pulumi.Resource[] = [logGroup];
-  if (shared.vpc) {
-    // ENI management for VPC Lambdas: these EC2 actions do not support resource-level permissions.
-    dependsOn.push(
-      new aws.iam.RolePolicyAttachment(
-        id,
-        { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" },
-        { parent },
-      ),
-    );
-  }
   const bundle = handlerBundle(spec.name);
   const fn = new aws.lambda.Function(
     id,
@@ -101,7 +110,8 @@ export function deployFunction(
         ? { subnetIds: shared.vpc.subnetIds, securityGroupIds: shared.vpc.securityGroupIds }
         : undefined,
     },
-    { parent, dependsOn },
+    // The policy first: Lambda checks a VPC function's role for the ENI actions when it creates the function.
+    { parent, dependsOn: [logGroup, policy] },
   );
   return { fn, role, logGroup };
 }

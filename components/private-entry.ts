@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { VpcArgs } from "./args";
+import { DEFAULT_THROTTLING, type VpcArgs } from "./args";
 
 /**
  * The private API's stage, which its URL carries (`/v1`): use a path-prefix SDK setting (stripe-python `api_base`,
@@ -15,7 +15,13 @@ export const PRIVATE_BINARY_MEDIA_TYPES = ["*/*"];
 
 export function privateEntry(
   name: string,
-  args: { vpc: VpcArgs; issuer: aws.lambda.Function; proxy: aws.lambda.Function },
+  args: {
+    vpc: VpcArgs;
+    issuer: aws.lambda.Function;
+    proxy: aws.lambda.Function;
+    throttlingRateLimit?: pulumi.Input<number>;
+    throttlingBurstLimit?: pulumi.Input<number>;
+  },
   parent: pulumi.Resource,
 ): pulumi.Output<string> {
   const region = aws.getRegionOutput({}, { parent }).region;
@@ -142,9 +148,23 @@ export function privateEntry(
     { restApi: api.id, triggers: { redeployment } },
     { parent, dependsOn: integrations },
   );
-  new aws.apigateway.Stage(
+  const stage = new aws.apigateway.Stage(
     `${name}-private`,
     { restApi: api.id, deployment: deployment.id, stageName: PRIVATE_STAGE },
+    { parent },
+  );
+  // The same throttle as the public entry point's stage, on every method (a REST stage has none by default).
+  new aws.apigateway.MethodSettings(
+    `${name}-private`,
+    {
+      restApi: api.id,
+      stageName: stage.stageName,
+      methodPath: "*/*",
+      settings: {
+        throttlingRateLimit: args.throttlingRateLimit ?? DEFAULT_THROTTLING.rateLimit,
+        throttlingBurstLimit: args.throttlingBurstLimit ?? DEFAULT_THROTTLING.burstLimit,
+      },
+    },
     { parent },
   );
   return pulumi.interpolate`https://${api.id}-${executeApi.id}.execute-api.${region}.amazonaws.com/${PRIVATE_STAGE}`;

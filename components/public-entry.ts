@@ -2,6 +2,7 @@
 // can only change host, port and protocol), `/vault/*` to the issuer and every other path to the proxy.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_THROTTLING } from "./args";
 
 export interface PublicEntryArgs {
   issuer: aws.lambda.Function;
@@ -48,8 +49,8 @@ export function publicEntry(name: string, args: PublicEntryArgs, parent: pulumi.
       name: "$default",
       autoDeploy: true,
       defaultRouteSettings: {
-        throttlingRateLimit: args.throttlingRateLimit ?? 1000,
-        throttlingBurstLimit: args.throttlingBurstLimit ?? 2000,
+        throttlingRateLimit: args.throttlingRateLimit ?? DEFAULT_THROTTLING.rateLimit,
+        throttlingBurstLimit: args.throttlingBurstLimit ?? DEFAULT_THROTTLING.burstLimit,
       },
     },
     { parent },

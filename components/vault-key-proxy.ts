@@ -1,6 +1,6 @@
 // The VaultKeyProxy component: wires the ledger, secrets, Lambdas, entry point and observability that the other
 // modules of components/ build, and exposes the deployment's URL.
-import type * as aws from "@pulumi/aws";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Vendor } from "../lambda/core/vendors";
 import { issuerEnvironment, proxyEnvironment, sweepEnvironment } from "../lambda/handlers/config";
@@ -64,13 +64,15 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
     const namespace = metricsNamespace(args);
     const shared = { logRetentionDays: args.logRetentionDays ?? 365, metricsNamespace: namespace, vpc: args.vpc };
     // Typed explicitly: Pulumi's TypeScript loader checks this file on its own, where `[]` would infer never.
+    // The table's key, used through DynamoDB only: no role may call KMS with it directly.
     const kms: pulumi.Output<aws.iam.PolicyStatement>[] = args.kmsKeyArn
       ? [
-          pulumi.output(args.kmsKeyArn).apply(
-            (arn): aws.iam.PolicyStatement => ({
+          pulumi.all([args.kmsKeyArn, aws.getRegionOutput({}, { parent: this }).region]).apply(
+            ([arn, region]): aws.iam.PolicyStatement => ({
               Effect: "Allow",
               Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
               Resource: arn,
+              Condition: { StringEquals: { "kms:ViaService": `dynamodb.${region}.amazonaws.com` } },
             }),
           ),
         ]
@@ -146,7 +148,17 @@ export class VaultKeyProxy extends pulumi.ComponentResource {
     scheduleSweep(name, sweep.fn, this);
 
     this.url = args.vpc
-      ? privateEntry(name, { vpc: args.vpc, issuer: issuer.fn, proxy: proxy.fn }, this)
+      ? privateEntry(
+          name,
+          {
+            vpc: args.vpc,
+            issuer: issuer.fn,
+            proxy: proxy.fn,
+            throttlingRateLimit: args.throttlingRateLimit,
+            throttlingBurstLimit: args.throttlingBurstLimit,
+          },
+          this,
+        )
       : publicEntry(name, { ...args, issuer: issuer.fn, proxy: proxy.fn }, this);
     this.tableName = table.name;
     this.issuerFunctionName = issuer.fn.name;

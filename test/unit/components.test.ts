@@ -8,6 +8,8 @@ import { bundleHandler, HANDLERS } from "../../components/bundle";
 import type * as DashboardModule from "../../components/dashboard";
 import { DIMENSION, METRIC, METRICS_NAMESPACE } from "../../lambda/audit/metrics";
 import { recordsQuery, totalsQuery } from "../../lambda/audit/queries";
+import { FINISH_MARGIN_MS } from "../../lambda/proxy/deadline";
+import { DEFAULT_UPSTREAM_TIMEOUT_MS } from "../../lambda/proxy/upstream";
 import { childrenOf, installMocks, one, unwrap } from "../support/pulumi-mocks";
 
 let VaultKeyProxy: typeof VaultKeyProxyType;
@@ -309,11 +311,35 @@ describe("VaultKeyProxy", () => {
         subnetIds: ["subnet-a", "subnet-b"],
         securityGroupIds: ["sg-1"],
       });
-      assert.equal(
-        one(children, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", `vpc-${fn}`).inputs.policyArn,
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-      );
+      // ENI management only: AWSLambdaVPCAccessExecutionRole would also let every role create log groups and
+      // write to any log group of the account (Resource "*"), the other functions' audit trails included.
+      const statements = statementsOf(children, `vpc-${fn}`);
+      assert.deepEqual(statements.at(-1), {
+        Effect: "Allow",
+        Action: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DescribeSubnets",
+          "ec2:DeleteNetworkInterface",
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+        Resource: "*",
+      });
+      const logs = statements.filter((s) => JSON.stringify(s).includes("logs:"));
+      assert.deepEqual(logs, [
+        {
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: `arn:aws:mock:aws:cloudwatch/logGroup:LogGroup:vpc-${fn}:*`,
+        },
+      ]);
     }
+    assert.equal(
+      children.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment").length,
+      0,
+      "no managed policy: each role's one inline policy is all it may do",
+    );
     const endpoints = children
       .filter((r) => r.type === "aws:ec2/vpcEndpoint:VpcEndpoint")
       .map((r) => [r.inputs.serviceName, r.inputs.vpcEndpointType])
@@ -329,10 +355,31 @@ describe("VaultKeyProxy", () => {
     const policy = JSON.parse(api.policy as string);
     assert.deepEqual(policy.Statement[1].Condition, { StringNotEquals: { "aws:SourceVpce": "vpc-execute-api-id" } });
     assert.equal(children.filter((r) => r.type === "aws:apigatewayv2/api:Api").length, 0, "no public entry point");
+    // Throttled like the public entry point: the same defaults, on every method of the stage.
+    assert.deepEqual(one(children, "aws:apigateway/methodSettings:MethodSettings", "vpc-private").inputs, {
+      restApi: "vpc-private-id",
+      stageName: "v1",
+      methodPath: "*/*",
+      settings: { throttlingRateLimit: 1000, throttlingBurstLimit: 2000 },
+    });
     assert.equal(
       await unwrap(kb.url),
       "https://vpc-private-id-vpc-execute-api-id.execute-api.us-east-1.amazonaws.com/v1",
     );
+  });
+
+  it("takes the throttling args on the private entry point too", async () => {
+    const vpc = { vpcId: "v", subnetIds: ["s"], securityGroupIds: ["g"], routeTableIds: ["r"] };
+    const { children } = await deploy("slow", {
+      stripeSecretKey: "sk",
+      vpc,
+      throttlingRateLimit: 50,
+      throttlingBurstLimit: 100,
+    });
+    assert.deepEqual(one(children, "aws:apigateway/methodSettings:MethodSettings", "slow-private").inputs.settings, {
+      throttlingRateLimit: 50,
+      throttlingBurstLimit: 100,
+    });
   });
 
   it("hands the issuer Lambda each issuer's ceilings with its token's hash, and the tokens as a secret output", async () => {
@@ -389,6 +436,41 @@ describe("VaultKeyProxy", () => {
     ];
     for (const [args, message] of cases)
       assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
+  });
+
+  it("refuses at preview what AWS would refuse halfway through `pulumi up`: a log retention or memory it does not take", () => {
+    const cases: Array<[VaultKeyProxyArgs, RegExp]> = [
+      [
+        { stripeSecretKey: "sk", logRetentionDays: 45 },
+        /^Error: logRetentionDays must be one of CloudWatch's retention periods \(0 = never expire, 1, 3, 5, 7, 14, 30, .*3653\), got 45/,
+      ],
+      [{ stripeSecretKey: "sk", logRetentionDays: -1 }, /logRetentionDays must be one of/],
+      [{ stripeSecretKey: "sk", logRetentionDays: "30" as never }, /logRetentionDays must be one of/],
+      [
+        { stripeSecretKey: "sk", proxyMemoryMb: 64 },
+        /^Error: proxyMemoryMb must be a whole number of MB from 128 to 10240, got 64/,
+      ],
+      [
+        { stripeSecretKey: "sk", issuerMemoryMb: 20000 },
+        /issuerMemoryMb must be a whole number of MB from 128 to 10240/,
+      ],
+      [{ stripeSecretKey: "sk", proxyMemoryMb: 512.5 }, /proxyMemoryMb must be a whole number/],
+    ];
+    for (const [args, message] of cases)
+      assert.throws(() => new VaultKeyProxy(`bad-${Math.random().toString(36).slice(2)}`, args), message);
+    for (const logRetentionDays of [0, 1, 30, 365, 3653])
+      assert.doesNotThrow(
+        () => new VaultKeyProxy(`ok-${logRetentionDays}`, { stripeSecretKey: "sk", logRetentionDays }),
+      );
+    assert.doesNotThrow(
+      () =>
+        new VaultKeyProxy("ok-input", {
+          stripeSecretKey: "sk",
+          logRetentionDays: pulumi.output(45),
+          proxyMemoryMb: pulumi.output(1024),
+        }),
+      "an Output is AWS's to check",
+    );
   });
 
   it("names every function's metrics after the deployment: KEYBRAKE_DEPLOYMENT and the namespace on all three", async () => {
@@ -767,5 +849,88 @@ describe("VaultKeyProxy", () => {
       new Function("module", "exports", "require", text)(mod, mod.exports, require);
       assert.equal(typeof mod.exports.handler, "function", `${fn} bundle exports its handler`);
     }
+  });
+
+  it("registers every child under the component ({ parent: this }), named from the component's name", async () => {
+    const { children } = await deploy("tree", {
+      stripeSecretKey: "sk",
+      vpc: { vpcId: "v", subnetIds: ["s"], securityGroupIds: ["g"], routeTableIds: ["r"] },
+      alarmEmail: "a@example.com",
+      dailySpendAlarmUsd: { stripe: 1 },
+    });
+    const monitor = pulumi.runtime.getMonitor() as unknown as { getRegisteredResources(): Map<string, unknown> };
+    const urns = [...monitor.getRegisteredResources().keys()].filter((urn) => /::tree(-[^:]*)?$/.test(urn));
+    assert.equal(urns.length, children.length, "one URN per recorded resource");
+    for (const urn of urns) {
+      const [, , type, name] = urn.split("::");
+      if (name === "tree") assert.equal(type, "keybrake:index:VaultKeyProxy");
+      else assert.match(type!, /^keybrake:index:VaultKeyProxy\$/, `${name} is a child of the component`);
+    }
+  });
+
+  it("hands no issuer token to any resource: the issuer Lambda gets their SHA-256, the token is a secret output", async () => {
+    const { kb, children } = await deploy("tok", { stripeSecretKey: "sk", issuers: { a: {}, b: {} } });
+    const inputs = JSON.stringify(children.map((r) => r.inputs));
+    assert.ok(!inputs.includes("token-of-tok-issuer"), "no token in any resource's inputs");
+    const env = one(children, FN, "tok-issuer").inputs.environment.variables;
+    assert.deepEqual(Object.keys(JSON.parse(env.KEYBRAKE_ISSUERS).a), ["token_sha256"]);
+    assert.equal(await pulumi.isSecret(kb.issuerTokens), true);
+    for (const fn of ["issuer", "proxy", "sweep"])
+      for (const [key, value] of Object.entries(one(children, FN, `tok-${fn}`).inputs.environment.variables))
+        assert.doesNotMatch(String(value), /kbt_|sk_|re_/, `${fn} ${key} carries no secret`);
+  });
+
+  it("sizes the functions: the proxy's timeout holds its vendor deadline and the finish margin; the sweep every 5 minutes", async () => {
+    const { children } = await deploy("size", { stripeSecretKey: "sk" });
+    const settings = (fn: string) => {
+      const inputs = one(children, FN, `size-${fn}`).inputs;
+      return { timeout: inputs.timeout, memorySize: inputs.memorySize };
+    };
+    assert.deepEqual(settings("issuer"), { timeout: 10, memorySize: 256 });
+    assert.deepEqual(settings("proxy"), { timeout: 30, memorySize: 512 });
+    assert.deepEqual(settings("sweep"), { timeout: 60, memorySize: 256 });
+    assert.ok(
+      DEFAULT_UPSTREAM_TIMEOUT_MS + FINISH_MARGIN_MS <= settings("proxy").timeout * 1000,
+      "the vendor deadline is never cut by the function's remaining time",
+    );
+    const rule = one(children, "aws:cloudwatch/eventRule:EventRule", "size-sweep").inputs;
+    assert.equal(rule.scheduleExpression, "rate(5 minutes)");
+    assert.equal(rule.eventBusName, undefined, "the schedule runs on the default bus");
+    const target = one(children, "aws:cloudwatch/eventTarget:EventTarget", "size-sweep").inputs;
+    assert.equal(target.arn, "arn:aws:mock:aws:lambda/function:Function:size-sweep");
+    assert.deepEqual(one(children, "aws:lambda/permission:Permission", "size-sweep").inputs, {
+      action: "lambda:InvokeFunction",
+      function: "size-sweep-physical",
+      principal: "events.amazonaws.com",
+      sourceArn: "arn:aws:mock:aws:cloudwatch/eventRule:EventRule:size-sweep",
+    });
+    for (const fn of ["issuer", "proxy"])
+      assert.equal(
+        one(children, "aws:lambda/permission:Permission", `size-${fn}-invoke`).inputs.sourceArn,
+        "arn:aws:execute-api:us-east-1:123456789012:size-http/*/*",
+        `only this deployment's API invokes the ${fn}`,
+      );
+  });
+
+  it("keeps the ledger: deletion protection, point-in-time recovery and the customer key when given", async () => {
+    const key = "arn:aws:kms:us-east-1:1:key/k";
+    const { children } = await deploy("keep", { stripeSecretKey: "sk", kmsKeyArn: key });
+    const table = one(children, "aws:dynamodb/table:Table", "keep-ledger").inputs;
+    assert.deepEqual(table.serverSideEncryption, { enabled: true, kmsKeyArn: key });
+    assert.equal(table.deletionProtectionEnabled, true);
+    assert.deepEqual(table.pointInTimeRecovery, { enabled: true });
+    for (const fn of ["issuer", "proxy", "sweep"]) {
+      const kms = statementsOf(children, `keep-${fn}`).filter((s) => JSON.stringify(s).includes("kms:"));
+      assert.equal(kms.length, 1, fn);
+      assert.equal((kms[0] as { Resource: unknown }).Resource, key, `${fn}: that key only`);
+      // Through DynamoDB only: the role cannot call KMS itself (decrypt whatever else the key protects).
+      assert.deepEqual(
+        (kms[0] as { Condition: unknown }).Condition,
+        { StringEquals: { "kms:ViaService": "dynamodb.us-east-1.amazonaws.com" } },
+        fn,
+      );
+    }
+    const { children: off } = await deploy("nokeep", { stripeSecretKey: "sk", deletionProtection: false });
+    assert.equal(one(off, "aws:dynamodb/table:Table", "nokeep-ledger").inputs.deletionProtectionEnabled, false);
   });
 });

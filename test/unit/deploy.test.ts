@@ -1,7 +1,7 @@
 // The root program (`Pulumi.yaml` → deploy/index.ts) with `keybrake:stripeSecretKey` and the alarm settings.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { childrenOf, installMocks, unwrap } from "../support/pulumi-mocks";
 
 describe("root Pulumi program", () => {
@@ -48,6 +48,13 @@ describe("root Pulumi program", () => {
     const issuer = created.find((r) => r.type === "aws:lambda/function:Function" && r.name === "keybrake-issuer")!;
     assert.equal(issuer.inputs.environment.variables.KEYBRAKE_ENABLED_VENDORS, "stripe");
     assert.deepEqual(Object.keys(JSON.parse(issuer.inputs.environment.variables.KEYBRAKE_ISSUERS)), ["default"]);
+  });
+
+  it("exports the issuer tokens as a secret, and no other output holds a secret", async () => {
+    const outputs = Object.entries(program).filter(([, value]) => pulumi.Output.isInstance(value));
+    assert.ok(outputs.length >= 9);
+    for (const [name, value] of outputs)
+      assert.equal(await pulumi.isSecret(value as pulumi.Output<unknown>), name === "issuerTokens", name);
   });
 
   it("passes the caps as code from stack config to both functions", async () => {

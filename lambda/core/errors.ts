@@ -201,7 +201,10 @@ export class BudgetContendedError extends KeybrakeError {
 /** 503: the ledger could not be reached; nothing was forwarded (fail closed). */
 export class LedgerUnavailableError extends KeybrakeError {
   override name = "LedgerUnavailableError";
-  constructor(options?: ErrorOptions) {
+  /** DynamoDB rejected the write itself (it was never applied): nothing to compensate. */
+  readonly notApplied: boolean;
+  constructor(options?: ErrorOptions & { notApplied?: boolean }) {
     super(503, "ledger_unavailable", "the spend ledger is unreachable; nothing was forwarded", {}, options);
+    this.notApplied = options?.notApplied ?? false;
   }
 }

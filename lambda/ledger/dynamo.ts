@@ -68,8 +68,17 @@ export async function conditionalWrite(
     if (error instanceof ConditionalCheckFailedException) {
       return { applied: false, item: error.Item, attempts: error.$metadata?.attempts };
     }
-    throw new LedgerUnavailableError({ cause: error });
+    throw new LedgerUnavailableError({ cause: error, notApplied: rejectedOutright(error) });
   }
+}
+
+/**
+ * DynamoDB refused the request itself (a ValidationException: the item would pass 400 KB, a malformed expression)
+ * on the only attempt sent: it was never applied. After an SDK retry it may have been, by the earlier attempt.
+ */
+function rejectedOutright(error: unknown): boolean {
+  const { name, $metadata } = error as { name?: string; $metadata?: { attempts?: number } };
+  return name === "ValidationException" && ($metadata?.attempts ?? 1) <= 1;
 }
 
 /** The expressions of one conditional UpdateItem (no attribute names). */

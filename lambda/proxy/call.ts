@@ -512,7 +512,8 @@ async function reserveOrCompensate(
       : await reserveStacked(deps.db, deps.table, { ...input, levels }, signal);
   } catch (error) {
     deps.upkeep.giveBack(input.key.keyId, input.cleanup ?? []);
-    if (error instanceof LedgerUnavailableError) {
+    // An unknown outcome is compensated; a write DynamoDB rejected outright (an item at its size limit) never landed.
+    if (error instanceof LedgerUnavailableError && !error.notApplied) {
       record.reservation_id = input.rid;
       deps.upkeep.compensate(reservationOf(input));
     }

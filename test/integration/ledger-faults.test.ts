@@ -17,6 +17,7 @@ import type { CallRecord } from "../../lambda/audit/record";
 import { SecretUnavailableError } from "../../lambda/core/errors";
 import { secretsManagerSource } from "../../lambda/core/secrets";
 import { createDynamoClient, localDynamoConfig } from "../../lambda/ledger/dynamo";
+import { keyPk } from "../../lambda/ledger/key-record";
 import { getKey } from "../../lambda/ledger/keys";
 import { dynamoEndpoint, STRIPE_KEY_REQUEST, type Stack, startStack } from "../support/stack";
 import { postPaymentIntent, postTwilioMessage, stripeVia, TWILIO_MESSAGES } from "../support/vendor-calls";
@@ -186,6 +187,48 @@ describe("ledger writes under faults", () => {
     const rid = calls(key.key_id)[0]!.reservation_id!;
     assert.equal((await getKey(db, stack.server.table, key.key_id))!.markers.get(rid)?.kind, "x", "a tombstone");
     await assertBooksBalance(key.key_id);
+  });
+
+  it("a reservation DynamoDB rejects outright (its key's item at 400 KB): 503, nothing forwarded, nothing to compensate", async () => {
+    const key = await stack.issue();
+    // A hot key shared by a churning fleet can fill its item with markers; a filler stands in for them, as large
+    // as DynamoDB takes (within 16 bytes of its 400 KB), so a reservation's marker no longer fits.
+    for (let size = 409_600; ; size -= 16) {
+      const filled = await db
+        .send(
+          new UpdateItemCommand({
+            TableName: stack.server.table,
+            Key: { pk: { S: keyPk(key.key_id) } },
+            UpdateExpression: "SET filler = :f",
+            ExpressionAttributeValues: { ":f": { S: "x".repeat(size) } },
+          }),
+        )
+        .then(
+          () => true,
+          (error: Error) => (error.name === "ValidationException" ? false : Promise.reject(error)),
+        );
+      if (filled) break;
+    }
+    const before = stack.vendors.stripe.received.length;
+    const compensationsBefore = seen.filter((w) => w.write === "compensate").length;
+    const res = await postPaymentIntent(stack.url, key.vault_key, "amount=1500&currency=usd");
+    assert.equal(res.status, 503);
+    assert.equal(stack.vendors.stripe.received.length, before, "nothing was forwarded");
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a compensation would have been tried by now
+    assert.equal(
+      seen.filter((w) => w.write === "compensate").length,
+      compensationsBefore,
+      "no compensation: it never landed",
+    );
+    assert.equal((await stack.keyState(key.key_id)).spent_today_usd, 0);
+    // The sweeps of later tests scan this item too.
+    await db.send(
+      new UpdateItemCommand({
+        TableName: stack.server.table,
+        Key: { pk: { S: keyPk(key.key_id) } },
+        UpdateExpression: "REMOVE filler",
+      }),
+    );
   });
 
   it("a reservation that never landed gets a tombstone, and a late copy of its write can never land", async () => {
